@@ -44,7 +44,7 @@ pub struct DecodeError {
 
 /// Reads 8-byte slots from `bytes`; the length must be a multiple of 8.
 pub fn raw_slots(bytes: &[u8]) -> Result<Vec<RawInsn>, DecodeError> {
-    if bytes.len() % RawInsn::SIZE != 0 {
+    if !bytes.len().is_multiple_of(RawInsn::SIZE) {
         return Err(DecodeError {
             index: bytes.len() / RawInsn::SIZE,
             kind: DecodeErrorKind::TrailingBytes { len: bytes.len() },

@@ -1,0 +1,95 @@
+//! The interpreter: pre-decoded ops, one dispatch per instruction, every memory access
+//! checked against the run's regions unless it was proven in bounds when the program was
+//! prepared (r10-relative accesses inside the current frame).
+
+mod exec;
+mod op;
+mod prepare;
+
+use crate::error::{PrepareError, VmError};
+use crate::helpers::Helpers;
+use crate::memory::{Memory, Region};
+use bpfkit_isa::Insn;
+
+/// Bytes of stack per frame, as in Linux (`MAX_BPF_STACK`).
+pub const STACK_FRAME_SIZE: usize = 512;
+/// Most frames live at once: the program and up to seven nested local calls, as Linux's
+/// `MAX_CALL_FRAMES`.
+pub const MAX_FRAMES: usize = 8;
+/// The default instruction budget of a run.
+pub const DEFAULT_BUDGET: u64 = 1 << 32;
+/// Value range of function addresses (`lddw` of `BPF_PSEUDO_FUNC`): the base plus the
+/// function's slot index. Far from any user-space address, so a data pointer is never
+/// mistaken for a function.
+pub const FUNC_ADDR_BASE: u64 = 0xffff_ffff_a000_0000;
+
+const STACK_TOTAL: usize = STACK_FRAME_SIZE * MAX_FRAMES;
+
+/// What a program is called with: r1..r5, the memory it may touch besides its stack, and
+/// the packet that legacy packet loads (`LD_ABS`/`LD_IND`) read.
+pub struct Invocation<'m> {
+    /// Initial values of r1..=r5.
+    pub args: [u64; 5],
+    /// The regions the program may access, besides its own stack.
+    pub memory: Memory<'m>,
+    /// The packet for `LD_ABS`/`LD_IND`; without one, those loads end the run with 0 as
+    /// they do on an out-of-range offset.
+    pub packet: Option<Region>,
+}
+
+/// The result of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The program's return value.
+    pub r0: u64,
+    /// Instructions executed (an `lddw` counts once).
+    pub insns: u64,
+}
+
+/// A program prepared for interpretation, with its own stack. Cheap to run many times;
+/// clone it to run on several threads.
+#[derive(Clone)]
+pub struct Interpreter {
+    prepared: std::sync::Arc<prepare::Prepared>,
+    stack: Box<[u8; STACK_TOTAL]>,
+    budget: u64,
+}
+
+impl Interpreter {
+    /// Prepares `insns`, resolving helper calls against `helpers`.
+    pub fn new(insns: &[Insn], helpers: &Helpers) -> Result<Interpreter, PrepareError> {
+        Ok(Interpreter {
+            prepared: std::sync::Arc::new(prepare::prepare(insns, helpers)?),
+            stack: Box::new([0; STACK_TOTAL]),
+            budget: DEFAULT_BUDGET,
+        })
+    }
+
+    /// Sets the most instructions one run may execute before it faults.
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
+    /// Runs the program as the plain memory program type: r1 = start of `mem`, r2 = its
+    /// length; `mem` is readable and writable, and is also the packet of legacy loads.
+    pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
+        let packet = Region {
+            start: mem.as_ptr() as u64,
+            len: mem.len() as u64,
+            writable: true,
+        };
+        let args = [packet.start, packet.len, 0, 0, 0];
+        let mut memory = Memory::new();
+        memory.add_mut(mem);
+        self.run(Invocation {
+            args,
+            memory,
+            packet: Some(packet),
+        })
+    }
+
+    /// Runs the program once.
+    pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        exec::run(&self.prepared, &mut self.stack[..], self.budget, inv)
+    }
+}

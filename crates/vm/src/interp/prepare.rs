@@ -1,0 +1,382 @@
+//! Turning checked instructions into the interpreter's [`Op`]s, rejecting what cannot run:
+//! writes to r10, unknown helpers, branches that leave the program.
+
+use super::op::{Op, Opc};
+use super::{FUNC_ADDR_BASE, STACK_FRAME_SIZE};
+use crate::error::{PrepareError, PrepareErrorKind};
+use crate::helpers::{Helper, Helpers};
+use bpfkit_isa::decode::{check_branches, with_pcs};
+use bpfkit_isa::{
+    AluOp, AtomicOp, Endian, Insn, JmpCond, LddwKind, Operand, Reg, Size, SwapBits, SxBits, Width,
+};
+
+/// The prepared code (one op per slot plus a final [`Opc::FellOff`]) and the helpers it
+/// calls, indexed by the `imm` of its [`Opc::Call`] ops.
+pub(crate) struct Prepared {
+    pub code: Vec<Op>,
+    pub helpers: Vec<(i32, Helper)>,
+}
+
+pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, PrepareError> {
+    if insns.is_empty() {
+        return Err(PrepareError {
+            pc: 0,
+            kind: PrepareErrorKind::Empty,
+        });
+    }
+    check_branches(insns).map_err(|e| PrepareError {
+        pc: e.index,
+        kind: PrepareErrorKind::BadBranch {
+            target: match e.kind {
+                bpfkit_isa::DecodeErrorKind::BranchOutOfProgram { target, .. } => target,
+                bpfkit_isa::DecodeErrorKind::BranchIntoLddw { target } => target as i64,
+                _ => -1,
+            },
+        },
+    })?;
+    let mut p = Prepared {
+        code: Vec::with_capacity(insns.len() + 2),
+        helpers: Vec::new(),
+    };
+    for (pc, insn) in with_pcs(insns) {
+        let op =
+            lower(pc, insn, registry, &mut p.helpers).map_err(|kind| PrepareError { pc, kind })?;
+        p.code.push(op);
+        if insn.slots() == 2 {
+            p.code.push(Op::new(Opc::LddwTail));
+        }
+    }
+    p.code.push(Op::new(Opc::FellOff));
+    Ok(p)
+}
+
+fn written_reg(insn: &Insn) -> Option<Reg> {
+    match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::End { dst, .. }
+        | Insn::Lddw { dst, .. }
+        | Insn::Ldx { dst, .. } => Some(dst),
+        Insn::Atomic {
+            op:
+                AtomicOp::Add { fetch: true }
+                | AtomicOp::Or { fetch: true }
+                | AtomicOp::And { fetch: true }
+                | AtomicOp::Xor { fetch: true }
+                | AtomicOp::Xchg,
+            src,
+            ..
+        } => Some(src),
+        _ => None,
+    }
+}
+
+fn target(pc: usize, off: i64) -> u32 {
+    // check_branches proved pc + off + 1 lies inside the program.
+    (pc as i64 + off + 1) as u32
+}
+
+fn sized(size: Size, b: Opc, h: Opc, w: Opc, dw: Opc) -> Opc {
+    match size {
+        Size::B => b,
+        Size::H => h,
+        Size::W => w,
+        Size::DW => dw,
+    }
+}
+
+/// Whether an access of `size` bytes at `r10 + off` lies inside the current frame.
+fn in_frame(off: i16, size: Size) -> bool {
+    let off = off as i64;
+    off >= -(STACK_FRAME_SIZE as i64) && off + size.bytes() as i64 <= 0
+}
+
+fn lower(
+    pc: usize,
+    insn: &Insn,
+    registry: &Helpers,
+    helpers: &mut Vec<(i32, Helper)>,
+) -> Result<Op, PrepareErrorKind> {
+    if written_reg(insn) == Some(Reg::R10) {
+        return Err(PrepareErrorKind::WritesFramePointer);
+    }
+    let mut op = Op::new(Opc::Exit);
+    op.opc = match *insn {
+        Insn::Alu {
+            width,
+            op: alu,
+            dst,
+            src,
+        } => {
+            op.dst = dst.num();
+            match src {
+                Operand::Reg(s) => op.src = s.num(),
+                Operand::Imm(i) => op.imm = extend(width, i),
+            }
+            alu_opc(width, alu, matches!(src, Operand::Imm(_)))
+        }
+        Insn::Neg { width, dst } => {
+            op.dst = dst.num();
+            match width {
+                Width::W64 => Opc::Neg64,
+                Width::W32 => Opc::Neg32,
+            }
+        }
+        Insn::End { kind, bits, dst } => {
+            op.dst = dst.num();
+            // On a little-endian host, an unconditional swap is a conversion to big endian.
+            match (kind, bits) {
+                (Endian::ToLe, SwapBits::B16) => Opc::Le16,
+                (Endian::ToLe, SwapBits::B32) => Opc::Le32,
+                (Endian::ToLe, SwapBits::B64) => Opc::Le64,
+                (Endian::ToBe | Endian::Swap, SwapBits::B16) => Opc::Be16,
+                (Endian::ToBe | Endian::Swap, SwapBits::B32) => Opc::Be32,
+                (Endian::ToBe | Endian::Swap, SwapBits::B64) => Opc::Be64,
+            }
+        }
+        Insn::Ja { .. } | Insn::JaLong { .. } => {
+            op.target = target(pc, insn.branch_offset().unwrap_or(0));
+            Opc::Ja
+        }
+        Insn::Jmp {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => {
+            op.dst = dst.num();
+            op.target = target(pc, off.into());
+            match src {
+                Operand::Reg(s) => op.src = s.num(),
+                Operand::Imm(i) => op.imm = extend(width, i),
+            }
+            jmp_opc(width, cond, matches!(src, Operand::Imm(_)))
+        }
+        Insn::Call { imm } => {
+            let helper = registry
+                .get(imm)
+                .ok_or(PrepareErrorKind::UnknownHelper(imm))?;
+            let index = match helpers.iter().position(|(id, _)| *id == imm) {
+                Some(i) => i,
+                None => {
+                    helpers.push((imm, helper.clone()));
+                    helpers.len() - 1
+                }
+            };
+            op.imm = index as u64;
+            Opc::Call
+        }
+        Insn::CallLocal { imm } => {
+            op.target = target(pc, imm.into());
+            Opc::CallLocal
+        }
+        Insn::CallKfunc { .. } => {
+            return Err(PrepareErrorKind::Unsupported(
+                "a kernel function call (kfunc)",
+            ))
+        }
+        Insn::Callx { dst } => {
+            op.dst = dst.num();
+            Opc::Callx
+        }
+        Insn::Exit => Opc::Exit,
+        Insn::Lddw {
+            dst,
+            kind,
+            imm,
+            next_imm,
+        } => {
+            op.dst = dst.num();
+            op.imm = match kind {
+                LddwKind::Imm64 => Insn::imm64(imm, next_imm),
+                LddwKind::Func => FUNC_ADDR_BASE + target(pc, imm.into()) as u64,
+                LddwKind::MapFd | LddwKind::MapIdx => {
+                    return Err(PrepareErrorKind::Unsupported(
+                        "a map reference (lddw of a map)",
+                    ))
+                }
+                LddwKind::MapValue | LddwKind::MapIdxValue => {
+                    return Err(PrepareErrorKind::Unsupported(
+                        "a map value reference (lddw of a map value)",
+                    ))
+                }
+                LddwKind::BtfId => {
+                    return Err(PrepareErrorKind::Unsupported(
+                        "a kernel variable reference (lddw of a BTF id)",
+                    ))
+                }
+            };
+            Opc::Lddw
+        }
+        Insn::LdAbs { size, imm } => {
+            op.imm = imm as u32 as u64;
+            sized(size, Opc::LdAbsB, Opc::LdAbsH, Opc::LdAbsW, Opc::LdAbsW)
+        }
+        Insn::LdInd { size, src, imm } => {
+            op.src = src.num();
+            op.imm = imm as u32 as u64;
+            sized(size, Opc::LdIndB, Opc::LdIndH, Opc::LdIndW, Opc::LdIndW)
+        }
+        Insn::Ldx {
+            size,
+            sx,
+            dst,
+            src,
+            off,
+        } => {
+            op.dst = dst.num();
+            op.src = src.num();
+            op.imm = off as i64 as u64;
+            if sx {
+                sized(size, Opc::LdxsB, Opc::LdxsH, Opc::LdxsW, Opc::LdxDw)
+            } else if src == Reg::R10 && in_frame(off, size) {
+                sized(
+                    size,
+                    Opc::LdxStackB,
+                    Opc::LdxStackH,
+                    Opc::LdxStackW,
+                    Opc::LdxStackDw,
+                )
+            } else {
+                sized(size, Opc::LdxB, Opc::LdxH, Opc::LdxW, Opc::LdxDw)
+            }
+        }
+        Insn::St {
+            size,
+            dst,
+            off,
+            imm,
+        } => {
+            op.dst = dst.num();
+            op.imm = off as i64 as u64;
+            op.target = imm as u32;
+            if dst == Reg::R10 && in_frame(off, size) {
+                sized(
+                    size,
+                    Opc::StStackB,
+                    Opc::StStackH,
+                    Opc::StStackW,
+                    Opc::StStackDw,
+                )
+            } else {
+                sized(size, Opc::StB, Opc::StH, Opc::StW, Opc::StDw)
+            }
+        }
+        Insn::Stx {
+            size,
+            dst,
+            src,
+            off,
+        } => {
+            op.dst = dst.num();
+            op.src = src.num();
+            op.imm = off as i64 as u64;
+            if dst == Reg::R10 && in_frame(off, size) {
+                sized(
+                    size,
+                    Opc::StxStackB,
+                    Opc::StxStackH,
+                    Opc::StxStackW,
+                    Opc::StxStackDw,
+                )
+            } else {
+                sized(size, Opc::StxB, Opc::StxH, Opc::StxW, Opc::StxDw)
+            }
+        }
+        Insn::Atomic {
+            size,
+            op: aop,
+            dst,
+            src,
+            off,
+        } => {
+            op.dst = dst.num();
+            op.src = src.num();
+            op.imm = off as i64 as u64;
+            let wide = size == Size::DW;
+            let pick = |w32: Opc, w64: Opc| if wide { w64 } else { w32 };
+            match aop {
+                AtomicOp::Add { fetch: false } => pick(Opc::AtomicAdd32, Opc::AtomicAdd64),
+                AtomicOp::Or { fetch: false } => pick(Opc::AtomicOr32, Opc::AtomicOr64),
+                AtomicOp::And { fetch: false } => pick(Opc::AtomicAnd32, Opc::AtomicAnd64),
+                AtomicOp::Xor { fetch: false } => pick(Opc::AtomicXor32, Opc::AtomicXor64),
+                AtomicOp::Add { fetch: true } => pick(Opc::FetchAdd32, Opc::FetchAdd64),
+                AtomicOp::Or { fetch: true } => pick(Opc::FetchOr32, Opc::FetchOr64),
+                AtomicOp::And { fetch: true } => pick(Opc::FetchAnd32, Opc::FetchAnd64),
+                AtomicOp::Xor { fetch: true } => pick(Opc::FetchXor32, Opc::FetchXor64),
+                AtomicOp::Xchg => pick(Opc::Xchg32, Opc::Xchg64),
+                AtomicOp::Cmpxchg => pick(Opc::Cmpxchg32, Opc::Cmpxchg64),
+            }
+        }
+    };
+    Ok(op)
+}
+
+/// An immediate as the operation uses it: sign-extended to 64 bits for 64-bit operations,
+/// its 32 bits zero-extended for 32-bit ones.
+fn extend(width: Width, imm: i32) -> u64 {
+    match width {
+        Width::W64 => imm as i64 as u64,
+        Width::W32 => imm as u32 as u64,
+    }
+}
+
+fn alu_opc(width: Width, op: AluOp, imm: bool) -> Opc {
+    use Opc::*;
+    let pick = |i64: Opc, r64: Opc, i32: Opc, r32: Opc| match (width, imm) {
+        (Width::W64, true) => i64,
+        (Width::W64, false) => r64,
+        (Width::W32, true) => i32,
+        (Width::W32, false) => r32,
+    };
+    match op {
+        AluOp::Add => pick(Add64I, Add64R, Add32I, Add32R),
+        AluOp::Sub => pick(Sub64I, Sub64R, Sub32I, Sub32R),
+        AluOp::Mul => pick(Mul64I, Mul64R, Mul32I, Mul32R),
+        AluOp::Div => pick(Div64I, Div64R, Div32I, Div32R),
+        AluOp::Sdiv => pick(Sdiv64I, Sdiv64R, Sdiv32I, Sdiv32R),
+        AluOp::Or => pick(Or64I, Or64R, Or32I, Or32R),
+        AluOp::And => pick(And64I, And64R, And32I, And32R),
+        AluOp::Lsh => pick(Lsh64I, Lsh64R, Lsh32I, Lsh32R),
+        AluOp::Rsh => pick(Rsh64I, Rsh64R, Rsh32I, Rsh32R),
+        AluOp::Mod => pick(Mod64I, Mod64R, Mod32I, Mod32R),
+        AluOp::Smod => pick(Smod64I, Smod64R, Smod32I, Smod32R),
+        AluOp::Xor => pick(Xor64I, Xor64R, Xor32I, Xor32R),
+        AluOp::Mov => pick(Mov64I, Mov64R, Mov32I, Mov32R),
+        AluOp::Arsh => pick(Arsh64I, Arsh64R, Arsh32I, Arsh32R),
+        // The decoder only produces register-source sign-extending moves, and no 32-bit
+        // move from 32 bits.
+        AluOp::Movsx(b) => match (width, b) {
+            (Width::W64, SxBits::B8) => Movsx64B,
+            (Width::W64, SxBits::B16) => Movsx64H,
+            (Width::W64, SxBits::B32) => Movsx64W,
+            (Width::W32, SxBits::B8) => Movsx32B,
+            (Width::W32, SxBits::B16) => Movsx32H,
+            (Width::W32, SxBits::B32) => Mov32R,
+        },
+    }
+}
+
+fn jmp_opc(width: Width, cond: JmpCond, imm: bool) -> Opc {
+    use Opc::*;
+    let pick = |i64: Opc, r64: Opc, i32: Opc, r32: Opc| match (width, imm) {
+        (Width::W64, true) => i64,
+        (Width::W64, false) => r64,
+        (Width::W32, true) => i32,
+        (Width::W32, false) => r32,
+    };
+    match cond {
+        JmpCond::Eq => pick(Jeq64I, Jeq64R, Jeq32I, Jeq32R),
+        JmpCond::Gt => pick(Jgt64I, Jgt64R, Jgt32I, Jgt32R),
+        JmpCond::Ge => pick(Jge64I, Jge64R, Jge32I, Jge32R),
+        JmpCond::Set => pick(Jset64I, Jset64R, Jset32I, Jset32R),
+        JmpCond::Ne => pick(Jne64I, Jne64R, Jne32I, Jne32R),
+        JmpCond::Sgt => pick(Jsgt64I, Jsgt64R, Jsgt32I, Jsgt32R),
+        JmpCond::Sge => pick(Jsge64I, Jsge64R, Jsge32I, Jsge32R),
+        JmpCond::Lt => pick(Jlt64I, Jlt64R, Jlt32I, Jlt32R),
+        JmpCond::Le => pick(Jle64I, Jle64R, Jle32I, Jle32R),
+        JmpCond::Slt => pick(Jslt64I, Jslt64R, Jslt32I, Jslt32R),
+        JmpCond::Sle => pick(Jsle64I, Jsle64R, Jsle32I, Jsle32R),
+    }
+}
