@@ -63,7 +63,13 @@ pub fn encode(insn: &Insn) -> (RawInsn, Option<RawInsn>) {
                 Operand::Imm(imm) => raw(cls | operation | op::K, dst, r0, off, imm),
             })
         }
-        Insn::Neg { width, dst } => one(raw(class(width, op::ALU, op::ALU64) | op::NEG, dst, r0, 0, 0)),
+        Insn::Neg { width, dst } => one(raw(
+            class(width, op::ALU, op::ALU64) | op::NEG,
+            dst,
+            r0,
+            0,
+            0,
+        )),
         Insn::End { kind, bits, dst } => {
             let code = match kind {
                 Endian::ToLe => op::ALU | op::END | op::TO_LE,
@@ -176,7 +182,13 @@ pub fn encode(insn: &Insn) -> (RawInsn, Option<RawInsn>) {
                 AtomicOp::Xchg => op::ATOMIC_XCHG,
                 AtomicOp::Cmpxchg => op::ATOMIC_CMPXCHG,
             };
-            one(raw(op::STX | op::ATOMIC | size_bits(size), dst, src, off, imm))
+            one(raw(
+                op::STX | op::ATOMIC | size_bits(size),
+                dst,
+                src,
+                off,
+                imm,
+            ))
         }
     }
 }
