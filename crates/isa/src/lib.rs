@@ -10,6 +10,8 @@
 //! assert_eq!(decode_program(&bytes).unwrap(), prog);
 //! ```
 
+#[cfg(feature = "proptest")]
+pub mod arbitrary;
 pub mod decode;
 pub mod encode;
 pub mod insn;
