@@ -13,10 +13,12 @@
 #[cfg(feature = "proptest")]
 pub mod arbitrary;
 pub mod decode;
+pub mod disasm;
 pub mod encode;
 pub mod insn;
 pub mod opcode;
 
 pub use decode::{decode_program, with_pcs, DecodeError, DecodeErrorKind};
+pub use disasm::{disassemble, format_insn, Dialect, ListingOptions, Symbol};
 pub use encode::{encode, encode_program};
 pub use insn::*;
