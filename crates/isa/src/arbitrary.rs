@@ -163,15 +163,20 @@ pub fn insn() -> impl Strategy<Value = Insn> {
         src,
         off,
     });
-    let atomic = (any::<bool>(), atomic_op(), base_reg(), writable_reg(), mem_off()).prop_map(
-        |(wide, op, dst, src, off)| Insn::Atomic {
+    let atomic = (
+        any::<bool>(),
+        atomic_op(),
+        base_reg(),
+        writable_reg(),
+        mem_off(),
+    )
+        .prop_map(|(wide, op, dst, src, off)| Insn::Atomic {
             size: if wide { Size::DW } else { Size::W },
             op,
             dst,
             src,
             off: off & !7,
-        },
-    );
+        });
     let ld_pkt = (
         prop::sample::select(vec![Size::B, Size::H, Size::W]),
         any::<bool>(),
