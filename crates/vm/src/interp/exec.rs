@@ -36,16 +36,20 @@ pub(crate) fn run(
     // SAFETY: `stack` is exclusively borrowed for the whole run, and `memory` does not
     // outlive this function.
     unsafe { memory.add_raw_first(stack_region) };
-    let mut regs = [0u64; 11];
+    let mut regs = [0u64; REGS];
     regs[1..6].copy_from_slice(&args);
     regs[10] = stack_region.start + stack_region.len;
     exec(p, &mut regs, memory, packet, budget)
 }
 
+/// Size of the register file: 11 registers, rounded up to 16 so that an index masked with
+/// 15 needs no bounds check in the hot loop.
+const REGS: usize = 16;
+
 /// Address of a load or store: base register plus the sign-extended offset in `op.imm`.
 #[inline(always)]
-fn addr(regs: &[u64; 11], base: u8, op: &Op) -> u64 {
-    regs[base as usize].wrapping_add(op.imm)
+fn addr(regs: &[u64; REGS], base: u8, op: &Op) -> u64 {
+    regs[(base & 15) as usize].wrapping_add(op.imm)
 }
 
 #[inline(always)]
@@ -126,7 +130,7 @@ fn packet_load(packet: Option<Region>, offset: u32, size: u64) -> Option<u64> {
 
 fn exec(
     p: &Prepared,
-    regs: &mut [u64; 11],
+    regs: &mut [u64; REGS],
     mut memory: Memory<'_>,
     packet: Option<Region>,
     budget: u64,
@@ -152,7 +156,7 @@ fn exec(
             }
             // SAFETY: `check` proved [a, a + size) lies inside a live region.
             let v = unsafe { std::ptr::read_unaligned(a as *const $t) };
-            regs[$op.dst as usize] = v as $ext as u64;
+            regs[($op.dst & 15) as usize] = v as $ext as u64;
         }};
     }
     // A checked store of `$v` as `$t` to `dst + off`.
@@ -173,7 +177,7 @@ fn exec(
         ($op:expr, $t:ty) => {{
             let a = addr(regs, 10, &$op);
             // SAFETY: see above; prepare checked -512 <= off and off + size <= 0.
-            regs[$op.dst as usize] = unsafe { std::ptr::read_unaligned(a as *const $t) } as u64;
+            regs[($op.dst & 15) as usize] = unsafe { std::ptr::read_unaligned(a as *const $t) } as u64;
         }};
     }
     macro_rules! stack_store {
@@ -215,8 +219,8 @@ fn exec(
     loop {
         let op = code[pc];
         executed += 1;
-        let d = op.dst as usize;
-        let s = op.src as usize;
+        let d = (op.dst & 15) as usize;
+        let s = (op.src & 15) as usize;
         let imm = op.imm;
         match op.opc {
             Opc::Add64I => regs[d] = regs[d].wrapping_add(imm),
