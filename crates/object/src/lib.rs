@@ -150,9 +150,10 @@ impl<'a> Program<'a> {
     }
 
     /// The program's code linked for execution: its own instructions followed by every
-    /// `.text` function it reaches through BPF-to-BPF calls, with each call's immediate
-    /// the relative slot offset of its target. Relocations other than calls (maps, global
-    /// data) give [`ObjectError::UnsupportedRelocation`].
+    /// function it reaches, transitively, through BPF-to-BPF calls (clang puts them in
+    /// `.text`), each appended once, in the order first called, and each call's immediate
+    /// set to the relative slot offset of its target. Relocations other than calls (maps,
+    /// global data) give [`ObjectError::UnsupportedRelocation`].
     pub fn insns(&self) -> Result<Vec<Insn>, ObjectError> {
         link::link(&self.object.sections, self.info.section, self.range())
     }
