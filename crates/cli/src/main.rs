@@ -1,1 +1,49 @@
-fn main() {}
+//! `bpfkit`: assemble, disassemble and run eBPF programs.
+
+mod asm;
+mod disasm;
+mod error;
+mod input;
+mod output;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// bpfkit: eBPF assembled, disassembled and run without a kernel.
+#[derive(Debug, Parser)]
+#[command(name = "bpfkit", version, about, long_about = None)]
+#[command(
+    after_help = "Exit status: 0 on success, 1 when a program faulted or cannot be \
+run, 2 for a usage or input error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Assemble text into raw or hex bytecode.
+    Asm(asm::AsmArgs),
+    /// List bytecode or an ELF object's code in llvm-objdump's syntax.
+    Disasm(disasm::DisasmArgs),
+    /// Run a program in the interpreter on a memory buffer and print r0.
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Asm(args) => asm::run(args),
+        Command::Disasm(args) => disasm::run(args),
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bpfkit: error: {e}");
+            ExitCode::from(e.status())
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Reading inputs: files or stdin, format detection, hex text, and turning any supported
+//! format into instructions.
+
+use crate::error::{CliError, CliResult};
+use bpfkit_isa::{decode_program, Insn};
+use bpfkit_object::Object;
+use clap::{Args, ValueEnum};
+use std::io::Read;
+
+/// The name that reads standard input instead of a file.
+pub const STDIN: &str = "-";
+
+/// How an input file is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// ELF by its magic number, hex if only hex digits and whitespace, assembly if text,
+    /// raw bytecode otherwise.
+    Auto,
+    /// A BPF ELF object, as `clang -target bpf -c` produces.
+    Elf,
+    /// Assembly text, in either syntax the assembler reads.
+    Asm,
+    /// Raw bytecode: 8-byte little-endian instruction slots.
+    Raw,
+    /// Bytecode as hex digits; whitespace is ignored.
+    Hex,
+}
+
+impl Format {
+    /// The concrete format of `bytes`, for [`Format::Auto`]; other formats as they are.
+    pub fn resolve(self, bytes: &[u8]) -> Format {
+        if self != Format::Auto {
+            return self;
+        }
+        if bytes.starts_with(b"\x7fELF") {
+            Format::Elf
+        } else if !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
+        {
+            Format::Hex
+        } else if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+            Format::Asm
+        } else {
+            Format::Raw
+        }
+    }
+}
+
+/// The program of an ELF object to use.
+#[derive(Clone, Debug, Default, Args)]
+pub struct Selector {
+    /// For an ELF object: the program (function name) to use.
+    #[arg(long, value_name = "NAME")]
+    pub program: Option<String>,
+    /// For an ELF object: the section of the program; without --program, its first
+    /// program is used.
+    #[arg(long, value_name = "SEC")]
+    pub section: Option<String>,
+}
+
+impl Selector {
+    fn is_set(&self) -> bool {
+        self.program.is_some() || self.section.is_some()
+    }
+}
+
+/// An input's bytes and the name to report it by.
+pub struct Input {
+    /// The path as given, or `<stdin>`.
+    pub name: String,
+    /// The contents.
+    pub bytes: Vec<u8>,
+}
+
+impl Input {
+    /// Reads `path`, or standard input for `-`.
+    pub fn read(path: &str) -> CliResult<Input> {
+        if path == STDIN {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| CliError::input(format!("cannot read standard input: {e}")))?;
+            return Ok(Input {
+                name: "<stdin>".to_string(),
+                bytes,
+            });
+        }
+        let bytes =
+            std::fs::read(path).map_err(|e| CliError::input(format!("cannot read {path}: {e}")))?;
+        Ok(Input {
+            name: path.to_string(),
+            bytes,
+        })
+    }
+
+    /// The contents as text, for assembly or hex.
+    pub fn text(&self) -> CliResult<&str> {
+        std::str::from_utf8(&self.bytes)
+            .map_err(|e| CliError::input(format!("{} is not UTF-8 text: {e}", self.name)))
+    }
+
+    /// Parses the object, for the ELF format.
+    pub fn object(&self) -> CliResult<Object> {
+        Object::parse(&self.bytes).map_err(|e| {
+            CliError::input(format!(
+                "cannot read {} as a BPF ELF object: {e}",
+                self.name
+            ))
+        })
+    }
+}
+
+/// Parses hex digits, ignoring whitespace, into bytes.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let nibbles = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .enumerate()
+        .map(|(i, c)| {
+            c.to_digit(16)
+                .map(|d| d as u8)
+                .ok_or_else(|| format!("{c:?} (digit {i}) is not a hex digit"))
+        })
+        .collect::<Result<Vec<u8>, String>>()?;
+    if nibbles.len() % 2 != 0 {
+        return Err(format!("odd number of hex digits ({})", nibbles.len()));
+    }
+    Ok(nibbles.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
+}
+
+/// Bytes as lowercase hex digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes as lowercase hex, one 8-byte instruction slot per line, bytes separated by spaces.
+pub fn to_hex_lines(bytes: &[u8]) -> String {
+    bytes
+        .chunks(8)
+        .map(|slot| {
+            let bytes: Vec<String> = slot.iter().map(|b| format!("{b:02x}")).collect();
+            bytes.join(" ") + "\n"
+        })
+        .collect()
+}
+
+/// A program loaded from an input, and words saying where it came from.
+pub struct Loaded {
+    /// The instructions, ready for an engine (subprograms linked for an ELF program).
+    pub insns: Vec<Insn>,
+    /// `program hash_mem (section memory) of hash.o`, or `prog.bin`.
+    pub origin: String,
+}
+
+/// Loads the program `input` holds in `format`; `selector` picks one from an ELF object.
+pub fn load_program(input: &Input, format: Format, selector: &Selector) -> CliResult<Loaded> {
+    let format = format.resolve(&input.bytes);
+    if format != Format::Elf && selector.is_set() {
+        return Err(CliError::input(format!(
+            "--program and --section apply to ELF objects only, but {} is read as {}",
+            input.name,
+            format_name(format)
+        )));
+    }
+    match format {
+        Format::Elf => load_elf(input, selector),
+        Format::Asm => Ok(Loaded {
+            insns: assemble(input)?,
+            origin: input.name.clone(),
+        }),
+        Format::Raw | Format::Hex => Ok(Loaded {
+            insns: decode(&bytecode(input, format)?, &input.name)?,
+            origin: input.name.clone(),
+        }),
+        Format::Auto => unreachable!("Format::resolve returns a concrete format"),
+    }
+}
+
+/// The bytecode of a raw or hex input.
+pub fn bytecode(input: &Input, format: Format) -> CliResult<Vec<u8>> {
+    match format {
+        Format::Hex => parse_hex(input.text()?)
+            .map_err(|e| CliError::input(format!("{} is not valid hex: {e}", input.name))),
+        _ => Ok(input.bytes.clone()),
+    }
+}
+
+/// Decodes bytecode, reporting the instruction index of a bad instruction.
+fn decode(bytes: &[u8], name: &str) -> CliResult<Vec<Insn>> {
+    decode_program(bytes)
+        .map_err(|e| CliError::input(format!("cannot decode the bytecode of {name}: {e}")))
+}
+
+/// Assembles a text input.
+pub fn assemble(input: &Input) -> CliResult<Vec<Insn>> {
+    bpfkit_isa::assemble(input.text()?)
+        .map_err(|e| CliError::input(format!("cannot assemble {}: {e}", input.name)))
+}
+
+fn load_elf(input: &Input, selector: &Selector) -> CliResult<Loaded> {
+    let object = input.object()?;
+    let program = match (&selector.program, &selector.section) {
+        (Some(name), _) => object.program(name),
+        (None, Some(section)) => object.program_by_section(section),
+        (None, None) => match object.programs().next() {
+            Some(first) => Ok(first),
+            None => {
+                return Err(CliError::input(format!(
+                    "{} contains no BPF programs",
+                    input.name
+                )))
+            }
+        },
+    }
+    .map_err(|e| CliError::input(format!("{}: {e}", input.name)))?;
+    let origin = format!(
+        "program {} (section {}) of {}",
+        program.name(),
+        program.section(),
+        input.name
+    );
+    if let Some(section) = selector
+        .section
+        .as_deref()
+        .filter(|&s| s != program.section())
+    {
+        return Err(CliError::input(format!(
+            "{origin} is not in section {section}"
+        )));
+    }
+    let insns = program
+        .insns()
+        .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
+    Ok(Loaded { insns, origin })
+}
+
+/// The name of a format, as `--format` takes it.
+pub fn format_name(format: Format) -> String {
+    format
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}

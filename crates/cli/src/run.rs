@@ -1,0 +1,124 @@
+//! `bpfkit run`: runs a program in the interpreter on a memory buffer.
+
+use crate::error::{CliError, CliResult};
+use crate::input::{self, Format, Input, Selector};
+use crate::output;
+use bpfkit_vm::{Helpers, Interpreter, Outcome};
+use clap::Args;
+use serde::Serialize;
+use std::time::Duration;
+use std::time::Instant;
+
+/// Arguments of `bpfkit run`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Verification: bpfkit has no verifier yet, so every program runs unverified, checked at \
+run time by the interpreter (each memory access against the regions the program may touch, \
+and an instruction budget). Verification will become the default once the verifier exists; \
+--no-verify will then skip it. For now running with and without --no-verify is the same.
+
+Exit status: 0 when the program ran, 1 when it faulted or cannot be run, 2 for a usage or \
+input error.")]
+pub struct RunArgs {
+    /// The program: a BPF ELF object, assembly text, raw or hex bytecode; `-` for standard
+    /// input.
+    file: String,
+    /// How FILE is encoded.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    #[command(flatten)]
+    selector: Selector,
+    /// A file whose bytes are the program's memory: r1 = its start, r2 = its length.
+    #[arg(long, value_name = "FILE", conflicts_with = "mem_hex")]
+    mem: Option<String>,
+    /// The program's memory as hex digits (whitespace ignored). Without --mem or
+    /// --mem-hex the memory is empty.
+    #[arg(long, value_name = "HEX")]
+    mem_hex: Option<String>,
+    /// Run the program N times, each on a fresh copy of the memory, for timing.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Print one line `{"r0": "0x...", "instructions": N, "mean_ns": X}`: instructions
+    /// executed per run, mean wall-clock nanoseconds per run.
+    #[arg(long)]
+    json: bool,
+    /// Run without verifying the program first (see below: currently always the case).
+    #[arg(long)]
+    no_verify: bool,
+    /// Fault a run after N instructions (default: 2^32).
+    #[arg(long, value_name = "N")]
+    budget: Option<u64>,
+}
+
+/// The JSON output of `bpfkit run`.
+#[derive(Serialize)]
+struct RunJson {
+    r0: String,
+    instructions: u64,
+    mean_ns: f64,
+}
+
+/// Runs `bpfkit run`.
+pub fn run(args: &RunArgs) -> CliResult {
+    let program = Input::read(&args.file)?;
+    let loaded = input::load_program(&program, args.format, &args.selector)?;
+    let memory = memory(args)?;
+    let origin = &loaded.origin;
+    let mut vm = Interpreter::new(&loaded.insns, &Helpers::new())
+        .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
+    if let Some(budget) = args.budget {
+        vm.set_budget(budget);
+    }
+    let (outcome, elapsed) = run_repeated(&mut vm, &memory, args.repeat).map_err(|e| {
+        let verification = if args.no_verify {
+            "unverified, as --no-verify asks"
+        } else {
+            "unverified: bpfkit has no verifier yet"
+        };
+        CliError::failed(format!("{origin} faulted ({verification}): {e}"))
+    })?;
+    let r0 = format!("{:#x}", outcome.r0);
+    if args.json {
+        output::json(&RunJson {
+            r0,
+            instructions: outcome.insns,
+            mean_ns: elapsed.as_nanos() as f64 / args.repeat as f64,
+        })
+    } else {
+        output::stdout(format!("{r0}\n").as_bytes())
+    }
+}
+
+/// The input memory, from --mem or --mem-hex.
+fn memory(args: &RunArgs) -> CliResult<Vec<u8>> {
+    match (&args.mem, &args.mem_hex) {
+        (Some(path), _) => Ok(Input::read(path)?.bytes),
+        (None, Some(hex)) => input::parse_hex(hex)
+            .map_err(|e| CliError::input(format!("--mem-hex is not valid hex: {e}"))),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// Runs `repeat` times, each on a fresh copy of `memory`; returns the last outcome and the
+/// time spent in the runs themselves.
+fn run_repeated(
+    vm: &mut Interpreter,
+    memory: &[u8],
+    repeat: u64,
+) -> Result<(Outcome, Duration), bpfkit_vm::VmError> {
+    let mut buffer = memory.to_vec();
+    let mut elapsed = Duration::ZERO;
+    let mut run_once = || {
+        buffer.copy_from_slice(memory);
+        let start = Instant::now();
+        let outcome = vm.run_mem(&mut buffer);
+        elapsed += start.elapsed();
+        outcome
+    };
+    let mut outcome = run_once()?;
+    for _ in 1..repeat {
+        outcome = run_once()?;
+    }
+    Ok((outcome, elapsed))
+}

@@ -1,0 +1,411 @@
+//! The `bpfkit` binary end to end: asm, disasm and run on the fixtures and on small
+//! snippets, the JSON shapes, and the exit status of each error class.
+//!
+//! Expected values come from outside bpfkit: fixtures/expected.txt (reference.py, checked
+//! against the kernel), the llvm-objdump-19 listings checked in next to the fixtures, and
+//! hand derivations written next to each snippet.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// Runs `bpfkit args` in `dir`, with `stdin` as standard input.
+fn bpfkit_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bpfkit");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for bpfkit")
+}
+
+/// Runs `bpfkit args` in the fixtures directory.
+fn bpfkit(args: &[&str]) -> Output {
+    bpfkit_in(&fixtures(), args, b"")
+}
+
+/// Runs `bpfkit args` in the fixtures directory with `stdin`.
+fn bpfkit_stdin(args: &[&str], stdin: &str) -> Output {
+    bpfkit_in(&fixtures(), args, stdin.as_bytes())
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Asserts success and returns stdout.
+fn success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "bpfkit failed with {}: {}",
+        out.status,
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// Asserts exit status `code` with an error on stderr mentioning `needle`.
+fn fails_with(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.starts_with("bpfkit: error: "), "stderr: {err}");
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    assert!(out.stdout.is_empty(), "stdout: {}", stdout(out));
+}
+
+/// A scratch file under Cargo's temporary directory for integration tests.
+fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).expect("write scratch file");
+    path
+}
+
+fn parse_r0(text: &str) -> u64 {
+    let hex = text.trim().strip_prefix("0x").expect("r0 printed as 0x...");
+    u64::from_str_radix(hex, 16).expect("r0 is hex")
+}
+
+// ---- run ----
+
+#[test]
+fn run_returns_the_reference_value_for_every_fixture_and_input() {
+    let expected = std::fs::read_to_string(fixtures().join("expected.txt")).unwrap();
+    let mut checked = 0;
+    for line in expected.lines() {
+        let [name, input, value] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            panic!("malformed line in expected.txt: {line:?}");
+        };
+        let program = format!("{name}_mem");
+        let object = format!("{name}.o");
+        let out = bpfkit(&["run", &object, "--program", &program, "--mem", input]);
+        assert_eq!(
+            parse_r0(&success(&out)),
+            parse_r0(value),
+            "{name} on {input}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} lines in expected.txt");
+}
+
+#[test]
+fn run_selects_a_program_by_section_and_defaults_to_the_first() {
+    // hash on ipv4_tcp.bin, from expected.txt; the memory program comes first in hash.o.
+    let want = "0xf2d0036c\n";
+    let by_section = bpfkit(&[
+        "run",
+        "hash.o",
+        "--section",
+        "memory",
+        "--mem",
+        "inputs/ipv4_tcp.bin",
+    ]);
+    assert_eq!(success(&by_section), want);
+    let first = bpfkit(&["run", "hash.o", "--mem", "inputs/ipv4_tcp.bin"]);
+    assert_eq!(success(&first), want);
+    let both = bpfkit(&[
+        "run",
+        "hash.o",
+        "--section",
+        "memory",
+        "--program",
+        "hash_mem",
+        "--mem",
+        "inputs/ipv4_tcp.bin",
+    ]);
+    assert_eq!(success(&both), want);
+}
+
+#[test]
+fn run_json_is_one_line_with_r0_instructions_and_mean_time() {
+    let out = bpfkit(&[
+        "run",
+        "hash.o",
+        "--program",
+        "hash_mem",
+        "--mem",
+        "inputs/ipv4_tcp.bin",
+        "--repeat",
+        "5",
+        "--json",
+    ]);
+    let text = success(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let object = json.as_object().expect("a JSON object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["instructions", "mean_ns", "r0"]);
+    assert_eq!(json["r0"], "0xf2d0036c");
+    // hash.c loops over all 59 bytes of ipv4_tcp.bin: far more than 59 instructions.
+    assert!(json["instructions"].as_u64().expect("integer") > 59);
+    assert!(json["mean_ns"].as_f64().expect("number") >= 0.0);
+}
+
+#[test]
+fn run_repeats_on_a_fresh_copy_of_the_memory() {
+    // r0 = mem[0]; mem[0] += 1: every run sees the original byte 0x07.
+    let path = scratch(
+        "increment.s",
+        b"r0 = *(u8 *)(r1 + 0x0)\nr2 = r0\nr2 += 0x1\n*(u8 *)(r1 + 0x0) = r2\nexit\n",
+    );
+    let out = bpfkit(&[
+        "run",
+        path.to_str().unwrap(),
+        "--mem-hex",
+        "07",
+        "--repeat",
+        "3",
+    ]);
+    assert_eq!(success(&out), "0x7\n");
+}
+
+#[test]
+fn run_takes_assembly_hex_and_raw_bytecode() {
+    // r0 = *(u8 *)(r1 + 1) + r2 with memory 0a 14: 0x14 + length 2 = 0x16.
+    let asm = "r0 = *(u8 *)(r1 + 0x1)\nr0 += r2\nexit\n";
+    let out = bpfkit_stdin(&["run", "-", "--mem-hex", "0a14"], asm);
+    assert_eq!(success(&out), "0x16\n");
+
+    // The same program encoded by hand: ldxb r0, [r1+1] (0x71, dst 0, src 1, off 1);
+    // add64 r0, r2 (0x0f, dst 0, src 2); exit (0x95).
+    let hex = "71 10 01 00 00 00 00 00\n0f 20 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n";
+    let out = bpfkit_stdin(&["run", "-", "--mem-hex", "0a14"], hex);
+    assert_eq!(success(&out), "0x16\n");
+    let out = bpfkit_stdin(&["run", "-", "--format", "hex", "--mem-hex", "0a 14"], hex);
+    assert_eq!(success(&out), "0x16\n");
+
+    let raw: Vec<u8> = hex
+        .split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    let path = scratch("snippet.bin", &raw);
+    let out = bpfkit(&["run", path.to_str().unwrap(), "--mem-hex", "0a14"]);
+    assert_eq!(success(&out), "0x16\n");
+}
+
+#[test]
+fn run_with_no_verify_behaves_the_same_and_help_says_so() {
+    let out = bpfkit(&[
+        "run",
+        "hash.o",
+        "--no-verify",
+        "--mem",
+        "inputs/ipv4_tcp.bin",
+    ]);
+    assert_eq!(success(&out), "0xf2d0036c\n");
+    let help = success(&bpfkit(&["run", "--help"]));
+    assert!(help.contains("--no-verify"), "{help}");
+    assert!(
+        help.contains("Verification will become the default"),
+        "{help}"
+    );
+}
+
+// ---- asm ----
+
+#[test]
+fn asm_encodes_text_to_raw_hex_and_json() {
+    // r0 = 0x2a: mov64 imm (0xb7), dst 0, imm 42; exit: 0x95.
+    let want = [
+        0xb7, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x95, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let text = "r0 = 0x2a\nexit\n";
+    let out = bpfkit_stdin(&["asm", "--hex"], text);
+    assert_eq!(
+        success(&out),
+        "b7 00 00 00 2a 00 00 00\n95 00 00 00 00 00 00 00\n"
+    );
+
+    let src = scratch("answer.s", text.as_bytes());
+    let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("answer.bin");
+    let out = bpfkit(&["asm", src.to_str().unwrap(), "-o", dst.to_str().unwrap()]);
+    assert_eq!(success(&out), "");
+    assert_eq!(std::fs::read(&dst).unwrap(), want);
+
+    let out = bpfkit_stdin(&["asm", "-", "--json"], text);
+    let json: serde_json::Value = serde_json::from_str(&success(&out)).expect("valid JSON");
+    assert_eq!(json["instructions"], 2);
+    assert_eq!(json["bytes"], "b70000002a0000009500000000000000");
+}
+
+#[test]
+fn asm_then_disasm_gives_back_the_text() {
+    let text = "r0 = 0x2a\nexit\n";
+    let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip.bin");
+    success(&bpfkit_stdin(&["asm", "-o", dst.to_str().unwrap()], text));
+    let listing = success(&bpfkit(&[
+        "disasm",
+        dst.to_str().unwrap(),
+        "--format",
+        "raw",
+    ]));
+    assert_eq!(
+        listing,
+        "\n0000000000000000 <prog>:\n       0:\tr0 = 0x2a\n       1:\texit\n"
+    );
+}
+
+// ---- disasm ----
+
+#[test]
+fn disasm_of_every_fixture_matches_llvm_objdump() {
+    for name in ["hash", "parse", "checksum", "sort", "loop", "calls"] {
+        let object = format!("{name}.o");
+        for (args, ext) in [(&[][..], "objdump"), (&["--raw"][..], "objdump-raw")] {
+            let want = std::fs::read_to_string(fixtures().join(format!("{name}.{ext}"))).unwrap();
+            let mut all = vec!["disasm", object.as_str()];
+            all.extend_from_slice(args);
+            assert_eq!(success(&bpfkit(&all)), want, "{name}.{ext}");
+        }
+    }
+}
+
+/// The block of an llvm-objdump listing from `<function>:` to the next blank line.
+fn function_block(listing: &str, function: &str) -> String {
+    let header = format!(" <{function}>:");
+    let mut lines = listing.lines().skip_while(|l| !l.ends_with(&header));
+    let block: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+    block.join("\n") + "\n"
+}
+
+#[test]
+fn disasm_narrows_to_a_section_or_a_function() {
+    let listing = std::fs::read_to_string(fixtures().join("calls.objdump")).unwrap();
+    let out = success(&bpfkit(&["disasm", "calls.o", "--section", "xdp"]));
+    assert!(out.starts_with("\ncalls.o:\tfile format elf64-bpf\n\nDisassembly of section xdp:\n"));
+    assert!(
+        out.ends_with(&function_block(&listing, "calls_xdp")),
+        "{out}"
+    );
+    assert_eq!(out.matches("Disassembly of section").count(), 1);
+
+    // A subprogram of .text, as `llvm-objdump --disassemble-symbols=mix` lists it.
+    let out = success(&bpfkit(&["disasm", "calls.o", "--program", "mix"]));
+    assert!(out.contains("Disassembly of section .text:\n"));
+    assert!(out.ends_with(&function_block(&listing, "mix")), "{out}");
+    assert!(!out.contains("<finish>:"));
+}
+
+#[test]
+fn disasm_json_lists_sections_and_lines() {
+    let out = success(&bpfkit(&["disasm", "hash.o", "--json"]));
+    assert_eq!(out.lines().count(), 1);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(json["file"], "hash.o");
+    let names: Vec<&str> = json["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["memory", "xdp"]);
+    // From hash.objdump: the first instruction of hash_mem.
+    assert_eq!(json["sections"][0]["lines"][2], "       0:\tr3 = r1");
+}
+
+// ---- errors ----
+
+#[test]
+fn input_errors_exit_with_status_2() {
+    fails_with(&bpfkit(&["run", "no-such-file.o"]), 2, "no-such-file.o");
+    fails_with(&bpfkit(&["disasm", "no-such-file.o"]), 2, "no-such-file.o");
+    fails_with(
+        &bpfkit(&["run", "hash.o", "--program", "nope"]),
+        2,
+        "no program named `nope`",
+    );
+    fails_with(&bpfkit(&["run", "hash.o", "--section", "tc"]), 2, "tc");
+    fails_with(
+        &bpfkit(&["disasm", "hash.o", "--section", "tc"]),
+        2,
+        "no executable section named `tc`",
+    );
+    fails_with(
+        &bpfkit(&["run", "hash.o", "--mem-hex", "0g"]),
+        2,
+        "--mem-hex is not valid hex",
+    );
+    fails_with(
+        &bpfkit(&["run", "inputs/random64.bin", "--format", "elf"]),
+        2,
+        "inputs/random64.bin",
+    );
+    // Opcode 0xff is no instruction.
+    fails_with(
+        &bpfkit_stdin(&["run", "-", "--format", "hex"], "ff00000000000000"),
+        2,
+        "instruction 0",
+    );
+    fails_with(
+        &bpfkit_stdin(&["run", "-", "--program", "x"], "exit\n"),
+        2,
+        "ELF objects only",
+    );
+    fails_with(&bpfkit_stdin(&["asm"], "r0 = = 1\n"), 2, "cannot assemble");
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    let out = bpfkit(&["run", "hash.o", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bpfkit(&["run", "hash.o", "--repeat", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bpfkit(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_time_failures_exit_with_status_1() {
+    // Reads a byte past the 2-byte memory.
+    fails_with(
+        &bpfkit_stdin(
+            &["run", "-", "--mem-hex", "0a14"],
+            "r0 = *(u8 *)(r1 + 0x2)\nexit\n",
+        ),
+        1,
+        "instruction 0",
+    );
+    // `goto -1` jumps to itself forever; the budget stops it.
+    fails_with(
+        &bpfkit_stdin(&["run", "-", "--budget", "1000"], "goto -0x1\nexit\n"),
+        1,
+        "budget",
+    );
+    // No helpers are registered for `run`, so the program cannot be prepared.
+    fails_with(
+        &bpfkit_stdin(&["run", "-"], "call 0x5\nexit\n"),
+        1,
+        "helper",
+    );
+    // The XDP twin reads ctx->data (r1 + 0) as if r1 were an xdp_md: out of bounds here.
+    fails_with(
+        &bpfkit(&[
+            "run",
+            "hash.o",
+            "--program",
+            "hash_xdp",
+            "--mem",
+            "inputs/ipv4_tcp.bin",
+        ]),
+        1,
+        "section xdp",
+    );
+}
