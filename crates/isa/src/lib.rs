@@ -12,12 +12,14 @@
 
 #[cfg(feature = "proptest")]
 pub mod arbitrary;
+pub mod asm;
 pub mod decode;
 pub mod disasm;
 pub mod encode;
 pub mod insn;
 pub mod opcode;
 
+pub use asm::{assemble, AsmError, AsmErrorKind};
 pub use decode::{decode_program, with_pcs, DecodeError, DecodeErrorKind};
 pub use disasm::{disassemble, format_insn, Dialect, ListingOptions, Symbol};
 pub use encode::{encode, encode_program};
