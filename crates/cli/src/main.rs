@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 /// bpfkit: eBPF assembled, disassembled and run without a kernel.
 #[derive(Debug, Parser)]
-#[command(name = "bpfkit", version, about, long_about = None)]
+#[command(name = "bpfkit", version)]
 #[command(
     after_help = "Exit status: 0 on success, 1 when a program faulted or cannot be \
 run, 2 for a usage or input error."
