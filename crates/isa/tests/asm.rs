@@ -714,6 +714,34 @@ fn llvm_pseudo_loads_match_llvm_mc() {
     );
 }
 
+/// The kernel log's spellings of atomics, with the bytes llvm-mc gives their llvm-syntax
+/// equivalents (`r0 = atomic_fetch_add((u64 *)(r1 + 8), r0)`, `r2 = xchg_64(r1 + 8, r2)`,
+/// `r0 = cmpxchg_64(r1 + 8, r0, r2)`, `w0 = cmpxchg32_32(r1 + 8, w0, w2)`).
+#[test]
+fn kernel_log_atomics_match_llvm_mc() {
+    let cases: &[(&str, [u8; 8])] = &[
+        (
+            "r0 = atomic64_fetch_add((u64 *)(r1 +8), r0)",
+            [0xdb, 0x01, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00],
+        ),
+        (
+            "r2 = atomic64_xchg((u64 *)(r1 +8), r2)",
+            [0xdb, 0x21, 0x08, 0x00, 0xe1, 0x00, 0x00, 0x00],
+        ),
+        (
+            "r0 = atomic64_cmpxchg((u64 *)(r1 +8), r0, r2)",
+            [0xdb, 0x21, 0x08, 0x00, 0xf1, 0x00, 0x00, 0x00],
+        ),
+        (
+            "w0 = atomic_cmpxchg((u32 *)(r1 +8), w0, w2)",
+            [0xc3, 0x21, 0x08, 0x00, 0xf1, 0x00, 0x00, 0x00],
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(bytes(text), expected, "{text}");
+    }
+}
+
 /// Labels resolve to `target - pc - 1` in slots; an lddw takes two slots.
 #[test]
 fn labels_resolve_to_slot_offsets() {
@@ -882,6 +910,7 @@ fn errors_name_line_column_and_what_was_expected() {
         ("r1 = map[key:1]", "line 1, column 10: expected 'fd', 'id' or 'idx', found 'key'"),
         ("exit\n\nja nowhere", "line 3, column 4: undefined label 'nowhere'"),
         ("a:\nexit\n a: exit", "line 3, column 2: label 'a' is already defined on line 1"),
+        ("r0 = atomic64_fetch_add((u32 *)(r1 + 8), r0)", "line 1, column 6: expected an operation whose size matches its pointer type, found 'atomic64_fetch_add'"),
         ("r0 = foo(r1)", "line 1, column 6: expected a register, a number or an atomic operation, found 'foo'"),
     ];
     for &(text, message) in cases {

@@ -45,17 +45,16 @@ impl<'t, 'a> Cursor<'t, 'a> {
 
     /// An error at the next token saying `expected` was expected there.
     pub fn expected(&self, expected: &str) -> AsmError {
-        let found = match self.peek() {
-            Some(t) => format!("'{}'", t.text),
-            None => "end of line".to_string(),
-        };
-        AsmError::at(
-            self.pos(),
-            AsmErrorKind::Expected {
-                expected: expected.to_string(),
-                found,
-            },
-        )
+        match self.peek() {
+            Some(t) => mismatch(t.pos, t.text, expected),
+            None => AsmError::at(
+                self.end,
+                AsmErrorKind::Expected {
+                    expected: expected.to_string(),
+                    found: "end of line".to_string(),
+                },
+            ),
+        }
     }
 
     pub fn at_end(&self) -> bool {
@@ -275,6 +274,17 @@ impl<'t, 'a> Cursor<'t, 'a> {
             self.next = self.tokens.len();
         }
     }
+}
+
+/// An "expected ..., found '...'" error about the text `found` at `pos`.
+pub(super) fn mismatch(pos: Pos, found: &str, expected: &str) -> AsmError {
+    AsmError::at(
+        pos,
+        AsmErrorKind::Expected {
+            expected: expected.to_string(),
+            found: format!("'{found}'"),
+        },
+    )
 }
 
 /// Parses `r3`, `w3` or `%r3`.

@@ -2,7 +2,7 @@
 //! `r0 = *(u32 *)(r1 + 0x4)`, `if r3 > r2 goto +0xb`, `lock *(u64 *)(r1 + 8) += r2`.
 
 use super::common;
-use super::cursor::{parse_reg, Cursor};
+use super::cursor::{mismatch, parse_reg, Cursor};
 use super::error::{AsmError, AsmErrorKind};
 use super::labels::Stmt;
 use super::lexer::{TokKind, Token};
@@ -140,17 +140,6 @@ fn memory(cur: &mut Cursor, access: Access) -> Result<(Size, Reg, i16), AsmError
     let (size, _) = cast(cur, access)?;
     let (reg, off) = paren_address(cur)?;
     Ok((size, reg, off))
-}
-
-/// An "expected ..., found ..." error at an already consumed token.
-fn mismatch(at: &Token, expected: &str) -> AsmError {
-    AsmError::at(
-        at.pos,
-        AsmErrorKind::Expected {
-            expected: expected.to_string(),
-            found: format!("'{}'", at.text),
-        },
-    )
 }
 
 /// `*(u32 *)(r10 - 4) = r1` or `= 7`.
@@ -316,7 +305,8 @@ fn load(cur: &mut Cursor, dst: Reg, dst_tok: &Token) -> Result<Stmt, AsmError> {
     }
     if dst != Reg::R0 || sx || size == Size::DW {
         return Err(mismatch(
-            dst_tok,
+            dst_tok.pos,
+            dst_tok.text,
             "'r0 = *(u8|u16|u32 *)skb[...]' for a legacy packet load",
         ));
     }
@@ -399,11 +389,8 @@ fn atomic_call(cur: &mut Cursor, dst: Reg, dst_tok: &Token) -> Result<Stmt, AsmE
     let (size, base, off) = if cur.is_punct("(") {
         let (size, _) = cast(cur, Access::Atomic)?;
         if named_size.is_some_and(|n| n != size) {
-            let kind = AsmErrorKind::Expected {
-                expected: "an operation whose size matches its pointer type".to_string(),
-                found: format!("'{name}'"),
-            };
-            return Err(AsmError::at(name_pos, kind));
+            let expected = "an operation whose size matches its pointer type";
+            return Err(mismatch(name_pos, name, expected));
         }
         let (base, off) = paren_address(cur)?;
         (size, base, off)
@@ -416,7 +403,8 @@ fn atomic_call(cur: &mut Cursor, dst: Reg, dst_tok: &Token) -> Result<Stmt, AsmE
     if op == AtomicOp::Cmpxchg {
         if dst != Reg::R0 {
             return Err(mismatch(
-                dst_tok,
+                dst_tok.pos,
+                dst_tok.text,
                 "'r0' (cmpxchg returns the old value in r0)",
             ));
         }
