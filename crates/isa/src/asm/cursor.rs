@@ -232,11 +232,8 @@ impl<'t, 'a> Cursor<'t, 'a> {
         if !(self.is_punct("+") || self.is_punct("-")) {
             return Ok((reg, 0));
         }
-        let pos = self.pos();
-        let negative = self.eat_punct("-") || !self.eat_punct("+");
-        let magnitude = self.int()?;
-        let off = if negative { -magnitude } else { magnitude };
-        Ok((reg, check_range(pos, "offset", off, min, max)?))
+        // The operator between register and offset is the offset's sign.
+        Ok((reg, self.int_in("offset", min, max)?))
     }
 
     /// A memory address with a 16-bit offset.
