@@ -1,0 +1,163 @@
+//! Jumps, calls and the instruction budget.
+//!
+//! A BPF-to-BPF call is a host `call`, and `exit` a host `ret`: the caller pushes r6..r9
+//! and r10 (as the interpreter saves them in its frame), moves r10 down one 512-byte
+//! frame, and pops them after the return. The call depth is read off r10 itself, which
+//! only calls move.
+
+use super::{Compiler, StubKind};
+use crate::emit::{mem as m, Arith, Cc, Rm, Sz, R};
+use crate::regs::{host, COUNT, CTX, T0, T1};
+use crate::runtime::{self, ctx_off, kind};
+use bpfkit_isa::{JmpCond, Operand, Reg, Width};
+use bpfkit_vm::interp::{FUNC_ADDR_BASE, STACK_FRAME_SIZE};
+use bpfkit_vm::PrepareErrorKind;
+
+/// Registers a local call preserves for its caller, in push order.
+const CALLEE_SAVED: [R; 5] = [R::RBX, R::R13, R::R14, R::R15, R::RBP];
+/// r1..r5 and the counter: the helper ABI may clobber them, the interpreter does not.
+const HELPER_SAVED: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
+
+/// `FUNC_ADDR_BASE` as a sign-extended 32-bit immediate.
+const FUNC_BASE_IMM: i32 = FUNC_ADDR_BASE as i64 as i32;
+const _: () = assert!(FUNC_BASE_IMM as i64 as u64 == FUNC_ADDR_BASE);
+
+fn cc_of(cond: JmpCond) -> Cc {
+    match cond {
+        JmpCond::Eq => Cc::E,
+        JmpCond::Ne | JmpCond::Set => Cc::Ne,
+        JmpCond::Gt => Cc::A,
+        JmpCond::Ge => Cc::Ae,
+        JmpCond::Lt => Cc::B,
+        JmpCond::Le => Cc::Be,
+        JmpCond::Sgt => Cc::G,
+        JmpCond::Sge => Cc::Ge,
+        JmpCond::Slt => Cc::L,
+        JmpCond::Sle => Cc::Le,
+    }
+}
+
+pub(super) fn cond_jump(
+    c: &mut Compiler<'_>,
+    pc: usize,
+    width: Width,
+    cond: JmpCond,
+    dst: Reg,
+    src: Operand,
+    target: usize,
+) {
+    let sz = if width == Width::W64 { Sz::Q } else { Sz::W };
+    let d = host(dst);
+    let test = cond == JmpCond::Set;
+    match src {
+        Operand::Reg(s) if test => c.e.test_rr(sz, d, host(s)),
+        Operand::Reg(s) => c.e.arith_rr(sz, Arith::Cmp, Rm::Reg(d), host(s)),
+        Operand::Imm(i) => match c.blinded_imm(i) {
+            Some(t) if test => c.e.test_rr(sz, d, t),
+            Some(t) => c.e.arith_rr(sz, Arith::Cmp, Rm::Reg(d), t),
+            None if test => c.e.test_ri(sz, Rm::Reg(d), i),
+            None => c.e.arith_ri(sz, Arith::Cmp, Rm::Reg(d), i),
+        },
+    }
+    branch(c, pc, Some(cc_of(cond)), target);
+}
+
+/// A jump (conditional when `cc` is given) to slot `target`. A backward jump checks the
+/// budget when taken.
+pub(super) fn branch(c: &mut Compiler<'_>, pc: usize, cc: Option<Cc>, target: usize) {
+    if target <= pc {
+        let skip = cc.map(|cc| c.e.jcc8(cc.negate()));
+        budget_check(c, pc);
+        let j = c.e.jmp32();
+        c.jumps.push((j, target));
+        if let Some(skip) = skip {
+            c.e.bind8(skip);
+        }
+    } else {
+        let j = match cc {
+            Some(cc) => c.e.jcc32(cc),
+            None => c.e.jmp32(),
+        };
+        c.jumps.push((j, target));
+    }
+}
+
+/// Faults when more instructions than the budget have run.
+fn budget_check(c: &mut Compiler<'_>, pc: usize) {
+    c.e.arith_r_rm(Sz::Q, Arith::Cmp, COUNT, m(CTX, ctx_off!(budget)));
+    c.fault_if(Cc::A, pc, kind::BUDGET, None);
+}
+
+/// A local call to slot `target`, or a `callx` through the address in `via`.
+pub(super) fn call_local(c: &mut Compiler<'_>, pc: usize, target: Option<usize>, via: Option<R>) {
+    if let Some(d) = via {
+        // T1 = slot index; it must be below the program's length and an instruction start
+        // (the table holds 0 for the second slot of an lddw).
+        c.e.mov_rr(Sz::Q, T1, d);
+        c.e.arith_ri(Sz::Q, Arith::Sub, Rm::Reg(T1), FUNC_BASE_IMM);
+        // The count of slots fits an i32: larger programs cannot be mapped anyway.
+        c.e.arith_ri(Sz::Q, Arith::Cmp, Rm::Reg(T1), c.nslots as i32);
+        c.fault_if(Cc::Ae, pc, kind::BAD_CALL, Some(d));
+        c.e.shift_ri(Sz::Q, crate::emit::Shift::Shl, T1, 4);
+        c.e.arith_r_rm(Sz::Q, Arith::Add, T1, m(CTX, ctx_off!(callx)));
+        c.e.load(Sz::Q, T0, m(T1, 0));
+        c.e.test_rr(Sz::Q, T0, T0);
+        c.fault_if(Cc::E, pc, kind::BAD_CALL, Some(d));
+    }
+    c.e.arith_r_rm(Sz::Q, Arith::Cmp, R::RBP, m(CTX, ctx_off!(min_fp)));
+    c.fault_if(Cc::Be, pc, kind::CALL_DEPTH, None);
+    budget_check(c, pc);
+    if via.is_some() {
+        // Entering mid-segment: count the rest of it.
+        c.e.arith_r_rm(Sz::Q, Arith::Add, COUNT, m(T1, 8));
+    }
+    for r in CALLEE_SAVED {
+        c.e.push(r);
+    }
+    c.e.arith_ri(Sz::Q, Arith::Sub, Rm::Reg(R::RBP), STACK_FRAME_SIZE as i32);
+    match target {
+        Some(t) => {
+            let j = c.e.call32();
+            c.jumps.push((j, t));
+        }
+        None => c.e.call_r(T0),
+    }
+    for r in CALLEE_SAVED.into_iter().rev() {
+        c.e.pop(r);
+    }
+}
+
+/// A helper call: r1..r5 are already the System V argument registers; the context goes
+/// in the sixth, the helper's index in the context.
+pub(super) fn call_helper(
+    c: &mut Compiler<'_>,
+    pc: usize,
+    id: i32,
+) -> Result<(), PrepareErrorKind> {
+    let index = match c.helpers.iter().position(|(h, _)| *h == id) {
+        Some(i) => i,
+        None => {
+            let helper = c
+                .registry
+                .get(id)
+                .ok_or(PrepareErrorKind::UnknownHelper(id))?;
+            c.helpers.push((id, helper.clone()));
+            c.helpers.len() - 1
+        }
+    };
+    // Six pushes keep the host stack 16-byte aligned for the call.
+    for r in HELPER_SAVED {
+        c.e.push(r);
+    }
+    c.e.mov_mi(Sz::Q, m(CTX, ctx_off!(cur_helper)), index as i32);
+    c.e.mov_rr(Sz::Q, R::R9, CTX);
+    c.e.mov_imm64(T0, runtime::call_helper as *const () as u64);
+    c.e.call_r(T0);
+    for r in HELPER_SAVED.into_iter().rev() {
+        c.e.pop(r);
+    }
+    c.e.arith_ri(Sz::Q, Arith::Cmp, m(CTX, ctx_off!(fault_kind)), 0);
+    let j = c.e.jcc32(Cc::Ne);
+    c.stub(j, pc, StubKind::RustFault);
+    Ok(())
+}

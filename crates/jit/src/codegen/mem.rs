@@ -1,0 +1,212 @@
+//! Loads, stores, atomics and legacy packet loads, with their bounds checks.
+//!
+//! An access at `r10 + off` with the whole range inside the current frame needs no check
+//! (r10 is read-only and always the top of a frame in the stack), exactly as in the
+//! interpreter. Any other access computes its address in T1 and checks it inline against
+//! the context's fast regions (`runtime::FastRegion`: one subtraction and one unsigned
+//! comparison each, no `addr + size` that could overflow); an address outside them takes
+//! an out-of-line stub into `runtime::check_access`, which checks every region of the run
+//! (including those a helper added) and faults if none holds it.
+
+use super::{Compiler, StubKind};
+use crate::emit::{mem as m, Arith, Cc, Rm, Shift, Sz, R};
+use crate::regs::{host, CTX, T0, T1};
+use crate::runtime::{self, ctx_off, fast_lim_off, fast_start_off, kind, FAST_REGIONS};
+use bpfkit_isa::{AtomicOp, Reg, Size};
+use bpfkit_vm::interp::STACK_FRAME_SIZE;
+use bpfkit_vm::Access;
+
+/// Whether `size` bytes at `r10 + off` lie inside the current frame.
+fn in_frame(base: Reg, off: i16, size: Size) -> bool {
+    let off = off as i64;
+    base == Reg::R10 && off >= -(STACK_FRAME_SIZE as i64) && off + size.bytes() as i64 <= 0
+}
+
+/// The operand of a checked access of `size` bytes at `base + off`.
+fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, access: Access) -> Rm {
+    if in_frame(base, off, size) {
+        return m(R::RBP, off.into());
+    }
+    let bytes = size.bytes();
+    c.e.lea(T1, m(host(base), off.into()));
+    let mut inside = [None; FAST_REGIONS - 1];
+    for (i, slot) in inside.iter_mut().enumerate() {
+        region_test(c, i, bytes, access);
+        *slot = Some(c.e.jcc8(Cc::B));
+    }
+    region_test(c, FAST_REGIONS - 1, bytes, access);
+    let slow = c.e.jcc32(Cc::Ae);
+    for j in inside.into_iter().flatten() {
+        c.e.bind8(j);
+    }
+    let back = c.e.pos();
+    c.stub(
+        slow,
+        pc,
+        StubKind::SlowCheck {
+            code: runtime::check_code(pc, bytes, access),
+            back,
+        },
+    );
+    m(T1, 0)
+}
+
+/// Sets the flags so that `b` (below) means T1 is inside fast region `i`.
+fn region_test(c: &mut Compiler<'_>, i: usize, bytes: usize, access: Access) {
+    c.e.mov_rr(Sz::Q, T0, T1);
+    c.e.arith_r_rm(Sz::Q, Arith::Sub, T0, m(CTX, fast_start_off(i)));
+    c.e.arith_r_rm(
+        Sz::Q,
+        Arith::Cmp,
+        T0,
+        m(CTX, fast_lim_off(i, access, bytes)),
+    );
+}
+
+fn sz(size: Size) -> Sz {
+    Sz::of_bytes(size.bytes())
+}
+
+pub(super) fn load(
+    c: &mut Compiler<'_>,
+    pc: usize,
+    size: Size,
+    sx: bool,
+    d: R,
+    src: Reg,
+    off: i16,
+) {
+    let at = checked(c, pc, src, off, size, Access::Read);
+    if sx && size != Size::DW {
+        c.e.movsx(sz(size), false, d, at);
+    } else {
+        c.e.load(sz(size), d, at);
+    }
+}
+
+pub(super) fn store(c: &mut Compiler<'_>, pc: usize, size: Size, dst: Reg, s: R, off: i16) {
+    let at = checked(c, pc, dst, off, size, Access::Write);
+    c.e.store(sz(size), at, s);
+}
+
+pub(super) fn store_imm(c: &mut Compiler<'_>, pc: usize, size: Size, dst: Reg, off: i16, imm: i32) {
+    let at = checked(c, pc, dst, off, size, Access::Write);
+    match c.blinded_imm(imm) {
+        Some(t) => c.e.store(sz(size), at, t),
+        None => c.e.mov_mi(sz(size), at, imm),
+    }
+}
+
+/// Atomic read-modify-write at `dst + off`: checked for writing (also on the stack: the
+/// alignment depends on the address), then for alignment, then one `lock`ed instruction,
+/// or a `cmpxchg` loop for the fetching and/or/xor that x86 lacks.
+pub(super) fn atomic(
+    c: &mut Compiler<'_>,
+    pc: usize,
+    size: Size,
+    op: AtomicOp,
+    dst: Reg,
+    s: R,
+    off: i16,
+) {
+    let at = checked(c, pc, dst, off, size, Access::Write);
+    if let Rm::Mem { base, disp } = at {
+        if base != T1 {
+            c.e.lea(T1, m(base, disp));
+        }
+    }
+    let at = m(T1, 0);
+    let wide = size == Size::DW;
+    c.e.test_ri(Sz::B, Rm::Reg(T1), if wide { 7 } else { 3 });
+    let misaligned = if wide {
+        kind::MISALIGNED_8
+    } else {
+        kind::MISALIGNED_4
+    };
+    c.fault_if(Cc::Ne, pc, misaligned, Some(T1));
+    let sz = if wide { Sz::Q } else { Sz::W };
+    let plain = |op| match op {
+        AtomicOp::Add { .. } => Arith::Add,
+        AtomicOp::Or { .. } => Arith::Or,
+        AtomicOp::And { .. } => Arith::And,
+        _ => Arith::Xor,
+    };
+    match op {
+        AtomicOp::Add { fetch: true } => {
+            c.e.lock();
+            c.e.xadd(sz, at, s);
+        }
+        AtomicOp::Add { fetch: false }
+        | AtomicOp::Or { fetch: false }
+        | AtomicOp::And { fetch: false }
+        | AtomicOp::Xor { fetch: false } => {
+            c.e.lock();
+            c.e.arith_rr(sz, plain(op), at, s);
+        }
+        AtomicOp::Xchg => c.e.xchg(sz, at, s),
+        AtomicOp::Cmpxchg => {
+            c.e.lock();
+            c.e.cmpxchg(sz, at, s);
+            if !wide {
+                // A successful 32-bit cmpxchg leaves the upper half of rax as it was.
+                c.e.mov_rr(Sz::W, R::RAX, R::RAX);
+            }
+        }
+        AtomicOp::Or { fetch: true }
+        | AtomicOp::And { fetch: true }
+        | AtomicOp::Xor { fetch: true } => fetch_loop(c, sz, plain(op), s),
+    }
+}
+
+/// `s = atomic_fetch_op(*T1, s)` as a `cmpxchg` loop. cmpxchg compares with rax (r0), so
+/// r0 is kept in T0 meanwhile, and a temporary other than rax and `s` is pushed.
+fn fetch_loop(c: &mut Compiler<'_>, sz: Sz, op: Arith, s: R) {
+    let tmp = if s == R::RDX { R::RCX } else { R::RDX };
+    let operand = if s == R::RAX { T0 } else { s };
+    let e = &mut c.e;
+    e.mov_rr(Sz::Q, T0, R::RAX);
+    e.push(tmp);
+    e.load(sz, R::RAX, m(T1, 0));
+    let again = e.pos();
+    e.mov_rr(Sz::Q, tmp, R::RAX);
+    e.arith_rr(sz, op, Rm::Reg(tmp), operand);
+    e.lock();
+    e.cmpxchg(sz, m(T1, 0), tmp);
+    e.jcc8_to(Cc::Ne, again);
+    e.pop(tmp);
+    e.mov_rr(sz, s, R::RAX);
+    if s != R::RAX {
+        e.mov_rr(Sz::Q, R::RAX, T0);
+    }
+}
+
+/// Legacy packet load: `r0 = ntoh(*(size *)(packet + offset))` with offset = `imm` (+
+/// the 32 bits of `src`, wrapping); out of range (a negative offset as i32, or past the
+/// end) the program ends with r0 = 0.
+pub(super) fn packet_load(c: &mut Compiler<'_>, size: Size, src: Option<R>, imm: i32) {
+    c.load_const(T1, imm as u32 as u64);
+    if let Some(s) = src {
+        c.e.arith_rr(Sz::W, Arith::Add, Rm::Reg(T1), s);
+    }
+    c.e.test_rr(Sz::W, T1, T1);
+    let out = c.e.jcc32(Cc::L);
+    c.e.patch(out, c.shared.packet_out);
+    // The offset is below 2^31, so offset + size does not overflow.
+    let bytes = if size == Size::DW { 4 } else { size.bytes() };
+    c.e.lea(T0, m(T1, bytes as i32));
+    c.e.arith_r_rm(Sz::Q, Arith::Cmp, T0, m(CTX, ctx_off!(pkt_len)));
+    let out = c.e.jcc32(Cc::A);
+    c.e.patch(out, c.shared.packet_out);
+    c.e.arith_r_rm(Sz::Q, Arith::Add, T1, m(CTX, ctx_off!(pkt_start)));
+    match bytes {
+        1 => c.e.load(Sz::B, R::RAX, m(T1, 0)),
+        2 => {
+            c.e.load(Sz::H, R::RAX, m(T1, 0));
+            c.e.shift_ri(Sz::H, Shift::Ror, R::RAX, 8);
+        }
+        _ => {
+            c.e.load(Sz::W, R::RAX, m(T1, 0));
+            c.e.bswap(Sz::W, R::RAX);
+        }
+    }
+}

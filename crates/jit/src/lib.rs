@@ -1,0 +1,167 @@
+//! An x86-64 JIT compiler for eBPF with the interpreter's semantics: same results, same
+//! errors (instruction index and fault), same instruction counts.
+//!
+//! BPF registers live in host registers as in Linux's JIT; every memory access the
+//! compiler cannot prove in bounds is checked against the run's regions, the instruction
+//! budget is checked at backward jumps and calls, and every fault leaves the generated
+//! code through an epilogue that returns an error value: never a signal.
+//!
+//! ```
+//! use bpfkit_isa::{Insn, Reg, AluOp, Operand, Width, Size};
+//! use bpfkit_jit::JitProgram;
+//! use bpfkit_vm::Helpers;
+//! // r0 = *(u8 *)(r1 + 0) + r2: first byte plus length.
+//! let prog = [
+//!     Insn::Ldx { size: Size::B, sx: false, dst: Reg::R0, src: Reg::R1, off: 0 },
+//!     Insn::Alu { width: Width::W64, op: AluOp::Add, dst: Reg::R0, src: Operand::Reg(Reg::R2) },
+//!     Insn::Exit,
+//! ];
+//! let mut jit = JitProgram::new(&prog, &Helpers::new()).unwrap();
+//! assert_eq!(jit.run_mem(&mut [40, 0]).unwrap().r0, 42);
+//! ```
+
+mod codegen;
+mod disasm;
+mod emit;
+mod execmem;
+mod regs;
+mod runtime;
+
+use bpfkit_isa::Insn;
+use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::{
+    Helper, Helpers, Interpreter, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind,
+    Region, VmError,
+};
+use execmem::ExecMemory;
+
+/// Compilation options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Constant blinding: every immediate of the program is loaded as `(imm ^ key) ^ key`
+    /// with a fresh random key, so that no program-chosen constant appears in executable
+    /// memory (a defence against JIT spraying). Costs a few instructions per constant.
+    pub blinding: bool,
+}
+
+/// A program compiled to x86-64 machine code, with its own stack. Run it many times; it
+/// is `Send` and `Sync` apart from the mutable stack that `run` borrows.
+pub struct JitProgram {
+    exec: ExecMemory,
+    insns: Vec<Insn>,
+    starts: Vec<u32>,
+    stubs_at: u32,
+    /// Per slot: host address and count to add for `callx` (empty without callx).
+    callx: Vec<[u64; 2]>,
+    helpers: Vec<(i32, Helper)>,
+    stack: Box<[u64]>,
+    budget: u64,
+}
+
+impl JitProgram {
+    /// Compiles `insns`, resolving helper calls against `helpers`, without blinding.
+    pub fn new(insns: &[Insn], helpers: &Helpers) -> Result<JitProgram, PrepareError> {
+        Self::with_options(insns, helpers, JitOptions::default())
+    }
+
+    /// Compiles `insns` with `options`. A program is rejected exactly when the
+    /// interpreter rejects it, with the same error.
+    pub fn with_options(
+        insns: &[Insn],
+        helpers: &Helpers,
+        options: JitOptions,
+    ) -> Result<JitProgram, PrepareError> {
+        if !cfg!(all(target_arch = "x86_64", unix)) {
+            return Err(PrepareError {
+                pc: 0,
+                kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 only)"),
+            });
+        }
+        // The interpreter's preparation decides what is a valid program (empty programs,
+        // branches, writes to r10, unknown helpers, unsupported forms).
+        Interpreter::new(insns, helpers)?;
+        let compiled = codegen::compile(insns, helpers, options)?;
+        let exec = ExecMemory::new(&compiled.code).map_err(|_| PrepareError {
+            pc: 0,
+            kind: PrepareErrorKind::Unsupported("executable memory (mmap failed)"),
+        })?;
+        let base = exec.addr();
+        let callx = if compiled.has_callx {
+            compiled
+                .bodies
+                .iter()
+                .map(|b| b.map_or([0, 0], |(off, rem)| [base + off as u64, rem]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(JitProgram {
+            exec,
+            insns: insns.to_vec(),
+            starts: compiled.starts,
+            stubs_at: compiled.stubs_at,
+            callx,
+            helpers: compiled.helpers,
+            stack: vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice(),
+            budget: DEFAULT_BUDGET,
+        })
+    }
+
+    /// Sets the most instructions one run may execute before it faults.
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
+    /// Size of the generated machine code in bytes.
+    pub fn code_len(&self) -> usize {
+        self.exec.bytes().len()
+    }
+
+    /// Runs the program as the plain memory program type: r1 = start of `mem`, r2 = its
+    /// length; `mem` is readable and writable, and is also the packet of legacy loads.
+    pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
+        let packet = Region {
+            start: mem.as_ptr() as u64,
+            len: mem.len() as u64,
+            writable: true,
+        };
+        let args = [packet.start, packet.len, 0, 0, 0];
+        let mut memory = Memory::new();
+        memory.add_mut(mem);
+        self.run(Invocation {
+            args,
+            memory,
+            packet: Some(packet),
+        })
+    }
+
+    /// Runs the program once.
+    pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        // SAFETY: the entry is the start of the generated code, which begins with the
+        // prologue of signature `Entry`.
+        let entry: runtime::Entry = unsafe { std::mem::transmute(self.exec.addr() as usize) };
+        runtime::run(
+            runtime::RunParts {
+                entry,
+                callx: &self.callx,
+                helpers: &self.helpers,
+                stack: &mut self.stack,
+                budget: self.budget,
+            },
+            inv.args,
+            &inv.memory,
+            inv.packet,
+        )
+    }
+
+    /// The generated code, disassembled, under the BPF instruction each piece comes from.
+    pub fn disasm_jited(&self) -> String {
+        disasm::listing(
+            self.exec.bytes(),
+            self.exec.addr(),
+            &self.insns,
+            &self.starts,
+            self.stubs_at as usize,
+        )
+    }
+}

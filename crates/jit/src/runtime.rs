@@ -1,0 +1,290 @@
+//! What generated code runs with: the context struct it reads through `r12`, the Rust
+//! functions it calls (helpers and the slow path of bounds checks), and the call into the
+//! generated code itself.
+
+use bpfkit_vm::interp::{MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::{
+    Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
+};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Fault kinds the generated code reports in [`Ctx::fault_kind`].
+pub(crate) mod kind {
+    pub const NONE: u64 = 0;
+    pub const BUDGET: u64 = 1;
+    pub const CALL_DEPTH: u64 = 2;
+    /// [`super::Ctx::fault_arg`] is the bad target.
+    pub const BAD_CALL: u64 = 3;
+    pub const FELL_OFF: u64 = 4;
+    /// [`super::Ctx::fault_arg`] is the address.
+    pub const MISALIGNED_4: u64 = 5;
+    pub const MISALIGNED_8: u64 = 6;
+    /// A Rust function stored the fault in [`super::Ctx::fault`].
+    pub const RUST: u64 = 7;
+}
+
+/// Number of regions whose bounds the generated code checks inline; accesses outside
+/// them take the slow path through [`Memory::check`].
+pub(crate) const FAST_REGIONS: usize = 2;
+
+/// A region as inline bounds checks read it: an access of `1 << s` bytes at `addr`, for
+/// access `a` (0 read, 1 write), is inside when `addr - start < lim[a][s]` (unsigned).
+/// `lim` is `len - size + 1` when the region allows the access and holds `size` bytes, else
+/// 0; so the check forms no `addr + size` and cannot overflow.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FastRegion {
+    pub start: u64,
+    pub lim: [[u64; 4]; 2],
+}
+
+impl FastRegion {
+    fn of(r: Option<&Region>) -> FastRegion {
+        let Some(r) = r else {
+            return FastRegion::default();
+        };
+        let mut f = FastRegion {
+            start: r.start,
+            lim: [[0; 4]; 2],
+        };
+        for (a, allowed) in [true, r.writable].into_iter().enumerate() {
+            for s in 0..4 {
+                let size = 1u64 << s;
+                if allowed && r.len >= size {
+                    f.lim[a][s] = r.len - size + 1;
+                }
+            }
+        }
+        f
+    }
+}
+
+/// The state of one run, shared between Rust and the generated code (which reads and
+/// writes the fields before `fast` at the offsets given by `offset_of!`).
+#[repr(C)]
+pub(crate) struct Ctx {
+    /// Initial r1..=r5.
+    pub args: [u64; 5],
+    /// Initial r10: one past the stack.
+    pub stack_top: u64,
+    /// A local call with r10 at or below this would exceed [`MAX_FRAMES`].
+    pub min_fp: u64,
+    pub budget: u64,
+    /// Instructions executed, stored on a normal exit.
+    pub insns: u64,
+    /// The host stack pointer after the prologue, for leaving from any depth.
+    pub saved_rsp: u64,
+    pub pkt_start: u64,
+    pub pkt_len: u64,
+    /// Per slot: the host address of the instruction (0 for the second slot of an lddw)
+    /// and the instructions to count when a `callx` enters there.
+    pub callx: *const [u64; 2],
+    /// Index into `helpers` of the helper being called.
+    pub cur_helper: u64,
+    pub fault_kind: u64,
+    pub fault_pc: u64,
+    pub fault_arg: u64,
+    pub fast: [FastRegion; FAST_REGIONS],
+    // Only Rust reads what follows.
+    memory: *mut Memory<'static>,
+    helpers: *const [(i32, Helper)],
+    fault: Option<Fault>,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+/// Byte offset of a field of [`Ctx`], as a displacement from the context register.
+macro_rules! ctx_off {
+    ($($f:tt)+) => {
+        std::mem::offset_of!($crate::runtime::Ctx, $($f)+) as i32
+    };
+}
+pub(crate) use ctx_off;
+
+/// Offset of the inline-check bound for fast region `i`, access and size.
+pub(crate) fn fast_lim_off(i: usize, access: Access, size: usize) -> i32 {
+    let a = usize::from(access == Access::Write);
+    ctx_off!(fast)
+        + (i * std::mem::size_of::<FastRegion>()) as i32
+        + 8
+        + (a * 4 + size.trailing_zeros() as usize) as i32 * 8
+}
+
+/// Offset of the start address of fast region `i`.
+pub(crate) fn fast_start_off(i: usize) -> i32 {
+    ctx_off!(fast) + (i * std::mem::size_of::<FastRegion>()) as i32
+}
+
+impl Ctx {
+    /// The inline regions: the first region after the stack (the context or packet, the
+    /// most frequent target of a pointer that is not r10), then the stack.
+    fn refresh_fast(&mut self, memory: &Memory<'_>) {
+        let mut regions = memory.regions();
+        let stack = regions.next();
+        self.fast = [FastRegion::of(regions.next()), FastRegion::of(stack)];
+    }
+}
+
+/// Called by generated code for `call imm`: runs helper `ctx.cur_helper` on r1..=r5.
+/// A failure is stored in the context (the code checks `fault_kind` after the call).
+pub(crate) extern "C" fn call_helper(
+    r1: u64,
+    r2: u64,
+    r3: u64,
+    r4: u64,
+    r5: u64,
+    ctx: *mut Ctx,
+) -> u64 {
+    // SAFETY: generated code passes the context of the running `run`, which is alive and
+    // not otherwise borrowed while the generated code runs.
+    let ctx = unsafe { &mut *ctx };
+    // SAFETY: `helpers` and `memory` point at values owned by `run`'s caller and alive for
+    // the whole run; nothing else accesses them during this call.
+    let (helpers, memory) = unsafe { (&*ctx.helpers, &mut *ctx.memory) };
+    let (id, helper) = &helpers[ctx.cur_helper as usize];
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        (helper.func)(&mut HelperContext { memory }, [r1, r2, r3, r4, r5])
+    }));
+    let fault = match result {
+        Ok(Ok(v)) => {
+            // The helper may have added regions (map values).
+            // SAFETY: as above; the helper's borrow has ended.
+            ctx.refresh_fast(unsafe { &*ctx.memory });
+            return v;
+        }
+        Ok(Err(HelperError::Fault(f))) => Some(f),
+        Ok(Err(HelperError::Failed(reason))) => Some(Fault::Helper { id: *id, reason }),
+        Err(panic) => {
+            ctx.panic = Some(panic);
+            None
+        }
+    };
+    ctx.fault = fault;
+    ctx.fault_kind = kind::RUST;
+    0
+}
+
+/// Packs what the slow path of a bounds check needs to know besides the address.
+pub(crate) fn check_code(pc: usize, size: usize, access: Access) -> u64 {
+    ((pc as u64) << 16) | ((u64::from(access == Access::Write)) << 8) | size as u64
+}
+
+/// Called by generated code when an access is outside the inline regions: checks it
+/// against all of them. Returns 0 when allowed; otherwise stores the fault and returns 1.
+pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u64 {
+    // SAFETY: as in `call_helper`.
+    let ctx = unsafe { &mut *ctx };
+    // SAFETY: as in `call_helper`; only read here.
+    let memory = unsafe { &*ctx.memory };
+    let access = if code & 0x100 != 0 {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    match memory.check(addr, code & 0xff, access) {
+        Ok(()) => 0,
+        Err(f) => {
+            ctx.fault = Some(f);
+            ctx.fault_kind = kind::RUST;
+            ctx.fault_pc = code >> 16;
+            1
+        }
+    }
+}
+
+/// The generated code's entry point.
+pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx) -> u64;
+
+/// What a run needs from the compiled program.
+pub(crate) struct RunParts<'p> {
+    pub entry: Entry,
+    pub callx: &'p [[u64; 2]],
+    pub helpers: &'p [(i32, Helper)],
+    pub stack: &'p mut [u64],
+    pub budget: u64,
+}
+
+/// Runs compiled code once.
+pub(crate) fn run(
+    p: RunParts<'_>,
+    args: [u64; 5],
+    user: &Memory<'_>,
+    packet: Option<Region>,
+) -> Result<Outcome, VmError> {
+    let stack_len = std::mem::size_of_val(p.stack) as u64;
+    let stack = Region {
+        start: p.stack.as_mut_ptr() as u64,
+        len: stack_len,
+        writable: true,
+    };
+    // The run's memory as the interpreter builds it: the stack first, then the caller's
+    // regions.
+    let mut memory = Memory::new();
+    // SAFETY: the stack is exclusively borrowed for the whole run, and the caller's
+    // regions stay valid as long as `user` (borrowed for the whole run) does; `memory`
+    // does not outlive this function.
+    unsafe {
+        memory.add_raw(stack);
+        for r in user.regions() {
+            memory.add_raw(*r);
+        }
+    }
+    let pkt = packet.unwrap_or(Region {
+        start: 0,
+        len: 0,
+        writable: false,
+    });
+    let mut ctx = Ctx {
+        args,
+        stack_top: stack.start + stack.len,
+        min_fp: stack.start + stack.len - ((MAX_FRAMES - 1) * STACK_FRAME_SIZE) as u64,
+        budget: p.budget,
+        insns: 0,
+        saved_rsp: 0,
+        pkt_start: pkt.start,
+        pkt_len: pkt.len,
+        callx: p.callx.as_ptr(),
+        cur_helper: 0,
+        fault_kind: kind::NONE,
+        fault_pc: 0,
+        fault_arg: 0,
+        fast: Default::default(),
+        memory: (&mut memory as *mut Memory<'_>).cast(),
+        helpers: p.helpers,
+        fault: None,
+        panic: None,
+    };
+    ctx.refresh_fast(&memory);
+    // SAFETY: `entry` is the prologue of code generated for this program, in executable
+    // memory owned by the caller. The code follows the System V ABI at its entry and exit,
+    // touches memory only inside the context, its own stack frames and regions it checked
+    // (inline or through `check_access`) against `memory`, and ends every path — including
+    // faults — by returning here.
+    let r0 = unsafe { (p.entry)(&mut ctx) };
+    if let Some(panic) = ctx.panic.take() {
+        std::panic::resume_unwind(panic);
+    }
+    let pc = ctx.fault_pc as usize;
+    let fault = match ctx.fault_kind {
+        kind::NONE => {
+            return Ok(Outcome {
+                r0,
+                insns: ctx.insns,
+            })
+        }
+        kind::BUDGET => Fault::BudgetExhausted(p.budget),
+        kind::CALL_DEPTH => Fault::CallDepth(MAX_FRAMES),
+        kind::BAD_CALL => Fault::BadCallTarget(ctx.fault_arg),
+        kind::FELL_OFF => Fault::FellOffEnd,
+        kind::MISALIGNED_4 => Fault::Misaligned {
+            addr: ctx.fault_arg,
+            size: 4,
+        },
+        kind::MISALIGNED_8 => Fault::Misaligned {
+            addr: ctx.fault_arg,
+            size: 8,
+        },
+        _ => ctx.fault.take().unwrap_or(Fault::FellOffEnd),
+    };
+    Err(VmError { pc, fault })
+}
