@@ -89,3 +89,9 @@ impl Helpers {
         self.by_id.iter().map(|(id, h)| (*id, h))
     }
 }
+
+mod host;
+pub mod linux;
+mod map;
+mod ringbuf;
+mod trace;

@@ -18,6 +18,7 @@
 pub mod error;
 pub mod helpers;
 pub mod interp;
+pub mod maps;
 pub mod memory;
 
 pub use error::{Access, Fault, PrepareError, PrepareErrorKind, VmError};

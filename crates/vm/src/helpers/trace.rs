@@ -1,0 +1,153 @@
+//! `bpf_trace_printk`: `printf`-style formatting with the conversions Linux accepts
+//! (`bpf_bprintf_prepare`): `%d %i %u %x %X %p %s %c %%`, with `l`/`ll` length modifiers,
+//! the flags `-+ 0#` and a field width; at most three arguments. Messages are collected
+//! in a [`TraceLog`] instead of the kernel's trace pipe.
+
+use super::linux::{TraceLog, EINVAL};
+use super::{HelperContext, HelperError};
+use crate::memory::Memory;
+
+/// Longest string a `%s` reads: Linux copies strings into a 512-byte buffer.
+const STR_MAX: u64 = 512;
+
+/// `long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)`: the length of the message,
+/// or `-EINVAL` for a format that is not NUL-terminated within `fmt_size` or that Linux
+/// would refuse.
+pub(super) fn trace_printk(
+    log: &TraceLog,
+    ctx: &mut HelperContext,
+    a: [u64; 5],
+) -> Result<u64, HelperError> {
+    let fmt = ctx.memory.slice(a[0], a[1] as u32 as u64)?;
+    let Some(end) = fmt.iter().position(|b| *b == 0) else {
+        return Ok(EINVAL);
+    };
+    match format(&fmt[..end], &a[2..], ctx.memory) {
+        Some(message) => {
+            let len = message.len() as u64;
+            log.push(message);
+            Ok(len)
+        }
+        None => Ok(EINVAL),
+    }
+}
+
+/// A NUL-terminated string at `addr` in the program's memory; empty if unreadable, as
+/// Linux prints a string it fails to copy.
+fn string(memory: &Memory<'_>, addr: u64) -> String {
+    let mut bytes = Vec::new();
+    for i in 0..STR_MAX {
+        match memory.slice(addr.wrapping_add(i), 1) {
+            Ok([0]) | Err(_) => break,
+            Ok(b) => bytes.push(b[0]),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Formats `fmt` with `args`, or `None` if Linux would reject the format.
+pub(super) fn format(fmt: &[u8], args: &[u64], memory: &Memory<'_>) -> Option<String> {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'%' {
+            out.push(c as char);
+            continue;
+        }
+        let mut flags = Vec::new();
+        while i < fmt.len() && b"-+ 0#".contains(&fmt[i]) {
+            flags.push(fmt[i]);
+            i += 1;
+        }
+        let mut width = 0usize;
+        while i < fmt.len() && fmt[i].is_ascii_digit() {
+            width = width * 10 + (fmt[i] - b'0') as usize;
+            i += 1;
+        }
+        let mut longs = 0;
+        while i < fmt.len() && fmt[i] == b'l' && longs < 2 {
+            longs += 1;
+            i += 1;
+        }
+        let conv = *fmt.get(i)?;
+        i += 1;
+        if conv == b'%' {
+            out.push('%');
+            continue;
+        }
+        let arg = *args.next()?;
+        // Without `l`, the argument is an int: its low 32 bits.
+        let (signed, unsigned) = if longs == 0 {
+            (arg as i32 as i64, arg as u32 as u64)
+        } else {
+            (arg as i64, arg)
+        };
+        let alt = flags.contains(&b'#');
+        let body = match conv {
+            b'd' | b'i' => {
+                let plus = if flags.contains(&b'+') && signed >= 0 {
+                    "+"
+                } else if flags.contains(&b' ') && signed >= 0 {
+                    " "
+                } else {
+                    ""
+                };
+                format!("{plus}{signed}")
+            }
+            b'u' => unsigned.to_string(),
+            b'x' if alt => format!("{unsigned:#x}"),
+            b'x' => format!("{unsigned:x}"),
+            b'X' if alt => format!("0X{unsigned:X}"),
+            b'X' => format!("{unsigned:X}"),
+            b'p' => format!("{arg:#x}"),
+            b's' => string(memory, arg),
+            b'c' => (arg as u8 as char).to_string(),
+            _ => return None,
+        };
+        let pad = width.saturating_sub(body.chars().count());
+        if flags.contains(&b'-') {
+            out.push_str(&body);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else if flags.contains(&b'0') && conv != b's' && conv != b'c' {
+            // Zeros go after the sign.
+            let (sign, digits) = body.split_at(body.starts_with(['-', '+', ' ']) as usize);
+            out.push_str(sign);
+            out.extend(std::iter::repeat_n('0', pad));
+            out.push_str(digits);
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&body);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_printf() {
+        let mut s = *b"hi\0";
+        let addr = s.as_ptr() as u64;
+        let mut memory = Memory::new();
+        memory.add_mut(&mut s);
+        let f = |fmt: &str, args: &[u64]| format(fmt.as_bytes(), args, &memory);
+        // printf semantics (C11 7.21.6.1): int conversions take the low 32 bits.
+        assert_eq!(f("%d", &[u32::MAX as u64]).unwrap(), "-1");
+        assert_eq!(f("%u", &[u64::MAX]).unwrap(), "4294967295");
+        assert_eq!(f("%llu", &[u64::MAX]).unwrap(), "18446744073709551615");
+        assert_eq!(f("%lx %#x %X", &[255, 255, 255]).unwrap(), "ff 0xff FF");
+        assert_eq!(
+            f("[%5d|%-5d|%05d]", &[-42i64 as u64, 7, -42i64 as u64]).unwrap(),
+            "[  -42|7    |-0042]"
+        );
+        assert_eq!(f("%s!%c%%", &[addr, b'x' as u64]).unwrap(), "hi!x%");
+        // A fourth argument does not exist; an unknown conversion is refused.
+        assert_eq!(f("%d %d %d %d", &[1, 2, 3]), None);
+        assert_eq!(f("%n", &[0]), None);
+    }
+}
