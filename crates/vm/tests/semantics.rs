@@ -674,3 +674,47 @@ fn counts_executed_instructions() {
     let mut vm = Interpreter::new(&insns, &Helpers::new()).unwrap();
     assert_eq!(vm.run_mem(&mut []).unwrap().insns, 8);
 }
+
+#[test]
+fn sequences_run_as_one_keep_their_meaning() {
+    let v = 0xffff_ffff_1234_5678u64;
+    // r1 = r2; r1 <<= 32; r1 >>= 32 zero-extends r2's low word into r1: 0x1234_5678.
+    let mut p = lddw(2, v).to_vec();
+    p.extend([
+        i(ALU64 | MOV | X, 1, 2, 0, 0),
+        i(ALU64 | LSH | K, 1, 0, 0, 32),
+        i(ALU64 | RSH | K, 1, 0, 0, 32),
+        i(ALU64 | MOV | X, 0, 1, 0, 0),
+        exit(),
+    ]);
+    assert_eq!(r0(&p), 0x1234_5678);
+    // A branch into the middle of that sequence runs only its tail: r1 = 7 is shifted in
+    // place, r2 is never copied. r9 = 0 so the branch is taken: 7 << 32 >> 32 = 7.
+    let mut p = lddw(2, v).to_vec();
+    p.extend([
+        i(ALU64 | MOV | K, 1, 0, 0, 7),
+        i(ALU64 | MOV | K, 9, 0, 0, 0),
+        i(JMP | JEQ | K, 9, 0, 1, 0),
+        i(ALU64 | MOV | X, 1, 2, 0, 0),
+        i(ALU64 | LSH | K, 1, 0, 0, 32),
+        i(ALU64 | RSH | K, 1, 0, 0, 32),
+        i(ALU64 | MOV | X, 0, 1, 0, 0),
+        exit(),
+    ]);
+    assert_eq!(r0(&p), 7);
+    // r1 = r2; r1 += r1 reads the new r1, which is r2: 2 * 21 = 42; r1 = r2; r1 += 5.
+    let p = [
+        i(ALU64 | MOV | K, 2, 0, 0, 21),
+        i(ALU64 | MOV | X, 1, 2, 0, 0),
+        i(ALU64 | ADD | X, 1, 1, 0, 0),
+        i(ALU64 | MOV | X, 0, 2, 0, 0),
+        i(ALU64 | ADD | K, 0, 0, 0, 5),
+        i(ALU64 | ADD | X, 0, 1, 0, 0),
+        exit(),
+    ];
+    assert_eq!(r0(&p), 42 + 26);
+    // Every instruction of a sequence counts: 7 instructions executed.
+    let insns = decode_program(&bytes(&p)).unwrap();
+    let mut vm = Interpreter::new(&insns, &Helpers::new()).unwrap();
+    assert_eq!(vm.run_mem(&mut []).unwrap().insns, 7);
+}

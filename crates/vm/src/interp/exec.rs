@@ -485,6 +485,30 @@ fn exec(
                     Ok(v) | Err(v) => v,
                 };
             }
+            Opc::MovZext => {
+                regs[d] = regs[s] as u32 as u64;
+                executed += 2;
+                pc += 3;
+                continue;
+            }
+            Opc::Zext => {
+                regs[d] = regs[d] as u32 as u64;
+                executed += 1;
+                pc += 2;
+                continue;
+            }
+            Opc::MovAddI => {
+                regs[d] = regs[s].wrapping_add(imm);
+                executed += 1;
+                pc += 2;
+                continue;
+            }
+            Opc::MovAddR => {
+                regs[d] = regs[s].wrapping_add(regs[(op.src2 & 15) as usize]);
+                executed += 1;
+                pc += 2;
+                continue;
+            }
             // Unreachable: branches into an lddw are rejected and lddw steps over its tail.
             Opc::LddwTail => fault!(Fault::FellOffEnd),
             Opc::FellOff => fault!(Fault::FellOffEnd),

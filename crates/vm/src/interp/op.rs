@@ -38,6 +38,16 @@ pub(crate) enum Opc {
     FetchAdd32, FetchOr32, FetchAnd32, FetchXor32, Xchg32, Cmpxchg32,
     AtomicAdd64, AtomicOr64, AtomicAnd64, AtomicXor64,
     FetchAdd64, FetchOr64, FetchAnd64, FetchXor64, Xchg64, Cmpxchg64,
+    // Fused sequences (see `fuse`), each standing for several instructions that clang emits
+    // together; the instructions after the first are never branch targets.
+    /// `d = s; d <<= 32; d >>= 32`: zero-extend s into d (three instructions).
+    MovZext,
+    /// `d <<= 32; d >>= 32`: zero-extend d (two instructions).
+    Zext,
+    /// `d = s; d += imm` (two instructions).
+    MovAddI,
+    /// `d = s; d += s2` (two instructions).
+    MovAddR,
     /// The second slot of an `lddw`: never executed (branches to it are rejected).
     LddwTail,
     /// One past the last instruction: reached only by falling off the end.
@@ -50,6 +60,8 @@ pub(crate) struct Op {
     pub opc: Opc,
     pub dst: u8,
     pub src: u8,
+    /// Second source register of fused three-address ops.
+    pub src2: u8,
     /// Absolute slot index of a jump or local call target; for stores of an immediate,
     /// the 32-bit immediate to store (sign-extended when used).
     pub target: u32,
@@ -65,6 +77,7 @@ impl Op {
             opc,
             dst: 0,
             src: 0,
+            src2: 0,
             target: 0,
             imm: 0,
         }

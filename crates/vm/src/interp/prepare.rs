@@ -47,6 +47,7 @@ pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, Pr
         }
     }
     p.code.push(Op::new(Opc::FellOff));
+    fuse(&mut p.code, insns);
     Ok(p)
 }
 
@@ -378,5 +379,57 @@ fn jmp_opc(width: Width, cond: JmpCond, imm: bool) -> Opc {
         JmpCond::Le => pick(Jle64I, Jle64R, Jle32I, Jle32R),
         JmpCond::Slt => pick(Jslt64I, Jslt64R, Jslt32I, Jslt32R),
         JmpCond::Sle => pick(Jsle64I, Jsle64R, Jsle32I, Jsle32R),
+    }
+}
+
+/// Replaces, at the head of a sequence clang emits often, the first op with one fused op
+/// doing the whole sequence, so that it costs one dispatch. The ops after the head stay as
+/// they are; they are skipped, and the sequence is fused only if none of them is a branch
+/// target (or a return address), so control never lands inside.
+fn fuse(code: &mut [Op], insns: &[Insn]) {
+    let mut entered = vec![false; code.len()];
+    for (pc, insn) in with_pcs(insns) {
+        if let Some(off) = insn.branch_offset() {
+            entered[target(pc, off) as usize] = true;
+        }
+        if matches!(insn, Insn::CallLocal { .. } | Insn::Callx { .. }) {
+            entered[pc + 1] = true;
+        }
+        if let Insn::Lddw {
+            kind: LddwKind::Func,
+            imm,
+            ..
+        } = *insn
+        {
+            entered[target(pc, imm.into()) as usize] = true;
+        }
+    }
+    let is_zext = |a: &Op, b: &Op, d: u8| {
+        a.opc == Opc::Lsh64I && a.dst == d && a.imm == 32 && b.opc == Opc::Rsh64I && b.dst == d && b.imm == 32
+    };
+    let mut pc = 0;
+    while pc + 2 < code.len() {
+        let (head, next, third) = (code[pc], code[pc + 1], code[pc + 2]);
+        let free = |n: usize| (1..n).all(|k| !entered[pc + k]);
+        let fused = match head.opc {
+            Opc::Mov64R if pc + 3 < code.len() && free(3) && is_zext(&next, &third, head.dst) => {
+                Some(Opc::MovZext)
+            }
+            Opc::Lsh64I if free(2) && is_zext(&head, &next, head.dst) => Some(Opc::Zext),
+            Opc::Mov64R if free(2) && next.dst == head.dst && next.opc == Opc::Add64I => {
+                code[pc].imm = next.imm;
+                Some(Opc::MovAddI)
+            }
+            Opc::Mov64R if free(2) && next.dst == head.dst && next.opc == Opc::Add64R => {
+                // After `d = s`, reading d reads s.
+                code[pc].src2 = if next.src == head.dst { head.src } else { next.src };
+                Some(Opc::MovAddR)
+            }
+            _ => None,
+        };
+        if let Some(opc) = fused {
+            code[pc].opc = opc;
+        }
+        pc += 1;
     }
 }
