@@ -164,7 +164,7 @@ pub trait Map: Send + Sync + std::fmt::Debug {
     }
 }
 
-impl dyn Map {
+impl dyn Map + '_ {
     /// Creates or replaces `key` from user space (`BPF_MAP_UPDATE_ELEM`): every CPU's
     /// slot for per-CPU maps; a push for queues and stacks, as in Linux.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {

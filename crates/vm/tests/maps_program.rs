@@ -1,0 +1,426 @@
+//! Programs calling the map helpers in the interpreter, with maps resolved by file
+//! descriptor and by index, and several threads running them on shared maps.
+
+use bpfkit_isa::{AluOp, AtomicOp, Insn, JmpCond, LddwKind, Operand, Reg, Size, Width};
+use bpfkit_vm::helpers::linux::{self, id, Runtime};
+use bpfkit_vm::maps::{self, Map, MapSpec, MapTable, MapType, BPF_ANY};
+use bpfkit_vm::{Helpers, Interpreter, Invocation, Memory};
+use std::sync::Arc;
+
+// A few instruction builders, named after the assembly they stand for.
+fn mov(dst: Reg, src: Reg) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src: Operand::Reg(src),
+    }
+}
+fn movi(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src: Operand::Imm(imm),
+    }
+}
+fn addi(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst,
+        src: Operand::Imm(imm),
+    }
+}
+fn map_fd(dst: Reg, fd: i32) -> Insn {
+    Insn::Lddw {
+        dst,
+        kind: LddwKind::MapFd,
+        imm: fd,
+        next_imm: 0,
+    }
+}
+fn map_idx(dst: Reg, idx: i32) -> Insn {
+    Insn::Lddw {
+        dst,
+        kind: LddwKind::MapIdx,
+        imm: idx,
+        next_imm: 0,
+    }
+}
+fn call(helper: i32) -> Insn {
+    Insn::Call { imm: helper }
+}
+fn jeqi(dst: Reg, imm: i32, off: i16) -> Insn {
+    Insn::Jmp {
+        width: Width::W64,
+        cond: JmpCond::Eq,
+        dst,
+        src: Operand::Imm(imm),
+        off,
+    }
+}
+fn ldx(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
+    Insn::Ldx {
+        size,
+        sx: false,
+        dst,
+        src,
+        off,
+    }
+}
+fn stdw(dst: Reg, off: i16, imm: i32) -> Insn {
+    Insn::St {
+        size: Size::DW,
+        dst,
+        off,
+        imm,
+    }
+}
+fn atomic_add(dst: Reg, src: Reg) -> Insn {
+    Insn::Atomic {
+        size: Size::DW,
+        op: AtomicOp::Add { fetch: false },
+        dst,
+        src,
+        off: 0,
+    }
+}
+const R0: Reg = Reg::R0;
+const R1: Reg = Reg::R1;
+const R2: Reg = Reg::R2;
+const R3: Reg = Reg::R3;
+const R4: Reg = Reg::R4;
+const R6: Reg = Reg::R6;
+const R10: Reg = Reg::R10;
+
+/// Prepares `prog` against `table` with the Linux helpers.
+fn prepare(table: MapTable, prog: &[Insn]) -> (Interpreter, Runtime) {
+    let runtime = Runtime::new(table);
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let code = runtime.maps.relocate(prog).unwrap();
+    (Interpreter::new(&code, &helpers).unwrap(), runtime)
+}
+
+/// The key is the first 4 bytes of the program's memory (r1). If the map has it, add 1 to
+/// its u64 value atomically and return the new value; otherwise insert 1 and return the
+/// update's result (0 on success).
+fn counter(map: Insn) -> Vec<Insn> {
+    vec![
+        mov(R6, R1),
+        map,
+        mov(R2, R6),
+        call(id::MAP_LOOKUP_ELEM),
+        jeqi(R0, 0, 4),
+        movi(R1, 1),
+        atomic_add(R0, R1),
+        ldx(Size::DW, R0, R0, 0),
+        Insn::Exit,
+        stdw(R10, -8, 1),
+        map,
+        mov(R2, R6),
+        mov(R3, R10),
+        addi(R3, -8),
+        movi(R4, BPF_ANY as i32),
+        call(id::MAP_UPDATE_ELEM),
+        Insn::Exit,
+    ]
+}
+
+#[test]
+fn lookup_and_update_through_a_map_fd() {
+    let map = maps::create(&MapSpec::new(MapType::Hash, 4, 8, 16)).unwrap();
+    let mut table = MapTable::new();
+    table.insert_fd(7, map.clone());
+    let (mut vm, _) = prepare(table, &counter(map_fd(R1, 7)));
+    let mut mem = 5u32.to_ne_bytes();
+    // First run: key 5 is missing, the program inserts 1 and returns update's 0.
+    assert_eq!(vm.run_mem(&mut mem).unwrap().r0, 0);
+    // Next runs: lookup finds it and the atomic add makes 2, then 3.
+    assert_eq!(vm.run_mem(&mut mem).unwrap().r0, 2);
+    assert_eq!(vm.run_mem(&mut mem).unwrap().r0, 3);
+    let mut value = [0u8; 8];
+    map.lookup(&5u32.to_ne_bytes(), &mut value).unwrap();
+    assert_eq!(u64::from_ne_bytes(value), 3);
+}
+
+#[test]
+fn map_errors_reach_the_program_as_negative_errno() {
+    // An array's index 9 of 4 is out of range: update returns -E2BIG (-7) in r0.
+    let map = maps::create(&MapSpec::new(MapType::Array, 4, 8, 4)).unwrap();
+    let mut table = MapTable::new();
+    table.push(map);
+    let (mut vm, _) = prepare(table, &counter(map_idx(R1, 0)));
+    let mut mem = 9u32.to_ne_bytes();
+    assert_eq!(vm.run_mem(&mut mem).unwrap().r0 as i64, -7);
+}
+
+#[test]
+fn unresolved_map_references_are_reported() {
+    let table = MapTable::new();
+    let err = table.relocate(&[map_fd(R1, 3), Insn::Exit]).unwrap_err();
+    assert_eq!(err.pc, 0);
+    // Without relocation the interpreter refuses the map reference.
+    assert!(Interpreter::new(&[map_fd(R1, 3), Insn::Exit], &Helpers::new()).is_err());
+}
+
+#[test]
+fn direct_value_access_reads_an_array_value() {
+    // lddw r1, map_value(fd 4, offset 4): the address of byte 4 of element 0, as clang
+    // emits for global variables in .data/.bss.
+    let map = maps::create(&MapSpec::new(MapType::Array, 4, 8, 1)).unwrap();
+    map.update(&0u32.to_ne_bytes(), &[1, 2, 3, 4, 5, 6, 7, 8], BPF_ANY)
+        .unwrap();
+    let mut table = MapTable::new();
+    table.insert_fd(4, map);
+    let prog = [
+        Insn::Lddw {
+            dst: R1,
+            kind: LddwKind::MapValue,
+            imm: 4,
+            next_imm: 4,
+        },
+        ldx(Size::W, R0, R1, 0),
+        Insn::Exit,
+    ];
+    let (mut vm, runtime) = prepare(table, &prog);
+    let mut memory = Memory::new();
+    runtime.maps.add_value_regions(&mut memory);
+    let out = vm
+        .run(Invocation {
+            args: [0; 5],
+            memory,
+            packet: None,
+        })
+        .unwrap();
+    assert_eq!(out.r0, u32::from_ne_bytes([5, 6, 7, 8]) as u64);
+    // An offset past the value is refused, as the kernel's verifier does.
+    let bad = [
+        Insn::Lddw {
+            dst: R1,
+            kind: LddwKind::MapValue,
+            imm: 4,
+            next_imm: 8,
+        },
+        Insn::Exit,
+    ];
+    assert!(runtime.maps.relocate(&bad).is_err());
+}
+
+#[test]
+fn value_pointer_is_bounded_to_map_memory() {
+    // Reading far past the value faults instead of touching other memory.
+    let map = maps::create(&MapSpec::new(MapType::Hash, 4, 8, 4)).unwrap();
+    map.update(&1u32.to_ne_bytes(), &[0; 8], BPF_ANY).unwrap();
+    let mut table = MapTable::new();
+    table.push(map);
+    let prog = [
+        mov(R2, R1),
+        map_idx(R1, 0),
+        call(id::MAP_LOOKUP_ELEM),
+        ldx(Size::DW, R0, R0, 4096),
+        Insn::Exit,
+    ];
+    let (mut vm, _) = prepare(table, &prog);
+    let mut mem = 1u32.to_ne_bytes();
+    assert!(vm.run_mem(&mut mem).is_err());
+}
+
+#[test]
+fn queue_push_and_pop_from_a_program() {
+    let queue = maps::create(&MapSpec::new(MapType::Queue, 0, 8, 4)).unwrap();
+    let mut table = MapTable::new();
+    table.push(queue.clone());
+    // push 42; pop into the stack; return the popped value.
+    let prog = [
+        stdw(R10, -8, 42),
+        map_idx(R1, 0),
+        mov(R2, R10),
+        addi(R2, -8),
+        movi(R3, 0),
+        call(id::MAP_PUSH_ELEM),
+        stdw(R10, -8, 0),
+        map_idx(R1, 0),
+        mov(R2, R10),
+        addi(R2, -8),
+        call(id::MAP_POP_ELEM),
+        ldx(Size::DW, R0, R10, -8),
+        Insn::Exit,
+    ];
+    let (mut vm, _) = prepare(table, &prog);
+    assert_eq!(vm.run_mem(&mut []).unwrap().r0, 42);
+    assert_eq!(queue.pop(&mut [0u8; 8]), Err(maps::MapError::NoEntry));
+}
+
+#[test]
+fn ringbuf_reserve_submit_from_a_program() {
+    let ring = maps::create(&MapSpec::new(MapType::Ringbuf, 0, 0, 4096)).unwrap();
+    let mut table = MapTable::new();
+    table.push(ring.clone());
+    // r0 = reserve(ring, 8, 0); if !r0 exit; *(u64 *)r0 = 0x1234; submit(r0, 0)
+    let prog = [
+        map_idx(R1, 0),
+        movi(R2, 8),
+        movi(R3, 0),
+        call(id::RINGBUF_RESERVE),
+        jeqi(R0, 0, 4),
+        stdw(R0, 0, 0x1234),
+        mov(R1, R0),
+        movi(R2, 0),
+        call(id::RINGBUF_SUBMIT),
+        Insn::Exit,
+    ];
+    let (mut vm, _) = prepare(table, &prog);
+    for _ in 0..3 {
+        vm.run_mem(&mut []).unwrap();
+    }
+    let mut got = Vec::new();
+    ring.as_ringbuf()
+        .unwrap()
+        .consume(|r| got.push(u64::from_ne_bytes(r.try_into().unwrap())));
+    assert_eq!(got, [0x1234; 3]);
+}
+
+#[test]
+fn trace_printk_output_is_collected() {
+    // fmt "n=%d\n\0" on the stack, one argument.
+    let fmt = *b"n=%d\n\0\0\0";
+    let prog = [
+        Insn::lddw(R1, u64::from_ne_bytes(fmt)),
+        Insn::Stx {
+            size: Size::DW,
+            dst: R10,
+            src: R1,
+            off: -8,
+        },
+        mov(R1, R10),
+        addi(R1, -8),
+        movi(R2, 6),
+        movi(R3, -5),
+        call(id::TRACE_PRINTK),
+        Insn::Exit,
+    ];
+    let (mut vm, runtime) = prepare(MapTable::new(), &prog);
+    // The helper returns the length of the message: "n=-5\n" is 5 bytes.
+    assert_eq!(vm.run_mem(&mut []).unwrap().r0, 5);
+    assert_eq!(runtime.trace.take(), ["n=-5\n"]);
+}
+
+#[test]
+fn get_current_comm_is_the_threads_name() {
+    // comm(r10 - 16, 16); return the first 8 bytes.
+    let prog = [
+        mov(R1, R10),
+        addi(R1, -16),
+        movi(R2, 16),
+        call(id::GET_CURRENT_COMM),
+        ldx(Size::DW, R0, R10, -16),
+        Insn::Exit,
+    ];
+    let (vm, _) = prepare(MapTable::new(), &prog);
+    let t = std::thread::Builder::new()
+        .name("commtest".into())
+        .spawn(move || {
+            let mut vm = vm;
+            vm.run_mem(&mut []).unwrap().r0
+        })
+        .unwrap();
+    assert_eq!(t.join().unwrap().to_ne_bytes(), *b"commtest");
+}
+
+/// Threads running the counter program on one shared key of a hash and of an array map,
+/// while other threads insert and delete other keys of the same hash map: every atomic
+/// add must count.
+#[test]
+fn concurrent_programs_count_exactly() {
+    const THREADS: usize = 4;
+    const RUNS: u64 = 20_000;
+    for spec in [
+        MapSpec::new(MapType::Hash, 4, 8, 1024),
+        MapSpec::new(MapType::Array, 4, 8, 16),
+        MapSpec::new(MapType::LruHash, 4, 8, 1024),
+    ] {
+        let map = maps::create(&spec).unwrap();
+        map.update(&3u32.to_ne_bytes(), &0u64.to_ne_bytes(), BPF_ANY)
+            .unwrap();
+        let mut table = MapTable::new();
+        table.push(map.clone());
+        let (vm, _) = prepare(table, &counter(map_idx(R1, 0)));
+        let churn = {
+            let map = map.clone();
+            std::thread::spawn(move || churn(&*map))
+        };
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let mut vm = vm.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..RUNS {
+                        vm.run_mem(&mut 3u32.to_ne_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        churn.join().unwrap();
+        let mut value = [0u8; 8];
+        map.lookup(&3u32.to_ne_bytes(), &mut value).unwrap();
+        assert_eq!(
+            u64::from_ne_bytes(value),
+            THREADS as u64 * RUNS,
+            "{:?}",
+            spec.map_type
+        );
+    }
+}
+
+/// Inserts and deletes keys 100..600 (never key 3) to move other elements around.
+fn churn(map: &dyn Map) {
+    for round in 0..20u64 {
+        for k in 100..600u32 {
+            let _ = map.update(&k.to_ne_bytes(), &round.to_ne_bytes(), BPF_ANY);
+        }
+        for k in 100..600u32 {
+            let _ = map.delete(&k.to_ne_bytes());
+        }
+    }
+}
+
+#[test]
+fn user_space_threads_update_disjoint_keys() {
+    // 4 threads each insert 250 keys of their own into a 1000-entry hash, then read them
+    // back: every insert succeeds exactly once and the map ends full.
+    let map: Arc<dyn Map> = maps::create(&MapSpec::new(MapType::Hash, 4, 8, 1000)).unwrap();
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let map = map.clone();
+            std::thread::spawn(move || {
+                for i in 0..250u32 {
+                    let key = t * 1000 + i;
+                    map.update(
+                        &key.to_ne_bytes(),
+                        &(key as u64).to_ne_bytes(),
+                        maps::BPF_NOEXIST,
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(map.entries().len(), 1000);
+    assert_eq!(
+        map.update(&7777u32.to_ne_bytes(), &[0; 8], BPF_ANY),
+        Err(maps::MapError::TooBig)
+    );
+    for (k, v) in map.entries() {
+        assert_eq!(
+            u32::from_ne_bytes(k.try_into().unwrap()) as u64,
+            u64::from_ne_bytes(v.try_into().unwrap())
+        );
+    }
+}
