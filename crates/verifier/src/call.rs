@@ -1,0 +1,250 @@
+//! Calls and returns: helper calls checked against their prototypes
+//! (`check_helper_call`, `check_func_arg`), BPF-to-BPF calls with a new frame
+//! (`check_func_call`, `prepare_func_exit`) and the program's exit
+//! (`check_return_code`).
+
+use crate::bounds::Scalar;
+use crate::check::{fail, Checker, Fail, Next, MAX_CALL_FRAMES};
+use crate::error::ErrorKind;
+use crate::helpers::{self, Arg, HelperProto, Ret};
+use crate::mem::Stored;
+use crate::state::{Frame, RegState, RegType, State};
+use bpfkit_isa::Reg;
+
+impl Checker<'_> {
+    /// The prototype of helper `id`: the embedder's first, then Linux's.
+    fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
+        if let Some(p) = self.opts.helpers.iter().find(|p| p.id as i32 == id) {
+            return Ok(*p);
+        }
+        let p = u32::try_from(id)
+            .ok()
+            .and_then(helpers::standard)
+            .ok_or_else(|| Fail::new(ErrorKind::UnknownHelper { id }, &[]))?;
+        if !self.prog.allows_helper(p.id) {
+            return fail(
+                ErrorKind::HelperNotAllowed {
+                    id: p.id,
+                    name: p.name,
+                },
+                &[],
+            );
+        }
+        Ok(*p)
+    }
+
+    pub(crate) fn check_helper_call(&mut self, st: &mut State, id: i32) -> Result<(), Fail> {
+        let proto = self.helper(id)?;
+        let mut map = None;
+        for (i, &arg) in proto.args.iter().enumerate() {
+            let r = Reg::new(i as u8 + 1).expect("r1..r5");
+            self.check_arg(st, &proto, i, r, arg, &mut map)?;
+        }
+        if proto.changes_packet {
+            // The packet may have moved: every pointer into it is now a number
+            // (`clear_all_pkt_pointers`).
+            st.for_each_reg(|reg| {
+                if reg.ty.is_packet() || reg.ty == RegType::PtrToPacketEnd {
+                    *reg = RegState::scalar(Scalar::unknown());
+                }
+            });
+        }
+        for r in 1..=5 {
+            st.cur_mut().regs[r] = RegState::not_init();
+        }
+        let r0 = match proto.ret {
+            Ret::Integer => RegState::scalar(Scalar::unknown()),
+            Ret::MapValueOrNull => RegState {
+                map: map.expect("map lookups take a map argument"),
+                id: self.new_id(),
+                ..RegState::pointer(RegType::MapValueOrNull)
+            },
+        };
+        *st.reg_mut(Reg::R0) = r0;
+        Ok(())
+    }
+
+    /// One argument against its declared type.
+    fn check_arg(
+        &mut self,
+        st: &mut State,
+        proto: &HelperProto,
+        i: usize,
+        r: Reg,
+        arg: Arg,
+        map: &mut Option<u32>,
+    ) -> Result<(), Fail> {
+        if arg == Arg::None {
+            return Ok(());
+        }
+        let reg = self.read_reg(st, r)?;
+        let wrong = |expected: &'static str| {
+            fail(
+                ErrorKind::ArgType {
+                    reg: r,
+                    what: reg.ty.name(),
+                    expected,
+                },
+                &[r],
+            )
+        };
+        match arg {
+            Arg::None | Arg::Anything | Arg::ConstSize | Arg::ConstSizeOrZero => Ok(()),
+            Arg::ConstMapPtr => {
+                if reg.ty != RegType::ConstPtrToMap {
+                    return wrong("map_ptr");
+                }
+                *map = Some(reg.map);
+                Ok(())
+            }
+            Arg::Ctx => {
+                if reg.ty != RegType::PtrToCtx || reg.off != 0 {
+                    return wrong("ctx");
+                }
+                Ok(())
+            }
+            Arg::MapKey | Arg::MapValue => {
+                let m = &self.opts.maps[map.expect("key and value follow the map") as usize];
+                let size = if arg == Arg::MapKey {
+                    m.key_size
+                } else {
+                    m.value_size
+                };
+                self.check_mem_arg(st, r, reg, size as u64, false)
+            }
+            Arg::Mem | Arg::UninitMem => {
+                let size_reg = Reg::new(i as u8 + 2).expect("the size follows");
+                let size = self.read_reg(st, size_reg)?;
+                let zero_ok = proto.args.get(i + 1) == Some(&Arg::ConstSizeOrZero);
+                let max = self.check_size_arg(size_reg, &size, zero_ok)?;
+                if max == 0 && reg.as_const() == Some(0) {
+                    return Ok(());
+                }
+                self.check_mem_arg(st, r, reg, max, arg == Arg::UninitMem)
+            }
+        }
+    }
+
+    /// A size argument must be a bounded, non-negative number (`check_mem_size_reg`).
+    fn check_size_arg(&self, r: Reg, size: &RegState, zero_ok: bool) -> Result<u64, Fail> {
+        let problem = if size.ty != RegType::Scalar {
+            Some("is a pointer, not a size")
+        } else if size.var.smin < 0 {
+            Some("min value is negative, either use unsigned or 'var &= const'")
+        } else if size.var.umin == 0 && !zero_ok {
+            Some("invalid zero-sized read")
+        } else if size.var.umax >= 1 << 29 {
+            Some("unbounded memory access, use 'var &= const' or 'if (var < const)'")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => fail(ErrorKind::ArgSize { reg: r, problem }, &[r]),
+            None => Ok(size.var.umax),
+        }
+    }
+
+    /// A pointer argument to `size` bytes, read (initialized) or written by the helper
+    /// (`check_helper_mem_access`).
+    fn check_mem_arg(
+        &mut self,
+        st: &mut State,
+        r: Reg,
+        reg: RegState,
+        size: u64,
+        write: bool,
+    ) -> Result<(), Fail> {
+        if size == 0 {
+            return Ok(());
+        }
+        match reg.ty {
+            RegType::PtrToStack => {
+                if write {
+                    // The helper fills the bytes: checked as a store of unknown data.
+                    for b in 0..size as i64 {
+                        self.access(st, r, reg, b, 1, Some(Stored::Unknown))
+                            .map_err(|_| {
+                                Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r])
+                            })?;
+                    }
+                    return Ok(());
+                }
+                for b in 0..size as i64 {
+                    self.access(st, r, reg, b, 1, None)
+                        .map_err(|f| match f.kind {
+                            ErrorKind::StackUninitRead { off, .. } => Fail::new(
+                                ErrorKind::ArgUninitStack {
+                                    reg: r,
+                                    off: off - b,
+                                    size: size as usize,
+                                },
+                                &[r],
+                            ),
+                            _ => Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]),
+                        })?;
+                }
+                Ok(())
+            }
+            RegType::PtrToPacket | RegType::PtrToPacketMeta | RegType::MapValue => {
+                let stored = write.then_some(Stored::Unknown);
+                self.access(st, r, reg, 0, size as usize, stored)
+                    .map(|_| ())
+                    .map_err(|_| Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]))
+            }
+            ty => fail(
+                ErrorKind::ArgType {
+                    reg: r,
+                    what: ty.name(),
+                    expected: "fp, pkt, pkt_meta, map_value",
+                },
+                &[r],
+            ),
+        }
+    }
+
+    /// A BPF-to-BPF call: a new frame gets r1-r5; the caller's r1-r5 are clobbered when
+    /// it returns.
+    pub(crate) fn check_local_call(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        target: usize,
+    ) -> Result<Next, Fail> {
+        if st.frames.len() >= MAX_CALL_FRAMES {
+            return fail(ErrorKind::CallTooDeep, &[]);
+        }
+        let mut callee = Frame::new(st.frames.len() as u32, pc);
+        for r in 1..=5 {
+            callee.regs[r] = st.cur().regs[r];
+        }
+        st.frames.push(callee);
+        Ok(Next::Goto(target))
+    }
+
+    /// `exit`: returns to the caller's frame, or ends the program.
+    pub(crate) fn check_exit(&mut self, st: &mut State) -> Result<Next, Fail> {
+        let r0 = self.read_reg(st, Reg::R0)?;
+        if st.frames.len() > 1 {
+            let depth = st.frames.len() as u32 - 1;
+            if r0.ty == RegType::PtrToStack && r0.frame == depth {
+                return fail(ErrorKind::ReturnsStackPointer, &[Reg::R0]);
+            }
+            let callee = st.frames.pop().expect("more than one frame");
+            let caller = st.cur_mut();
+            caller.regs[0] = r0;
+            for r in 1..=5 {
+                caller.regs[r] = RegState::not_init();
+            }
+            return Ok(Next::Goto(callee.callsite + 1));
+        }
+        if r0.ty != RegType::Scalar {
+            return fail(ErrorKind::ReturnsPointer { what: r0.ty.name() }, &[Reg::R0]);
+        }
+        if let Some((min, max)) = self.prog.ret_range {
+            if r0.var.smin < min || r0.var.smax > max {
+                return fail(ErrorKind::ReturnOutOfRange { min, max }, &[Reg::R0]);
+            }
+        }
+        Ok(Next::Done)
+    }
+}

@@ -1,0 +1,416 @@
+//! The abstract interpreter's driver (`do_check` and `is_state_visited`): walks every
+//! path from the entry, depth first, one instruction at a time, forking at conditional
+//! jumps whose outcome depends on the state, and stops a path where a state already
+//! proven safe at the same instruction contains the current one.
+//!
+//! The instruction semantics live in [`crate::alu`], [`crate::mem`], [`crate::branch`] and
+//! [`crate::call`], each an `impl Checker` block.
+
+use crate::cfg::Cfg;
+use crate::diag::{Path, Step};
+use crate::error::ErrorKind;
+use crate::facts::InsnFacts;
+use crate::progtype::{Entry, ProgType};
+use crate::prune::states_equal;
+use crate::state::{Frame, RegState, RegType, State};
+use crate::{bounds::Scalar, VerifierOptions};
+use bpfkit_isa::{disasm, Dialect, Insn, Reg};
+use std::fmt::Write;
+
+/// A failed rule at the current instruction: the rule and the registers it is about.
+#[derive(Debug)]
+pub struct Fail {
+    pub kind: ErrorKind,
+    pub regs: Vec<Reg>,
+}
+
+impl Fail {
+    pub fn new(kind: ErrorKind, regs: &[Reg]) -> Fail {
+        Fail {
+            kind,
+            regs: regs.to_vec(),
+        }
+    }
+}
+
+/// Shorthand for a rule about `regs`.
+pub fn fail<T>(kind: ErrorKind, regs: &[Reg]) -> Result<T, Fail> {
+    Err(Fail::new(kind, regs))
+}
+
+/// Where a path goes after one instruction.
+pub enum Next {
+    /// On to this slot.
+    Goto(usize),
+    /// A conditional jump whose outcome is unknown: the current state continues at
+    /// `fall`, `taken` (with its own refined state) is explored later.
+    Fork {
+        fall: usize,
+        target: usize,
+        taken: State,
+    },
+    /// The program ended (exit from the main function).
+    Done,
+}
+
+/// One path under exploration.
+struct Walker {
+    pc: usize,
+    state: State,
+    path: Path,
+    /// Instructions and jumps since a state was last saved on this path.
+    since_save: (usize, usize),
+}
+
+/// A state saved at a prune point.
+struct Saved {
+    state: State,
+    /// Whether every path from it has been explored (only then may it prune others;
+    /// before, it is an ancestor of the current path and serves loop detection).
+    complete: bool,
+}
+
+/// Verification statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Instructions processed, over all paths (the kernel's `insn_processed`).
+    pub insns_processed: usize,
+    /// States saved at prune points.
+    pub states_saved: usize,
+    /// Paths cut because a saved state contained theirs.
+    pub states_pruned: usize,
+    /// Deepest stack use of any frame, in bytes.
+    pub max_stack_depth: usize,
+}
+
+/// A rejection before diagnostics are attached.
+pub struct Failure {
+    pub pc: usize,
+    pub fail: Fail,
+    pub state: Option<State>,
+    pub path: Path,
+}
+
+pub struct Checker<'a> {
+    pub insns: &'a [Insn],
+    pub cfg: Cfg,
+    pub prog: &'a ProgType,
+    pub opts: &'a VerifierOptions,
+    saved: Vec<Vec<Saved>>,
+    /// Saved states not yet complete: (slot, index in `saved[slot]`, worklist length when
+    /// saved).
+    open: Vec<(usize, usize, usize)>,
+    worklist: Vec<Walker>,
+    pub stats: Stats,
+    next_id: u32,
+    pub facts: Vec<InsnFacts>,
+    pub log: Option<String>,
+    /// Slot of the instruction being processed.
+    pub current_pc: usize,
+}
+
+/// Maximum nesting of local calls (`MAX_CALL_FRAMES`).
+pub const MAX_CALL_FRAMES: usize = 8;
+
+impl<'a> Checker<'a> {
+    pub fn new(insns: &'a [Insn], cfg: Cfg, prog: &'a ProgType, opts: &'a VerifierOptions) -> Self {
+        let len = cfg.len();
+        Checker {
+            insns,
+            cfg,
+            prog,
+            opts,
+            saved: (0..len).map(|_| Vec::new()).collect(),
+            open: Vec::new(),
+            worklist: Vec::new(),
+            stats: Stats::default(),
+            next_id: 0,
+            facts: vec![InsnFacts::default(); len],
+            log: opts.log.then(String::new),
+            current_pc: 0,
+        }
+    }
+
+    /// A fresh id for pointers and scalars that share facts.
+    pub fn new_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The state on entry: r1 (and r2 for 'memory') per the program type, r10 the frame
+    /// pointer, everything else uninitialized.
+    fn initial_state(&mut self) -> State {
+        let mut frame = Frame::new(0, 0);
+        let mut buffer_len = None;
+        match self.prog.entry {
+            Entry::Context(_) => frame.regs[1] = RegState::pointer(RegType::PtrToCtx),
+            Entry::Buffer => {
+                frame.regs[1] = RegState::pointer(RegType::PtrToPacket);
+                let len = RegState {
+                    id: self.new_id(),
+                    ..RegState::scalar(Scalar::unknown())
+                };
+                frame.regs[2] = len;
+                buffer_len = Some(len);
+            }
+        }
+        State {
+            frames: vec![frame],
+            buffer_len,
+        }
+    }
+
+    /// Explores every path; the first broken rule ends verification.
+    pub fn run(&mut self) -> Result<(), Box<Failure>> {
+        let state = self.initial_state();
+        let mut current = Some(Walker {
+            pc: 0,
+            state,
+            path: Path::default(),
+            since_save: (0, 0),
+        });
+        while let Some(mut w) = current.take().or_else(|| self.worklist.pop()) {
+            self.walk(&mut w)?;
+            self.path_ended();
+        }
+        Ok(())
+    }
+
+    /// Follows one path until it exits or is pruned, pushing the other sides of forks.
+    fn walk(&mut self, w: &mut Walker) -> Result<(), Box<Failure>> {
+        let failure = |w: &Walker, fail: Fail, state: Option<State>| {
+            Box::new(Failure {
+                pc: w.pc,
+                fail,
+                state,
+                path: w.path.clone(),
+            })
+        };
+        loop {
+            if self.cfg.prune[w.pc] {
+                match self.visit(w) {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    Err(f) => return Err(failure(w, f, Some(w.state.clone()))),
+                }
+            }
+            self.stats.insns_processed += 1;
+            if self.stats.insns_processed > self.opts.max_insns {
+                let kind = ErrorKind::TooComplex {
+                    limit: self.opts.max_insns,
+                };
+                return Err(failure(w, Fail::new(kind, &[]), None));
+            }
+            let insn = *self
+                .cfg
+                .insn(self.insns, w.pc)
+                .expect("paths stay on instructions");
+            self.trace(w.pc, &insn, &w.state);
+            self.current_pc = w.pc;
+            self.record_facts(w.pc, &insn, &w.state);
+            let next = self
+                .step(&mut w.state, w.pc, &insn)
+                .map_err(|f| failure(w, f, Some(w.state.clone())))?;
+            w.since_save.0 += 1;
+            match next {
+                Next::Goto(pc) => {
+                    if pc != w.pc + insn.slots() {
+                        w.since_save.1 += 1;
+                    }
+                    w.path = w.path.push(Step {
+                        pc: w.pc,
+                        taken: None,
+                    });
+                    w.pc = pc;
+                }
+                Next::Fork {
+                    fall,
+                    target,
+                    taken,
+                } => {
+                    w.since_save.1 += 1;
+                    self.worklist.push(Walker {
+                        pc: target,
+                        state: taken,
+                        path: w.path.push(Step {
+                            pc: w.pc,
+                            taken: Some(true),
+                        }),
+                        since_save: w.since_save,
+                    });
+                    w.path = w.path.push(Step {
+                        pc: w.pc,
+                        taken: Some(false),
+                    });
+                    w.pc = fall;
+                }
+                Next::Done => return Ok(()),
+            }
+        }
+    }
+
+    /// At a prune point: prunes the path if a complete saved state contains the current
+    /// one, rejects a loop that came back to an identical state, and saves the state
+    /// (`is_state_visited`). Returns whether to stop the path.
+    fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
+        let live = self.live_sets(&w.state, w.pc);
+        for saved in &self.saved[w.pc] {
+            if saved.complete {
+                if states_equal(&saved.state, &w.state, &live, false) {
+                    self.stats.states_pruned += 1;
+                    if let Some(log) = &mut self.log {
+                        let _ = writeln!(log, "{}: safe", w.pc);
+                    }
+                    return Ok(true);
+                }
+            } else if states_equal(&saved.state, &w.state, &live, true) {
+                return fail(ErrorKind::InfiniteLoop, &[]);
+            }
+        }
+        // Like the kernel, save only every so often within a path (first visits always),
+        // to bound memory on long loops.
+        let (insns, jumps) = w.since_save;
+        if self.saved[w.pc].is_empty() || (insns >= 8 && jumps >= 2) {
+            self.saved[w.pc].push(Saved {
+                state: w.state.clone(),
+                complete: false,
+            });
+            self.open
+                .push((w.pc, self.saved[w.pc].len() - 1, self.worklist.len()));
+            self.stats.states_saved += 1;
+            w.since_save = (0, 0);
+        }
+        Ok(false)
+    }
+
+    /// The live registers of each frame of `state` at `pc`: the innermost frame's at `pc`,
+    /// each caller's at its return address.
+    fn live_sets(&self, state: &State, pc: usize) -> Vec<u16> {
+        let n = state.frames.len();
+        (0..n)
+            .map(|i| {
+                if i + 1 == n {
+                    self.cfg.live[pc]
+                } else {
+                    self.cfg.live[state.frames[i + 1].callsite + 1]
+                }
+            })
+            .collect()
+    }
+
+    /// A path ended: saved states whose every descendant has been explored are complete.
+    fn path_ended(&mut self) {
+        let pending = self.worklist.len();
+        while let Some(&(pc, i, depth)) = self.open.last() {
+            if depth < pending {
+                break;
+            }
+            self.saved[pc][i].complete = true;
+            self.open.pop();
+        }
+    }
+
+    /// Executes one instruction abstractly.
+    fn step(&mut self, st: &mut State, pc: usize, insn: &Insn) -> Result<Next, Fail> {
+        let next = pc + insn.slots();
+        match *insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.check_alu(st, width, op, dst, src)?,
+            Insn::Neg { width, dst } => self.check_neg(st, width, dst)?,
+            Insn::End { kind, bits, dst } => self.check_end(st, kind, bits, dst)?,
+            Insn::Ja { .. } | Insn::JaLong { .. } => {
+                return Ok(Next::Goto(crate::cfg::target(insn, pc)))
+            }
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => return self.check_cond_jmp(st, pc, width, cond, dst, src),
+            Insn::Call { imm } => self.check_helper_call(st, imm)?,
+            Insn::CallLocal { .. } => {
+                return self.check_local_call(st, pc, crate::cfg::target(insn, pc))
+            }
+            Insn::Exit => return self.check_exit(st),
+            Insn::Lddw {
+                dst,
+                kind,
+                imm,
+                next_imm,
+            } => self.check_lddw(st, dst, kind, imm, next_imm)?,
+            Insn::LdAbs { size, .. } => self.check_ld_abs(st, size, None)?,
+            Insn::LdInd { size, src, .. } => self.check_ld_abs(st, size, Some(src))?,
+            Insn::Ldx {
+                size,
+                sx,
+                dst,
+                src,
+                off,
+            } => self.check_load(st, size, sx, dst, src, off)?,
+            Insn::St {
+                size,
+                dst,
+                off,
+                imm,
+            } => self.check_store(st, size, dst, None, off, imm)?,
+            Insn::Stx {
+                size,
+                dst,
+                src,
+                off,
+            } => self.check_store(st, size, dst, Some(src), off, 0)?,
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.check_atomic(st, size, op, dst, src, off)?,
+            Insn::CallKfunc { .. } => {
+                return fail(ErrorKind::Unsupported("kfunc calls"), &[]);
+            }
+            Insn::Callx { .. } => {
+                return fail(ErrorKind::Unsupported("indirect calls (callx)"), &[]);
+            }
+        }
+        Ok(Next::Goto(next))
+    }
+
+    /// Reads a register that must be initialized (`check_reg_arg` with `SRC_OP`).
+    pub fn read_reg(&self, st: &State, r: Reg) -> Result<RegState, Fail> {
+        let reg = *st.reg(r);
+        if reg.ty == RegType::NotInit {
+            return fail(ErrorKind::UninitRegister { reg: r }, &[r]);
+        }
+        Ok(reg)
+    }
+
+    /// Checks a register may be written (`check_reg_arg` with `DST_OP`): not r10.
+    pub fn check_writable(&self, r: Reg) -> Result<(), Fail> {
+        if r == Reg::R10 {
+            return fail(ErrorKind::FramePointerWrite, &[r]);
+        }
+        Ok(())
+    }
+
+    /// The kernel-style trace line of an instruction about to be processed (log level 2).
+    fn trace(&mut self, pc: usize, insn: &Insn, st: &State) {
+        let Some(log) = &mut self.log else {
+            return;
+        };
+        let _ = write!(log, "{pc}: R");
+        let frame = st.cur();
+        for (i, r) in frame.regs.iter().enumerate() {
+            if r.ty != RegType::NotInit && i != 10 {
+                let _ = write!(log, " R{i}={r}");
+            }
+        }
+        let _ = writeln!(log);
+        let _ = writeln!(log, "{pc}: {}", disasm::format_insn(insn, Dialect::Generic));
+    }
+}

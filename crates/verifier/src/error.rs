@@ -1,0 +1,334 @@
+//! Why a program is rejected: one variant per broken rule, each with the kernel's log
+//! message for it (so that the two can be compared) and a plain-words reason.
+
+use bpfkit_isa::Reg;
+
+/// A broken rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    // Structure (`check_cfg`, `check_subprogs`).
+    /// No instructions.
+    Empty,
+    /// A branch goes outside the program or its function.
+    JumpOutOfRange { to: i64 },
+    /// A branch lands on the second half of an `lddw`.
+    JumpIntoLddw { to: usize },
+    /// The last instruction of a function is neither `exit` nor a jump.
+    FallsOffEnd,
+    /// No path reaches the instruction.
+    Unreachable,
+    /// An instruction or form bpfkit does not verify.
+    Unsupported(&'static str),
+    /// More than the instruction budget was processed (`BPF_COMPLEXITY_LIMIT_INSNS`).
+    TooComplex { limit: usize },
+    /// The same state came back to a loop head: the loop may never end.
+    InfiniteLoop,
+    /// Local calls nest deeper than `MAX_CALL_FRAMES`.
+    CallTooDeep,
+    /// The stacks of the frames of a call chain exceed 512 bytes together.
+    CombinedStackTooLarge { size: usize },
+
+    // Registers.
+    /// Reading a register never written.
+    UninitRegister { reg: Reg },
+    /// Writing r10.
+    FramePointerWrite,
+    /// The value in r0 at exit is a pointer.
+    ReturnsPointer { what: &'static str },
+    /// r0 at exit is outside the range the program type accepts.
+    ReturnOutOfRange { min: i64, max: i64 },
+    /// A subprogram returns a pointer into its own stack.
+    ReturnsStackPointer,
+    /// A pointer to a callee's stack stored into a caller's frame, where it would dangle.
+    StackPointerEscape,
+
+    // Memory.
+    /// A load or store through something that is not a pointer that may be dereferenced.
+    InvalidMemAccess { reg: Reg, what: &'static str },
+    /// Stack access outside `[fp - 512, fp)`.
+    StackOutOfBounds { reg: Reg, off: i64, size: usize },
+    /// Stack access not aligned to its size.
+    StackMisaligned { reg: Reg, off: i64, size: usize },
+    /// Stack bytes read before being written.
+    StackUninitRead { reg: Reg, off: i64, size: usize },
+    /// A register spilled to the stack read back with a narrower load.
+    PartialFill { reg: Reg, off: i64, size: usize },
+    /// Context access at a field or size the program type does not allow.
+    CtxAccess { off: i64, size: usize, write: bool },
+    /// Context access through a pointer moved from the structure's start.
+    CtxModified { reg: Reg, off: i64 },
+    /// `st` (immediate store) into the context.
+    CtxImmStore { reg: Reg },
+    /// Packet access not proven within the bytes compared against `data_end`.
+    PacketOutOfRange {
+        reg: Reg,
+        off: i64,
+        size: usize,
+        range: u32,
+    },
+    /// Packet pointer whose variable offset may be negative.
+    NegativeOffset { reg: Reg },
+    /// Write to a packet the program type may only read.
+    PacketReadOnly,
+    /// Map value access outside `[0, value_size)`.
+    MapValueOutOfRange {
+        reg: Reg,
+        off: i64,
+        size: usize,
+        value_size: u32,
+    },
+    /// Access through a pointer whose variable offset has no upper bound.
+    UnboundedAccess { reg: Reg },
+    /// Atomic operation on memory that does not allow it.
+    AtomicNotAllowed { reg: Reg, what: &'static str },
+
+    // Pointer arithmetic.
+    /// Arithmetic on a pointer type that does not allow any.
+    PointerArithmeticOn { reg: Reg, what: &'static str },
+    /// An operation other than add or subtract on a pointer.
+    PointerOp { reg: Reg, op: &'static str },
+    /// 32-bit arithmetic on a pointer.
+    Pointer32 { reg: Reg },
+    /// `scalar -= pointer`.
+    SubtractPointerFromScalar { reg: Reg },
+    /// Two pointers combined by an operation other than subtraction.
+    PointerPointer { reg: Reg, op: &'static str },
+    /// Adding a register without a lower bound to a packet or map value pointer.
+    UnboundedMin { reg: Reg, what: &'static str },
+    /// An offset that could move a pointer out of any object.
+    OffsetOutOfBounds { reg: Reg },
+
+    // Maps and helpers.
+    /// `lddw` of a map that the options do not describe.
+    UnknownMap { fd: i64 },
+    /// Call of a helper number with no prototype.
+    UnknownHelper { id: i32 },
+    /// Helper not available to the program type.
+    HelperNotAllowed { id: u32, name: &'static str },
+    /// Helper argument of the wrong type.
+    ArgType {
+        reg: Reg,
+        what: &'static str,
+        expected: &'static str,
+    },
+    /// Helper argument pointing to memory that is not initialized.
+    ArgUninitStack { reg: Reg, off: i64, size: usize },
+    /// A size argument that may be zero (where not allowed), negative or unbounded.
+    ArgSize { reg: Reg, problem: &'static str },
+    /// A helper's memory argument not proven within its region.
+    ArgOutOfRange { reg: Reg, size: u64 },
+    /// `LD_ABS`/`LD_IND` in a type without an skb.
+    LdAbsNotAllowed,
+    /// `LD_ABS`/`LD_IND` with r6 not the context.
+    LdAbsNeedsCtx,
+}
+
+impl ErrorKind {
+    /// The kernel's verifier log message for the same rule (kernel/bpf/verifier.c).
+    pub fn kernel_message(&self) -> String {
+        use ErrorKind::*;
+        match self {
+            Empty => "program is empty".into(),
+            JumpOutOfRange { to } => format!("jump out of range to insn {to}"),
+            JumpIntoLddw { to } => format!("jump into the middle of ldimm64 insn {to}"),
+            FallsOffEnd => "last insn is not an exit or jmp".into(),
+            Unreachable => "unreachable insn".into(),
+            Unsupported(what) => format!("unsupported: {what}"),
+            TooComplex { limit } => format!("BPF program is too large. Processed {limit} insn"),
+            InfiniteLoop => "infinite loop detected".into(),
+            CallTooDeep => "the call stack of 9 frames is too deep".into(),
+            CombinedStackTooLarge { size } => {
+                format!("combined stack size of calls is {size}. Too large")
+            }
+            UninitRegister { reg } => format!("R{} !read_ok", reg.num()),
+            FramePointerWrite => "frame pointer is read only".into(),
+            ReturnsPointer { what } => format!("R0 leaks addr as return value ({what})"),
+            ReturnOutOfRange { min, max } => {
+                format!("At program exit the register R0 should have been in [{min}, {max}]")
+            }
+            ReturnsStackPointer => "cannot return stack pointer to the caller".into(),
+            StackPointerEscape => {
+                "cannot spill pointers to stack into stack frame of the caller".into()
+            }
+            InvalidMemAccess { reg, what } => format!("R{} invalid mem access '{what}'", reg.num()),
+            StackOutOfBounds { reg, off, size } => {
+                format!("invalid stack access R{} off={off} size={size}", reg.num())
+            }
+            StackMisaligned { off, size, .. } => {
+                format!("misaligned stack access off {off} size {size}")
+            }
+            StackUninitRead { off, size, .. } => {
+                format!("invalid read from stack off {off}+0 size {size}")
+            }
+            PartialFill { .. } => "invalid size of register fill".into(),
+            CtxAccess { off, size, .. } => {
+                format!("invalid bpf_context access off={off} size={size}")
+            }
+            CtxModified { reg, off } => {
+                format!(
+                    "dereference of modified ctx ptr R{} off={off} disallowed",
+                    reg.num()
+                )
+            }
+            CtxImmStore { reg } => format!("BPF_ST stores into R{} ctx is not allowed", reg.num()),
+            PacketOutOfRange {
+                reg,
+                off,
+                size,
+                range,
+            } => format!(
+                "invalid access to packet, off={off} size={size}, R{}(r={range})",
+                reg.num()
+            ),
+            NegativeOffset { reg } => format!("R{} min value is negative", reg.num()),
+            PacketReadOnly => "cannot write into packet".into(),
+            MapValueOutOfRange {
+                off,
+                size,
+                value_size,
+                ..
+            } => format!(
+                "invalid access to map value, value_size={value_size} off={off} size={size}"
+            ),
+            UnboundedAccess { reg } => format!("R{} unbounded memory access", reg.num()),
+            AtomicNotAllowed { reg, what } => {
+                format!(
+                    "BPF_ATOMIC stores into R{} {what} is not allowed",
+                    reg.num()
+                )
+            }
+            PointerArithmeticOn { reg, what } => {
+                format!("R{} pointer arithmetic on {what} prohibited", reg.num())
+            }
+            PointerOp { reg, op } if matches!(*op, "&=" | "|=" | "^=") => {
+                format!("R{} bitwise operator {op} on pointer prohibited", reg.num())
+            }
+            PointerOp { reg, op } => {
+                format!(
+                    "R{} pointer arithmetic with {op} operator prohibited",
+                    reg.num()
+                )
+            }
+            Pointer32 { reg } => format!("R{} 32-bit pointer arithmetic prohibited", reg.num()),
+            SubtractPointerFromScalar { reg } => {
+                format!("R{} tried to subtract pointer from scalar", reg.num())
+            }
+            PointerPointer { reg, op } => format!("R{} pointer {op} pointer prohibited", reg.num()),
+            UnboundedMin { what, .. } => format!(
+                "math between {what} pointer and register with unbounded min value is not allowed"
+            ),
+            OffsetOutOfBounds { reg } => format!("R{} pointer arithmetic out of bounds", reg.num()),
+            UnknownMap { fd } => format!("fd {fd} is not pointing to valid bpf_map"),
+            UnknownHelper { id } => format!("invalid func unknown#{id}"),
+            HelperNotAllowed { id, name } => {
+                format!("program of this type cannot use helper bpf_{name}#{id}")
+            }
+            ArgType {
+                reg,
+                what,
+                expected,
+            } => {
+                format!("R{} type={what} expected={expected}", reg.num())
+            }
+            ArgUninitStack { reg, off, size } => {
+                format!(
+                    "invalid indirect read from stack R{} off {off}+0 size {size}",
+                    reg.num()
+                )
+            }
+            ArgSize { reg, problem } => format!("R{} {problem}", reg.num()),
+            ArgOutOfRange { reg, size } => {
+                format!("R{} invalid helper memory access of size {size}", reg.num())
+            }
+            LdAbsNotAllowed => {
+                "BPF_LD_[ABS|IND] instructions not allowed for this program type".into()
+            }
+            LdAbsNeedsCtx => "at the time of BPF_LD_ABS|IND R6 != pointer to skb".into(),
+        }
+    }
+
+    /// One sentence in plain words.
+    pub fn reason(&self) -> String {
+        use ErrorKind::*;
+        match self {
+            Empty => "the program has no instructions".into(),
+            JumpOutOfRange { to } => format!("this jump goes to instruction {to}, outside its function"),
+            JumpIntoLddw { to } => format!("this jump lands at {to}, the second half of a 64-bit constant load"),
+            FallsOffEnd => "execution can run past the end of the function without an exit".into(),
+            Unreachable => "no path from the program's start reaches this instruction".into(),
+            Unsupported(what) => format!("bpfkit does not verify {what}"),
+            TooComplex { limit } => format!("verification needed more than {limit} instruction steps: the program has too many paths or too long a loop"),
+            InfiniteLoop => "this loop can come back to the same state, so it may never end".into(),
+            CallTooDeep => "function calls nest more than 8 deep".into(),
+            CombinedStackTooLarge { size } => format!("the functions of this call chain use {size} bytes of stack together, more than 512"),
+            UninitRegister { reg } => format!("{reg} is read here but no path writes it before"),
+            FramePointerWrite => "r10, the frame pointer, is read-only".into(),
+            ReturnsPointer { what } => format!("the program returns a pointer ({what}) instead of a number"),
+            ReturnOutOfRange { min, max } => format!("the return value may be outside [{min}, {max}], the range this program type accepts"),
+            ReturnsStackPointer => "the function returns a pointer to its own stack, which is gone after the return".into(),
+            StackPointerEscape => "a pointer to this function's stack is stored where it outlives the function".into(),
+            InvalidMemAccess { reg, what } => match *what {
+                "scalar" => format!("{reg} holds a number, not a pointer, so it cannot be dereferenced"),
+                "map_value_or_null" => format!("{reg} may be NULL: the map lookup's result is used before checking it"),
+                "pkt_end" => format!("{reg} points past the end of the packet; it is only for comparisons"),
+                "map_ptr" => format!("{reg} is a map, not a map value; look the value up first"),
+                w => format!("{reg} ({w}) cannot be dereferenced"),
+            },
+            StackOutOfBounds { off, size, .. } => format!("the access of {size} bytes at fp{off:+} is outside the 512-byte stack"),
+            StackMisaligned { off, size, .. } => format!("the stack access at fp{off:+} is not aligned to its size {size}"),
+            StackUninitRead { off, size, .. } => format!("the {size} bytes at fp{off:+} are read before anything is written there"),
+            PartialFill { off, size, .. } => format!("a pointer saved at fp{off:+} is read back with a {size}-byte load; pointers must be reloaded whole"),
+            CtxAccess { off, size, write } => format!("the context has no {}field of {size} bytes at offset {off}", if *write { "writable " } else { "" }),
+            CtxModified { reg, off } => format!("{reg} points {off} bytes into the context; context fields must be accessed from the unmodified context pointer"),
+            CtxImmStore { .. } => "immediate stores into the context are not allowed; store from a register".into(),
+            PacketOutOfRange { reg, off, size, range } => format!("the packet access of {size} bytes at offset {off} from {reg} is not proven in bounds: only {range} bytes were checked against data_end"),
+            NegativeOffset { reg } => format!("{reg}'s offset may be negative"),
+            PacketReadOnly => "this program type may not write into the packet".into(),
+            MapValueOutOfRange { off, size, value_size, .. } => format!("the access of {size} bytes at offset {off} is outside the {value_size}-byte map value"),
+            UnboundedAccess { reg } => format!("{reg}'s offset has no proven upper bound"),
+            AtomicNotAllowed { what, .. } => format!("atomic operations are not allowed on {what}"),
+            PointerArithmeticOn { reg, what } => format!("{reg} is a {what} pointer, on which arithmetic is not allowed"),
+            PointerOp { reg, op } => format!("{reg} is a pointer: only + and - are allowed on it, not {op}"),
+            Pointer32 { reg } => format!("{reg} is a pointer: 32-bit arithmetic would cut it"),
+            SubtractPointerFromScalar { reg } => format!("{reg}: a pointer cannot be subtracted from a number"),
+            PointerPointer { op, .. } => format!("two pointers cannot be combined with {op}"),
+            UnboundedMin { reg, what } => format!("the value added to the {what} pointer in {reg} has no lower bound"),
+            OffsetOutOfBounds { reg } => format!("{reg}'s offset can move the pointer outside any object"),
+            UnknownMap { fd } => format!("map {fd} is not known to the verifier"),
+            UnknownHelper { id } => format!("there is no helper number {id}"),
+            HelperNotAllowed { name, .. } => format!("bpf_{name} is not available to this program type"),
+            ArgType { reg, what, expected } => format!("{reg} should be {expected} for this helper but is {what}"),
+            ArgUninitStack { reg, off, size } => format!("the helper reads {size} bytes at fp{off:+} through {reg}, not all of them written"),
+            ArgSize { reg, problem } => format!("the size in {reg}: {problem}"),
+            ArgOutOfRange { reg, size } => format!("the helper accesses {size} bytes through {reg}, beyond the memory it points to"),
+            LdAbsNotAllowed => "legacy packet loads (LD_ABS/LD_IND) exist only for socket filters and tc".into(),
+            LdAbsNeedsCtx => "legacy packet loads need the context in r6".into(),
+        }
+    }
+
+    /// A suggestion, where there is a usual fix.
+    pub fn hint(&self, prog_type: &str) -> Option<String> {
+        use ErrorKind::*;
+        let ret = if prog_type == "xdp" { "XDP_DROP" } else { "0" };
+        Some(match self {
+            PacketOutOfRange { off, size, .. } => format!(
+                "add `if (data + {} > data_end) return {ret};` before this access",
+                off + *size as i64
+            ),
+            InvalidMemAccess {
+                what: "map_value_or_null",
+                ..
+            } => "add `if (!value) return 0;` after the lookup".into(),
+            UninitRegister { .. } => "initialize the variable on every path".into(),
+            StackUninitRead { .. } | ArgUninitStack { .. } => {
+                "initialize the variable (e.g. `= {}`) before using it".into()
+            }
+            MapValueOutOfRange { .. } | UnboundedAccess { .. } | UnboundedMin { .. } => {
+                "check the index against the size first, e.g. `if (i >= N) return 0;`".into()
+            }
+            NegativeOffset { .. } => "use an unsigned index, or check `if (i < 0)` first".into(),
+            InfiniteLoop | TooComplex { .. } => "bound the loop with a constant trip count".into(),
+            _ => return None,
+        })
+    }
+}

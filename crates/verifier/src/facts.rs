@@ -1,0 +1,99 @@
+//! What verification proved about each instruction, for engines that want to drop
+//! run-time checks: which memory region an access always hits (and that it is in
+//! bounds, which acceptance implies), and which registers it reads are constants.
+
+use crate::state::{RegType, State};
+use bpfkit_isa::{AluOp, Insn, Operand, Reg};
+
+/// The memory region of an access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Region {
+    Stack,
+    Ctx,
+    /// The packet, or the 'memory' program type's buffer.
+    Packet,
+    MapValue,
+}
+
+/// Facts about one instruction, over every path verification explored through it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InsnFacts {
+    /// Times the instruction was processed (0: never, e.g. the second slot of an `lddw`).
+    pub visits: u32,
+    /// For a load, store or atomic: the region it accesses on every path, proven in
+    /// bounds. `None` when it is not an access, or when paths disagree on the region.
+    pub access: Option<Region>,
+    /// Registers the instruction reads that hold the same known constant on every path.
+    pub consts: Vec<(Reg, u64)>,
+    /// Whether paths reached the access through different regions.
+    mixed: bool,
+}
+
+impl InsnFacts {
+    /// Records that this visit's access was proven in bounds in `region`.
+    pub(crate) fn note_access(&mut self, region: Region) {
+        match self.access {
+            None if !self.mixed && self.visits <= 1 => self.access = Some(region),
+            Some(r) if r == region => {}
+            _ => {
+                self.access = None;
+                self.mixed = true;
+            }
+        }
+    }
+
+    /// Whether the access is proven in bounds on every path.
+    pub fn access_proven(&self) -> bool {
+        self.access.is_some()
+    }
+
+    /// The constant in `r`, when known on every path.
+    pub fn constant(&self, r: Reg) -> Option<u64> {
+        self.consts.iter().find(|(x, _)| *x == r).map(|&(_, v)| v)
+    }
+}
+
+/// The registers an instruction reads as values (not as memory bases).
+fn value_operands(insn: &Insn) -> Vec<Reg> {
+    let reg = |o: &Operand| match o {
+        Operand::Reg(r) => Some(*r),
+        Operand::Imm(_) => None,
+    };
+    match insn {
+        Insn::Alu { op, dst, src, .. } => {
+            let reads_dst = !matches!(op, AluOp::Mov | AluOp::Movsx(_));
+            [reads_dst.then_some(*dst), reg(src)]
+                .into_iter()
+                .flatten()
+                .collect()
+        }
+        Insn::Jmp { dst, src, .. } => [Some(*dst), reg(src)].into_iter().flatten().collect(),
+        Insn::Neg { dst, .. } | Insn::End { dst, .. } => vec![*dst],
+        Insn::Stx { src, .. } => vec![*src],
+        Insn::Call { .. } => vec![Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5],
+        _ => vec![],
+    }
+}
+
+impl crate::check::Checker<'_> {
+    /// Updates the facts of `pc` with the state a path brings to it.
+    pub(crate) fn record_facts(&mut self, pc: usize, insn: &Insn, st: &State) {
+        let f = &mut self.facts[pc];
+        let known: Vec<(Reg, u64)> = value_operands(insn)
+            .into_iter()
+            .filter_map(|r| {
+                let reg = st.reg(r);
+                (reg.ty == RegType::Scalar)
+                    .then(|| reg.var.as_const())
+                    .flatten()
+                    .map(|v| (r, v))
+            })
+            .collect();
+        if f.visits == 0 {
+            f.consts = known;
+        } else {
+            f.consts.retain(|c| known.contains(c));
+        }
+        f.visits += 1;
+    }
+}

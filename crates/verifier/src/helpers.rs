@@ -1,0 +1,258 @@
+//! Helper prototypes as data (`struct bpf_func_proto`): what each argument register must
+//! hold and what `r0` holds afterwards. Numbers are Linux's `enum bpf_func_id`.
+
+/// Helper numbers (`enum bpf_func_id`) of the prototypes bpfkit knows.
+pub mod ids {
+    pub const MAP_LOOKUP_ELEM: u32 = 1;
+    pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const MAP_DELETE_ELEM: u32 = 3;
+    pub const PROBE_READ: u32 = 4;
+    pub const KTIME_GET_NS: u32 = 5;
+    pub const TRACE_PRINTK: u32 = 6;
+    pub const GET_PRANDOM_U32: u32 = 7;
+    pub const GET_SMP_PROCESSOR_ID: u32 = 8;
+    pub const SKB_STORE_BYTES: u32 = 9;
+    pub const L3_CSUM_REPLACE: u32 = 10;
+    pub const L4_CSUM_REPLACE: u32 = 11;
+    pub const TAIL_CALL: u32 = 12;
+    pub const GET_CURRENT_PID_TGID: u32 = 14;
+    pub const GET_CURRENT_UID_GID: u32 = 15;
+    pub const GET_CURRENT_COMM: u32 = 16;
+    pub const REDIRECT: u32 = 23;
+    pub const PERF_EVENT_OUTPUT: u32 = 25;
+    pub const SKB_LOAD_BYTES: u32 = 26;
+    pub const CSUM_DIFF: u32 = 28;
+    pub const XDP_ADJUST_HEAD: u32 = 44;
+    pub const REDIRECT_MAP: u32 = 51;
+    pub const XDP_ADJUST_META: u32 = 54;
+    pub const XDP_ADJUST_TAIL: u32 = 65;
+    pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const KTIME_GET_BOOT_NS: u32 = 125;
+    pub const RINGBUF_OUTPUT: u32 = 130;
+}
+
+/// What an argument register must hold (`enum bpf_arg_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// Unused: the register is not read.
+    None,
+    /// Any initialized value, scalar or pointer.
+    Anything,
+    /// A map pointer (`ARG_CONST_MAP_PTR`).
+    ConstMapPtr,
+    /// A pointer to the map's `key_size` readable, initialized bytes (`ARG_PTR_TO_MAP_KEY`).
+    MapKey,
+    /// A pointer to the map's `value_size` readable, initialized bytes
+    /// (`ARG_PTR_TO_MAP_VALUE`).
+    MapValue,
+    /// The context pointer, unmodified (`ARG_PTR_TO_CTX`).
+    Ctx,
+    /// A pointer to readable, initialized memory whose size is the next argument
+    /// (`ARG_PTR_TO_MEM`).
+    Mem,
+    /// A pointer to writable memory whose size is the next argument; the helper fills
+    /// it (`ARG_PTR_TO_UNINIT_MEM`).
+    UninitMem,
+    /// The size of the previous memory argument: a bounded scalar greater than zero
+    /// (`ARG_CONST_SIZE`).
+    ConstSize,
+    /// Like [`Arg::ConstSize`], zero allowed (`ARG_CONST_SIZE_OR_ZERO`).
+    ConstSizeOrZero,
+}
+
+/// What `r0` holds after the call (`enum bpf_return_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// A number (`RET_INTEGER`, and `RET_VOID`: r0 is then an unknown scalar too).
+    Integer,
+    /// A map value of the map in `r1`, or null (`RET_PTR_TO_MAP_VALUE_OR_NULL`).
+    MapValueOrNull,
+}
+
+/// One helper's prototype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HelperProto {
+    pub id: u32,
+    /// The name without `bpf_`, e.g. `map_lookup_elem`.
+    pub name: &'static str,
+    /// Argument registers r1..r5.
+    pub args: [Arg; 5],
+    pub ret: Ret,
+    /// Whether the helper may move or resize the packet, invalidating every packet
+    /// pointer (`bpf_helper_changes_pkt_data`).
+    pub changes_packet: bool,
+}
+
+const fn proto(id: u32, name: &'static str, args: [Arg; 5], ret: Ret) -> HelperProto {
+    HelperProto {
+        id,
+        name,
+        args,
+        ret,
+        changes_packet: false,
+    }
+}
+
+const fn changing(mut p: HelperProto) -> HelperProto {
+    p.changes_packet = true;
+    p
+}
+
+use ids::*;
+use Arg::*;
+
+/// The prototypes of Linux's helpers that bpfkit knows (kernel/bpf/helpers.c,
+/// net/core/filter.c, kernel/trace/bpf_trace.c).
+pub static STANDARD: &[HelperProto] = &[
+    proto(
+        MAP_LOOKUP_ELEM,
+        "map_lookup_elem",
+        [ConstMapPtr, MapKey, None, None, None],
+        Ret::MapValueOrNull,
+    ),
+    proto(
+        MAP_UPDATE_ELEM,
+        "map_update_elem",
+        [ConstMapPtr, MapKey, MapValue, Anything, None],
+        Ret::Integer,
+    ),
+    proto(
+        MAP_DELETE_ELEM,
+        "map_delete_elem",
+        [ConstMapPtr, MapKey, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        PROBE_READ,
+        "probe_read",
+        [UninitMem, ConstSizeOrZero, Anything, None, None],
+        Ret::Integer,
+    ),
+    proto(KTIME_GET_NS, "ktime_get_ns", [None; 5], Ret::Integer),
+    proto(
+        TRACE_PRINTK,
+        "trace_printk",
+        [Mem, ConstSize, Anything, Anything, Anything],
+        Ret::Integer,
+    ),
+    proto(GET_PRANDOM_U32, "get_prandom_u32", [None; 5], Ret::Integer),
+    proto(
+        GET_SMP_PROCESSOR_ID,
+        "get_smp_processor_id",
+        [None; 5],
+        Ret::Integer,
+    ),
+    changing(proto(
+        SKB_STORE_BYTES,
+        "skb_store_bytes",
+        [Ctx, Anything, Mem, ConstSize, Anything],
+        Ret::Integer,
+    )),
+    changing(proto(
+        L3_CSUM_REPLACE,
+        "l3_csum_replace",
+        [Ctx, Anything, Anything, Anything, Anything],
+        Ret::Integer,
+    )),
+    changing(proto(
+        L4_CSUM_REPLACE,
+        "l4_csum_replace",
+        [Ctx, Anything, Anything, Anything, Anything],
+        Ret::Integer,
+    )),
+    proto(
+        TAIL_CALL,
+        "tail_call",
+        [Ctx, ConstMapPtr, Anything, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        GET_CURRENT_PID_TGID,
+        "get_current_pid_tgid",
+        [None; 5],
+        Ret::Integer,
+    ),
+    proto(
+        GET_CURRENT_UID_GID,
+        "get_current_uid_gid",
+        [None; 5],
+        Ret::Integer,
+    ),
+    proto(
+        GET_CURRENT_COMM,
+        "get_current_comm",
+        [UninitMem, ConstSize, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        REDIRECT,
+        "redirect",
+        [Anything, Anything, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        PERF_EVENT_OUTPUT,
+        "perf_event_output",
+        [Ctx, ConstMapPtr, Anything, Mem, ConstSizeOrZero],
+        Ret::Integer,
+    ),
+    proto(
+        SKB_LOAD_BYTES,
+        "skb_load_bytes",
+        [Ctx, Anything, UninitMem, ConstSize, None],
+        Ret::Integer,
+    ),
+    proto(
+        CSUM_DIFF,
+        "csum_diff",
+        [Mem, ConstSizeOrZero, Mem, ConstSizeOrZero, Anything],
+        Ret::Integer,
+    ),
+    changing(proto(
+        XDP_ADJUST_HEAD,
+        "xdp_adjust_head",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    )),
+    proto(
+        REDIRECT_MAP,
+        "redirect_map",
+        [ConstMapPtr, Anything, Anything, None, None],
+        Ret::Integer,
+    ),
+    changing(proto(
+        XDP_ADJUST_META,
+        "xdp_adjust_meta",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    )),
+    changing(proto(
+        XDP_ADJUST_TAIL,
+        "xdp_adjust_tail",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    )),
+    proto(
+        PROBE_READ_KERNEL,
+        "probe_read_kernel",
+        [UninitMem, ConstSizeOrZero, Anything, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        KTIME_GET_BOOT_NS,
+        "ktime_get_boot_ns",
+        [None; 5],
+        Ret::Integer,
+    ),
+    proto(
+        RINGBUF_OUTPUT,
+        "ringbuf_output",
+        [ConstMapPtr, Mem, ConstSizeOrZero, Anything, None],
+        Ret::Integer,
+    ),
+];
+
+/// The standard prototype of helper `id`.
+pub fn standard(id: u32) -> Option<&'static HelperProto> {
+    STANDARD.iter().find(|p| p.id == id)
+}

@@ -1,0 +1,149 @@
+//! The eBPF verifier: proves, before a program runs, that it is memory-safe for its
+//! program type, by abstract interpretation over every path like the kernel's
+//! kernel/bpf/verifier.c, and explains each rejection so that a person can fix it.
+//!
+//! ```
+//! use bpfkit_isa::{AluOp, Insn, Operand, Reg, Size, Width};
+//! use bpfkit_verifier::{verify, ProgType, VerifierOptions};
+//! // r0 = *(u8 *)(r1 + 0); exit -- on a 'memory' buffer nothing proves has a byte.
+//! let prog = [
+//!     Insn::Ldx { size: Size::B, sx: false, dst: Reg::R0, src: Reg::R1, off: 0 },
+//!     Insn::Exit,
+//! ];
+//! let err = verify(&prog, &ProgType::MEMORY, &VerifierOptions::default()).unwrap_err();
+//! assert_eq!(err.pc, 0);
+//! // Checking the length first makes it safe.
+//! let prog = [
+//!     Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: Reg::R0, src: Operand::Imm(0) },
+//!     Insn::Jmp { width: Width::W64, cond: bpfkit_isa::JmpCond::Eq, dst: Reg::R2,
+//!                 src: Operand::Imm(0), off: 1 },
+//!     Insn::Ldx { size: Size::B, sx: false, dst: Reg::R0, src: Reg::R1, off: 0 },
+//!     Insn::Exit,
+//! ];
+//! assert!(verify(&prog, &ProgType::MEMORY, &VerifierOptions::default()).is_ok());
+//! ```
+//!
+//! Modules, from the bottom up: [`tnum`] and [`bounds`] (what is known of a number),
+//! [`state`] (registers and stack), [`progtype`] and [`helpers`] (program types and helper
+//! prototypes as data), [`cfg`] (structural checks), the interpreter (`check` driving
+//! `alu`, `mem`, `branch`, `call`, with `prune` for state pruning), [`facts`] (what
+//! accepted programs give engines) and [`diag`] (rejections).
+
+mod alu;
+pub mod bounds;
+mod branch;
+mod call;
+pub mod cfg;
+mod check;
+pub mod diag;
+pub mod error;
+pub mod facts;
+pub mod helpers;
+mod mem;
+pub mod progtype;
+mod prune;
+pub mod state;
+pub mod tnum;
+
+pub use check::Stats;
+pub use diag::{Rejection, SliceStep};
+pub use error::ErrorKind;
+pub use facts::{InsnFacts, Region};
+pub use helpers::{Arg, HelperProto, Ret};
+pub use progtype::ProgType;
+
+use bpfkit_isa::Insn;
+
+/// The kernel's limit on processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
+pub const COMPLEXITY_LIMIT: usize = 1_000_000;
+
+/// A map the program may reference with `lddw`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapSpec {
+    /// The file descriptor `BPF_PSEUDO_MAP_FD` references use; index-based references
+    /// (`BPF_PSEUDO_MAP_IDX`) use the position in [`VerifierOptions::maps`].
+    pub fd: Option<i32>,
+    /// `enum bpf_map_type`.
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+/// What the verifier is told besides the program and its type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierOptions {
+    /// The maps `lddw` may reference.
+    pub maps: Vec<MapSpec>,
+    /// Helpers besides Linux's, callable from every program type; they take precedence
+    /// over standard helpers of the same number.
+    pub helpers: Vec<HelperProto>,
+    /// Budget of processed instructions over all paths.
+    pub max_insns: usize,
+    /// Whether to keep a kernel-style trace (log level 2).
+    pub log: bool,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        VerifierOptions {
+            maps: Vec::new(),
+            helpers: Vec::new(),
+            max_insns: COMPLEXITY_LIMIT,
+            log: false,
+        }
+    }
+}
+
+/// An accepted program's proven facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Per instruction slot (an `lddw`'s second slot has empty facts).
+    pub facts: Vec<InsnFacts>,
+    pub stats: Stats,
+    /// The kernel-style trace, when asked for.
+    pub log: Option<String>,
+}
+
+/// Verifies `insns` as a program of type `prog_type`.
+pub fn verify(
+    insns: &[Insn],
+    prog_type: &ProgType,
+    opts: &VerifierOptions,
+) -> Result<Verified, Box<Rejection>> {
+    let cfg = cfg::build(insns).map_err(|(pc, kind)| {
+        Box::new(diag::rejection(
+            insns,
+            None,
+            prog_type.name,
+            pc,
+            kind,
+            &[],
+            None,
+            &diag::Path::default(),
+        ))
+    })?;
+    let mut checker = check::Checker::new(insns, cfg, prog_type, opts);
+    match checker.run() {
+        Ok(()) => Ok(Verified {
+            facts: checker.facts,
+            stats: checker.stats,
+            log: checker.log,
+        }),
+        Err(failure) => {
+            let mut r = diag::rejection(
+                insns,
+                Some(&checker.cfg),
+                prog_type.name,
+                failure.pc,
+                failure.fail.kind,
+                &failure.fail.regs,
+                failure.state.as_ref(),
+                &failure.path,
+            );
+            r.insns_processed = checker.stats.insns_processed;
+            r.log = checker.log;
+            Err(Box::new(r))
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Memory accesses (`check_mem_access` and the per-region checks it dispatches to):
+//! loads, stores and atomics through each pointer type, and the legacy packet loads.
+
+use crate::alu::{width_mask, MAX_VAR_OFF};
+use crate::bounds::Scalar;
+use crate::check::{fail, Checker, Fail};
+use crate::error::ErrorKind;
+use crate::facts::Region;
+use crate::progtype::{Entry, FieldKind};
+use crate::state::{ByteKind, Frame, RegState, RegType, State, SLOT, STACK_SIZE};
+use bpfkit_isa::{AtomicOp, Reg, Size};
+
+/// What a store writes, as far as the stack needs to know.
+#[derive(Clone, Copy, Debug)]
+pub enum Stored {
+    /// A register (`stx`): spilled whole when 8 bytes are stored at a slot.
+    Reg(RegState),
+    /// An immediate (`st`), sign-extended.
+    Imm(i64),
+    /// Bytes of unknown content (atomics, helpers filling memory).
+    Unknown,
+}
+
+impl Stored {
+    fn is_zero(&self) -> bool {
+        match self {
+            Stored::Reg(r) => r.as_const() == Some(0),
+            Stored::Imm(v) => *v == 0,
+            Stored::Unknown => false,
+        }
+    }
+}
+
+/// A scalar as loaded from `size` bytes (zero-extended).
+pub fn loaded(size: usize) -> RegState {
+    RegState::scalar(Scalar::up_to(width_mask(size as u32 * 8)))
+}
+
+impl Checker<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check_load(
+        &mut self,
+        st: &mut State,
+        size: Size,
+        sx: bool,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    ) -> Result<(), Fail> {
+        let ptr = self.read_reg(st, src)?;
+        self.check_writable(dst)?;
+        let mut value = self.access(st, src, ptr, off as i64, size.bytes(), None)?;
+        if sx {
+            value = match value.ty {
+                RegType::Scalar => {
+                    RegState::scalar(value.var.extend(size.bytes() as u32 * 8, true))
+                }
+                _ => RegState::scalar(Scalar::unknown()),
+            };
+        }
+        *st.reg_mut(dst) = value;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check_store(
+        &mut self,
+        st: &mut State,
+        size: Size,
+        dst: Reg,
+        src: Option<Reg>,
+        off: i16,
+        imm: i32,
+    ) -> Result<(), Fail> {
+        let ptr = self.read_reg(st, dst)?;
+        let value = match src {
+            Some(r) => Stored::Reg(self.read_reg(st, r)?),
+            None => {
+                if ptr.ty == RegType::PtrToCtx {
+                    return fail(ErrorKind::CtxImmStore { reg: dst }, &[dst]);
+                }
+                Stored::Imm(imm as i64)
+            }
+        };
+        self.access(st, dst, ptr, off as i64, size.bytes(), Some(value))?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check_atomic(
+        &mut self,
+        st: &mut State,
+        size: Size,
+        op: AtomicOp,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    ) -> Result<(), Fail> {
+        let ptr = self.read_reg(st, dst)?;
+        self.read_reg(st, src)?;
+        if op == AtomicOp::Cmpxchg {
+            self.read_reg(st, Reg::R0)?;
+        }
+        if !matches!(ptr.ty, RegType::PtrToStack | RegType::MapValue) {
+            let what = ptr.ty.name();
+            return fail(ErrorKind::AtomicNotAllowed { reg: dst, what }, &[dst]);
+        }
+        let n = size.bytes();
+        self.access(st, dst, ptr, off as i64, n, None)?;
+        self.access(st, dst, ptr, off as i64, n, Some(Stored::Unknown))?;
+        let fetched = match op {
+            AtomicOp::Cmpxchg => Some(Reg::R0),
+            AtomicOp::Xchg
+            | AtomicOp::Add { fetch: true }
+            | AtomicOp::Or { fetch: true }
+            | AtomicOp::And { fetch: true }
+            | AtomicOp::Xor { fetch: true } => Some(src),
+            _ => None,
+        };
+        if let Some(r) = fetched {
+            self.check_writable(r)?;
+            *st.reg_mut(r) = loaded(n);
+        }
+        Ok(())
+    }
+
+    /// `LD_ABS`/`LD_IND`: r6 must be the skb; like a call, they clobber r1-r5.
+    pub(crate) fn check_ld_abs(
+        &mut self,
+        st: &mut State,
+        size: Size,
+        src: Option<Reg>,
+    ) -> Result<(), Fail> {
+        if !self.prog.ld_abs {
+            return fail(ErrorKind::LdAbsNotAllowed, &[]);
+        }
+        let r6 = self.read_reg(st, Reg::R6)?;
+        if r6.ty != RegType::PtrToCtx || r6.off != 0 {
+            return fail(ErrorKind::LdAbsNeedsCtx, &[Reg::R6]);
+        }
+        if let Some(r) = src {
+            self.read_reg(st, r)?;
+        }
+        for r in 1..=5 {
+            st.cur_mut().regs[r] = RegState::not_init();
+        }
+        *st.reg_mut(Reg::R0) = loaded(size.bytes());
+        Ok(())
+    }
+
+    /// One access of `size` bytes at `ptr + off`, through register `base`: checks it and,
+    /// for a store, applies it to the stack. Returns what a load yields.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn access(
+        &mut self,
+        st: &mut State,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+        store: Option<Stored>,
+    ) -> Result<RegState, Fail> {
+        let write = store.is_some();
+        let (region, value) = match ptr.ty {
+            RegType::PtrToStack => (
+                Region::Stack,
+                self.stack_access(st, base, ptr, off, size, store)?,
+            ),
+            RegType::PtrToCtx => (
+                Region::Ctx,
+                self.ctx_access(base, ptr, off, size, write, store)?,
+            ),
+            RegType::PtrToPacket | RegType::PtrToPacketMeta => {
+                self.packet_access(st, base, ptr, off, size, write)?;
+                (Region::Packet, loaded(size))
+            }
+            RegType::MapValue => {
+                self.map_value_access(base, ptr, off, size)?;
+                (Region::MapValue, loaded(size))
+            }
+            ty => {
+                let what = ty.name();
+                return fail(ErrorKind::InvalidMemAccess { reg: base, what }, &[base]);
+            }
+        };
+        self.facts[self.current_pc].note_access(region);
+        Ok(value)
+    }
+
+    /// Context fields per the program type's table (`check_ctx_access`).
+    fn ctx_access(
+        &self,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+        write: bool,
+        store: Option<Stored>,
+    ) -> Result<RegState, Fail> {
+        if ptr.off != 0 || ptr.var.as_const() != Some(0) {
+            let kind = ErrorKind::CtxModified {
+                reg: base,
+                off: ptr.off as i64,
+            };
+            return fail(kind, &[base]);
+        }
+        let Entry::Context(ctx) = self.prog.entry else {
+            unreachable!("only context program types have a context pointer");
+        };
+        let bad = || Fail::new(ErrorKind::CtxAccess { off, size, write }, &[base]);
+        let field = ctx
+            .fields
+            .iter()
+            .find(|f| f.off as i64 <= off && off < (f.off + f.size) as i64)
+            .ok_or_else(bad)?;
+        let allowed = if write { field.write } else { field.read };
+        let end = off + size as i64;
+        let fits = if field.narrow && !write {
+            size <= 8 && off % size as i64 == 0 && end <= (field.off + field.size) as i64
+        } else {
+            off == field.off as i64 && size == field.size.min(8) as usize
+        };
+        if allowed & self.prog.flavour == 0 || !fits {
+            return Err(bad());
+        }
+        if let Some(Stored::Reg(v)) = store {
+            if v.ty.is_pointer() {
+                return Err(bad());
+            }
+        }
+        Ok(match field.kind {
+            FieldKind::Scalar => loaded(size),
+            FieldKind::PacketData => RegState::pointer(RegType::PtrToPacket),
+            FieldKind::PacketEnd => RegState::pointer(RegType::PtrToPacketEnd),
+            FieldKind::PacketMeta => RegState::pointer(RegType::PtrToPacketMeta),
+        })
+    }
+
+    /// Packet bytes must lie within the range proven by comparisons with the packet's
+    /// end (`check_packet_access`); for the 'memory' type, within the buffer's proven
+    /// minimum length as well.
+    fn packet_access(
+        &self,
+        st: &State,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+        write: bool,
+    ) -> Result<(), Fail> {
+        if ptr.var.smin < 0 {
+            return fail(ErrorKind::NegativeOffset { reg: base }, &[base]);
+        }
+        if write && !self.prog.packet_write {
+            return fail(ErrorKind::PacketReadOnly, &[base]);
+        }
+        let start = ptr.off as i64 + off;
+        let end = start + size as i64;
+        let in_range = start >= 0 && end <= ptr.range as i64;
+        let in_buffer = st.buffer_len.is_some_and(|len| {
+            ptr.ty == RegType::PtrToPacket
+                && start >= 0
+                && (ptr.var.umax as i128 + end as i128) <= len.var.umin as i128
+        });
+        if !(in_range || in_buffer) {
+            let kind = ErrorKind::PacketOutOfRange {
+                reg: base,
+                off: start,
+                size,
+                range: ptr.range,
+            };
+            return fail(kind, &[base]);
+        }
+        Ok(())
+    }
+
+    /// Map values: within `[0, value_size)` for every possible offset (`check_map_access`).
+    fn map_value_access(
+        &self,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+    ) -> Result<(), Fail> {
+        let value_size = self.opts.maps[ptr.map as usize].value_size;
+        let fixed = ptr.off as i64 + off;
+        let lo = fixed as i128 + ptr.var.smin as i128;
+        if ptr.var.smin < 0 && lo < 0 {
+            return fail(ErrorKind::NegativeOffset { reg: base }, &[base]);
+        }
+        if ptr.var.umax >= MAX_VAR_OFF as u64 {
+            return fail(ErrorKind::UnboundedAccess { reg: base }, &[base]);
+        }
+        let hi = fixed as i128 + ptr.var.umax as i128 + size as i128;
+        if lo < 0 || hi > value_size as i128 {
+            let kind = ErrorKind::MapValueOutOfRange {
+                reg: base,
+                off: fixed + ptr.var.umax as i64,
+                size,
+                value_size,
+            };
+            return fail(kind, &[base]);
+        }
+        Ok(())
+    }
+
+    /// Stack accesses (`check_stack_read`/`check_stack_write`, fixed and variable
+    /// offsets).
+    fn stack_access(
+        &mut self,
+        st: &mut State,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+        store: Option<Stored>,
+    ) -> Result<RegState, Fail> {
+        let fixed = ptr.off as i64 + off;
+        let lo = fixed + ptr.var.smin;
+        let hi = fixed + ptr.var.smax;
+        if lo < -(STACK_SIZE as i64) || hi + size as i64 > 0 || ptr.var.smin < -(STACK_SIZE as i64)
+        {
+            let kind = ErrorKind::StackOutOfBounds {
+                reg: base,
+                off: lo,
+                size,
+            };
+            return fail(kind, &[base]);
+        }
+        let frameno = ptr.frame as usize;
+        if let Some(Stored::Reg(v)) = store {
+            if v.ty == RegType::PtrToStack && v.frame as usize > frameno {
+                return fail(ErrorKind::StackPointerEscape, &[base]);
+            }
+        }
+        let frame = &mut st.frames[frameno];
+        if lo == hi {
+            if lo % size as i64 != 0 {
+                let kind = ErrorKind::StackMisaligned {
+                    reg: base,
+                    off: lo,
+                    size,
+                };
+                return fail(kind, &[base]);
+            }
+            match store {
+                Some(v) => write_fixed(frame, lo, size, v),
+                None => return read_fixed(frame, base, lo, size),
+            }
+        } else {
+            match store {
+                Some(v) => write_range(frame, lo, hi + size as i64, v),
+                None => {
+                    if (lo..hi + size as i64).any(|b| frame.byte(b) == ByteKind::Uninit) {
+                        let kind = ErrorKind::StackUninitRead {
+                            reg: base,
+                            off: lo,
+                            size,
+                        };
+                        return fail(kind, &[base]);
+                    }
+                    return Ok(loaded(size));
+                }
+            }
+        }
+        let depth = frame.depth();
+        self.stats.max_stack_depth = self.stats.max_stack_depth.max(depth);
+        // `check_max_stack_depth`: each frame rounded up to 32 bytes.
+        let total: usize = st
+            .frames
+            .iter()
+            .map(|f| f.depth().max(1).div_ceil(32) * 32)
+            .sum();
+        if total > STACK_SIZE {
+            return fail(ErrorKind::CombinedStackTooLarge { size: total }, &[]);
+        }
+        Ok(RegState::not_init())
+    }
+}
+
+/// Stores at a known stack offset: 8 aligned bytes of a register spill it whole.
+fn write_fixed(frame: &mut Frame, off: i64, size: usize, v: Stored) {
+    let spill = match v {
+        Stored::Reg(r) if size == SLOT => Some(r),
+        Stored::Imm(i) if size == SLOT => Some(RegState::scalar(Scalar::constant(i as u64))),
+        _ => None,
+    };
+    if let Some(r) = spill {
+        let slot = frame.slot_mut(Frame::slot_index(off));
+        slot.bytes = [ByteKind::Spill; SLOT];
+        slot.spilled = Some(r);
+        return;
+    }
+    let kind = if v.is_zero() {
+        ByteKind::Zero
+    } else {
+        ByteKind::Misc
+    };
+    for b in off..off + size as i64 {
+        set_byte(frame, b, kind);
+    }
+}
+
+/// Stores at a variable stack offset: every byte it may touch becomes initialized data,
+/// as the kernel does for privileged programs (`check_stack_write_var_off`).
+fn write_range(frame: &mut Frame, lo: i64, end: i64, v: Stored) {
+    for b in lo..end {
+        let keep_zero = v.is_zero() && frame.byte(b) == ByteKind::Zero;
+        set_byte(
+            frame,
+            b,
+            if keep_zero {
+                ByteKind::Zero
+            } else {
+                ByteKind::Misc
+            },
+        );
+    }
+}
+
+/// Sets one byte, breaking up a spilled register it overwrites part of.
+fn set_byte(frame: &mut Frame, b: i64, kind: ByteKind) {
+    let slot = frame.slot_mut(Frame::slot_index(b));
+    if slot.spilled.take().is_some() {
+        for k in &mut slot.bytes {
+            if *k == ByteKind::Spill {
+                *k = ByteKind::Misc;
+            }
+        }
+    }
+    slot.bytes[b.rem_euclid(SLOT as i64) as usize] = kind;
+}
+
+/// Loads from a known stack offset: a spilled register comes back whole, other bytes
+/// must have been written.
+fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegState, Fail> {
+    let slot = frame.slot(Frame::slot_index(off));
+    if let Some(spilled) = slot.spilled {
+        if size == SLOT {
+            return Ok(spilled);
+        }
+        if spilled.ty.is_pointer() {
+            return fail(
+                ErrorKind::PartialFill {
+                    reg: base,
+                    off,
+                    size,
+                },
+                &[base],
+            );
+        }
+        return Ok(loaded(size));
+    }
+    let mut all_zero = true;
+    for b in off..off + size as i64 {
+        match frame.byte(b) {
+            ByteKind::Uninit => {
+                return fail(
+                    ErrorKind::StackUninitRead {
+                        reg: base,
+                        off,
+                        size,
+                    },
+                    &[base],
+                );
+            }
+            ByteKind::Zero => {}
+            _ => all_zero = false,
+        }
+    }
+    Ok(if all_zero {
+        RegState::scalar(Scalar::constant(0))
+    } else {
+        loaded(size)
+    })
+}

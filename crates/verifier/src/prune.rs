@@ -1,0 +1,107 @@
+//! State subsumption for pruning (`states_equal`, `regsafe`, `stacksafe`, `check_ids`): a
+//! state already proven safe at an instruction covers a new one when every live register
+//! and stack slot of the old state allows everything the new one can hold.
+
+use crate::cfg::RegSet;
+use crate::state::{ByteKind, RegState, RegType, StackSlot, State};
+use std::collections::HashMap;
+
+/// A consistent renaming of ids from the old state to the new one: two registers sharing
+/// an id in the old state must share one in the new state too (`check_ids`).
+#[derive(Default)]
+struct IdMap(HashMap<u32, u32>);
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 {
+            return true;
+        }
+        if cur == 0 {
+            return false;
+        }
+        *self.0.entry(old).or_insert(cur) == cur
+    }
+}
+
+/// Whether `old` covers `cur`; with `exact`, whether they are the same on everything live
+/// (the infinite-loop test). `live` holds each frame's live registers.
+pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> bool {
+    if old.frames.len() != cur.frames.len() {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        if fo.callsite != fc.callsite {
+            return false;
+        }
+        for r in 0..10 {
+            if live[i] >> r & 1 == 1 && !regsafe(&fo.regs[r], &fc.regs[r], &mut ids, exact) {
+                return false;
+            }
+        }
+        let n = fo.slots.len().max(fc.slots.len());
+        for s in 0..n {
+            if !stacksafe(fo.slot(s), fc.slot(s), &mut ids, exact) {
+                return false;
+            }
+        }
+    }
+    match (&old.buffer_len, &cur.buffer_len) {
+        (Some(o), Some(c)) => regsafe(o, c, &mut ids, exact),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Whether register value `old` covers `cur` (`regsafe`).
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+    if exact {
+        return old == cur;
+    }
+    // The old path never read it (reading is an error), so its content does not matter.
+    if old.ty == RegType::NotInit {
+        return true;
+    }
+    if old.ty != cur.ty {
+        return false;
+    }
+    let var_ok = old.var.includes(&cur.var) && ids.check(old.id, cur.id);
+    match old.ty {
+        RegType::NotInit => true,
+        RegType::Scalar => var_ok,
+        RegType::PtrToCtx | RegType::PtrToStack => {
+            old.off == cur.off && old.frame == cur.frame && var_ok
+        }
+        RegType::ConstPtrToMap => old.map == cur.map,
+        RegType::MapValue | RegType::MapValueOrNull => {
+            old.map == cur.map && old.off == cur.off && var_ok
+        }
+        // A longer proven range is fine: the old path needed no more than its own.
+        RegType::PtrToPacket | RegType::PtrToPacketMeta => {
+            old.off == cur.off && old.range <= cur.range && var_ok
+        }
+        RegType::PtrToPacketEnd => old.off == cur.off,
+    }
+}
+
+/// Whether stack slot `old` covers `cur` (`stacksafe`).
+fn stacksafe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> bool {
+    if exact {
+        return old == cur;
+    }
+    for (o, c) in old.bytes.iter().zip(&cur.bytes) {
+        let ok = match (o, c) {
+            (ByteKind::Uninit, _) => true,
+            (ByteKind::Misc, ByteKind::Misc | ByteKind::Zero) => true,
+            (o, c) => o == c,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    match (&old.spilled, &cur.spilled) {
+        (Some(o), Some(c)) => regsafe(o, c, ids, exact),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
