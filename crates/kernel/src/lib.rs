@@ -18,12 +18,16 @@
 #[cfg(target_os = "linux")]
 mod error;
 #[cfg(target_os = "linux")]
+mod map;
+#[cfg(target_os = "linux")]
 mod program;
 #[cfg(target_os = "linux")]
 mod sys;
 
 #[cfg(target_os = "linux")]
 pub use error::{Errno, KernelError};
+#[cfg(target_os = "linux")]
+pub use map::{possible_cpus, KernelMap};
 #[cfg(target_os = "linux")]
 pub use program::{available, ProgType, Program, TestRun, TestRunResult};
 
