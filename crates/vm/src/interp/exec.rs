@@ -8,6 +8,22 @@ use crate::helpers::{HelperContext, HelperError};
 use crate::memory::{Memory, Region};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
+/// Memory a run needs besides its registers, kept between runs so that a run allocates and
+/// clears nothing: the stack of every frame and the saved state of the callers.
+pub(crate) struct Scratch {
+    pub stack: [u8; STACK_FRAME_SIZE * MAX_FRAMES],
+    frames: [Frame; MAX_FRAMES],
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Box<Scratch> {
+        Box::new(Scratch {
+            stack: [0; STACK_FRAME_SIZE * MAX_FRAMES],
+            frames: [Frame::default(); MAX_FRAMES],
+        })
+    }
+}
+
 /// What a local call saves: where to return, the callee-saved registers and the frame.
 #[derive(Clone, Copy, Default)]
 struct Frame {
@@ -16,10 +32,10 @@ struct Frame {
     fp: u64,
 }
 
-/// Runs `p` with `stack` as its stack.
+/// Runs `p` with the stack and frames of `scratch`.
 pub(crate) fn run(
     p: &Prepared,
-    stack: &mut [u8],
+    scratch: &mut Scratch,
     budget: u64,
     inv: Invocation<'_>,
 ) -> Result<Outcome, VmError> {
@@ -29,17 +45,17 @@ pub(crate) fn run(
         packet,
     } = inv;
     let stack_region = Region {
-        start: stack.as_mut_ptr() as u64,
-        len: stack.len() as u64,
+        start: scratch.stack.as_mut_ptr() as u64,
+        len: scratch.stack.len() as u64,
         writable: true,
     };
-    // SAFETY: `stack` is exclusively borrowed for the whole run, and `memory` does not
+    // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
     // outlive this function.
     unsafe { memory.add_raw_first(stack_region) };
     let mut regs = [0u64; REGS];
     regs[1..6].copy_from_slice(&args);
     regs[10] = stack_region.start + stack_region.len;
-    exec(p, &mut regs, memory, packet, budget)
+    exec(p, &mut regs, &mut scratch.frames, memory, packet, budget)
 }
 
 /// Size of the register file: 11 registers, rounded up to 16 so that an index masked with
@@ -131,12 +147,12 @@ fn packet_load(packet: Option<Region>, offset: u32, size: u64) -> Option<u64> {
 fn exec(
     p: &Prepared,
     regs: &mut [u64; REGS],
+    frames: &mut [Frame; MAX_FRAMES],
     mut memory: Memory<'_>,
     packet: Option<Region>,
     budget: u64,
 ) -> Result<Outcome, VmError> {
     let code = &p.code[..];
-    let mut frames = [Frame::default(); MAX_FRAMES];
     let mut depth = 0usize;
     let mut pc = 0usize;
     let mut executed = 0u64;
@@ -177,7 +193,8 @@ fn exec(
         ($op:expr, $t:ty) => {{
             let a = addr(regs, 10, &$op);
             // SAFETY: see above; prepare checked -512 <= off and off + size <= 0.
-            regs[($op.dst & 15) as usize] = unsafe { std::ptr::read_unaligned(a as *const $t) } as u64;
+            regs[($op.dst & 15) as usize] =
+                unsafe { std::ptr::read_unaligned(a as *const $t) } as u64;
         }};
     }
     macro_rules! stack_store {
@@ -217,7 +234,11 @@ fn exec(
     }
 
     loop {
-        let op = code[pc];
+        // SAFETY: pc is always an index of `code`: it starts at 0, steps to the next op
+        // (the last op, FellOff, never steps), over an lddw (whose tail is followed by
+        // another op or FellOff), or to a branch target or return address, which prepare
+        // checked lie inside the program.
+        let op = unsafe { *code.get_unchecked(pc) };
         executed += 1;
         let d = (op.dst & 15) as usize;
         let s = (op.src & 15) as usize;

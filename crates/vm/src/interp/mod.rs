@@ -23,8 +23,6 @@ pub const DEFAULT_BUDGET: u64 = 1 << 32;
 /// mistaken for a function.
 pub const FUNC_ADDR_BASE: u64 = 0xffff_ffff_a000_0000;
 
-const STACK_TOTAL: usize = STACK_FRAME_SIZE * MAX_FRAMES;
-
 /// What a program is called with: r1..r5, the memory it may touch besides its stack, and
 /// the packet that legacy packet loads (`LD_ABS`/`LD_IND`) read.
 pub struct Invocation<'m> {
@@ -48,11 +46,21 @@ pub struct Outcome {
 
 /// A program prepared for interpretation, with its own stack. Cheap to run many times;
 /// clone it to run on several threads.
-#[derive(Clone)]
 pub struct Interpreter {
     prepared: std::sync::Arc<prepare::Prepared>,
-    stack: Box<[u8; STACK_TOTAL]>,
+    scratch: Box<exec::Scratch>,
     budget: u64,
+}
+
+impl Clone for Interpreter {
+    /// Shares the prepared program; the copy gets a stack of its own.
+    fn clone(&self) -> Self {
+        Interpreter {
+            prepared: self.prepared.clone(),
+            scratch: exec::Scratch::new(),
+            budget: self.budget,
+        }
+    }
 }
 
 impl Interpreter {
@@ -60,7 +68,7 @@ impl Interpreter {
     pub fn new(insns: &[Insn], helpers: &Helpers) -> Result<Interpreter, PrepareError> {
         Ok(Interpreter {
             prepared: std::sync::Arc::new(prepare::prepare(insns, helpers)?),
-            stack: Box::new([0; STACK_TOTAL]),
+            scratch: exec::Scratch::new(),
             budget: DEFAULT_BUDGET,
         })
     }
@@ -90,6 +98,6 @@ impl Interpreter {
 
     /// Runs the program once.
     pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        exec::run(&self.prepared, &mut self.stack[..], self.budget, inv)
+        exec::run(&self.prepared, &mut self.scratch, self.budget, inv)
     }
 }

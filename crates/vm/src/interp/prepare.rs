@@ -405,7 +405,12 @@ fn fuse(code: &mut [Op], insns: &[Insn]) {
         }
     }
     let is_zext = |a: &Op, b: &Op, d: u8| {
-        a.opc == Opc::Lsh64I && a.dst == d && a.imm == 32 && b.opc == Opc::Rsh64I && b.dst == d && b.imm == 32
+        a.opc == Opc::Lsh64I
+            && a.dst == d
+            && a.imm == 32
+            && b.opc == Opc::Rsh64I
+            && b.dst == d
+            && b.imm == 32
     };
     let mut pc = 0;
     while pc + 2 < code.len() {
@@ -422,7 +427,11 @@ fn fuse(code: &mut [Op], insns: &[Insn]) {
             }
             Opc::Mov64R if free(2) && next.dst == head.dst && next.opc == Opc::Add64R => {
                 // After `d = s`, reading d reads s.
-                code[pc].src2 = if next.src == head.dst { head.src } else { next.src };
+                code[pc].src2 = if next.src == head.dst {
+                    head.src
+                } else {
+                    next.src
+                };
                 Some(Opc::MovAddR)
             }
             _ => None,
