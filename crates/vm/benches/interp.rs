@@ -6,8 +6,8 @@
 //! it: parse the headers, hash the first 128 bytes, checksum the first 256, sort the first
 //! 16 words, loop over the first 64 bytes, calls over the first 32.
 //!
-//! Each iteration copies the input into the run's buffer, then runs the program once, for
-//! both engines alike.
+//! Each iteration runs the program once on the same buffer, for both engines alike; the
+//! fixtures never write to it (checked after each fixture's measurements).
 //!
 //! rbpf sets r1 to the memory but leaves r2 zero, whereas bpfkit's memory programs take the
 //! length in r2: rbpf runs the same program with one instruction prepended, `r2 = <length>`
@@ -108,21 +108,18 @@ fn interpreters(c: &mut Criterion) {
         };
 
         let mut group = c.benchmark_group(stem);
+        // The fixtures only read their input, so it is not copied afresh for each run (the
+        // copy would cost as much as a short program); the check below proves it unchanged.
         group.bench_function("bpfkit", |b| {
-            b.iter(|| {
-                buffer.copy_from_slice(&input);
-                bpfkit.run_mem(&mut buffer).expect("bpfkit run").r0
-            })
+            b.iter(|| bpfkit.run_mem(&mut buffer).expect("bpfkit run").r0)
         });
         if let Some(vm) = &rbpf {
             group.bench_function("rbpf", |b| {
-                b.iter(|| {
-                    buffer.copy_from_slice(&input);
-                    vm.execute_program(&mut buffer).expect("rbpf run")
-                })
+                b.iter(|| vm.execute_program(&mut buffer).expect("rbpf run"))
             });
         }
         group.finish();
+        assert_eq!(buffer, input, "{stem} wrote to its input");
     }
 }
 
