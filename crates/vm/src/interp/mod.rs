@@ -35,6 +35,25 @@ pub struct Invocation<'m> {
     pub packet: Option<Region>,
 }
 
+impl<'m> Invocation<'m> {
+    /// The call of the plain memory program type: r1 = start of `mem`, r2 = its length;
+    /// `mem` is readable and writable, and is also the packet of legacy loads.
+    pub fn memory(mem: &'m mut [u8]) -> Invocation<'m> {
+        let packet = Region {
+            start: mem.as_ptr() as u64,
+            len: mem.len() as u64,
+            writable: true,
+        };
+        let mut memory = Memory::new();
+        memory.add_mut(mem);
+        Invocation {
+            args: [packet.start, packet.len, 0, 0, 0],
+            memory,
+            packet: Some(packet),
+        }
+    }
+}
+
 /// The result of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -81,19 +100,7 @@ impl Interpreter {
     /// Runs the program as the plain memory program type: r1 = start of `mem`, r2 = its
     /// length; `mem` is readable and writable, and is also the packet of legacy loads.
     pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
-        let packet = Region {
-            start: mem.as_ptr() as u64,
-            len: mem.len() as u64,
-            writable: true,
-        };
-        let args = [packet.start, packet.len, 0, 0, 0];
-        let mut memory = Memory::new();
-        memory.add_mut(mem);
-        self.run(Invocation {
-            args,
-            memory,
-            packet: Some(packet),
-        })
+        self.run(Invocation::memory(mem))
     }
 
     /// Runs the program once.
