@@ -186,37 +186,25 @@ impl Checker<'_> {
                 return Ok(RegState::pointer(RegType::PtrToPacketEnd));
             }
         }
+        let what = ptr.ty.name();
+        if op == AluOp::Sub && ptr.ty == RegType::PtrToStack && off.var.as_const().is_none() {
+            return fail(ErrorKind::StackPointerSubtraction { reg: dst }, regs);
+        }
+        sane_offset(&off, dst, what, regs)?;
         let mut r = ptr;
-        if let Some(k) = off.var.as_const() {
-            let k = k as i64;
-            let new = match op {
-                AluOp::Add => ptr.off as i64 + k,
-                _ => ptr.off as i64 - k,
-            };
-            if new.abs() >= MAX_VAR_OFF {
-                return fail(ErrorKind::OffsetOutOfBounds { reg: dst }, regs);
+        match off.var.as_const() {
+            // pointer += K: accumulated into the fixed offset.
+            Some(k) => {
+                r.off = match op {
+                    AluOp::Add => ptr.off.wrapping_add(k as i32),
+                    _ => ptr.off.wrapping_sub(k as i32),
+                };
             }
-            r.off = new as i32;
+            None => r.var = ptr.var.alu(op, &off.var, Width::W64),
+        }
+        sane_offset(&r, dst, what, regs)?;
+        if off.var.as_const().is_some() {
             return Ok(r);
-        }
-        if off.var.smin == i64::MIN
-            && matches!(
-                ptr.ty,
-                RegType::PtrToPacket | RegType::MapValue | RegType::PtrToPacketMeta
-            )
-        {
-            return fail(
-                ErrorKind::UnboundedMin {
-                    reg: dst,
-                    what: ptr.ty.name(),
-                },
-                regs,
-            );
-        }
-        r.var = ptr.var.alu(op, &off.var, Width::W64);
-        // `check_reg_sane_offset`: the variable part must stay small.
-        if r.var.smin <= -MAX_VAR_OFF || r.var.smax >= MAX_VAR_OFF {
-            return fail(ErrorKind::OffsetOutOfBounds { reg: dst }, regs);
         }
         if ptr.ty.is_packet() {
             // A new variable base: ranges learnt for the old one do not apply.
@@ -301,6 +289,39 @@ impl Checker<'_> {
         *st.reg_mut(dst) = reg;
         Ok(())
     }
+}
+
+/// The kernel's `check_reg_sane_offset`, applied to the offset register and to the
+/// resulting pointer: offsets stay within `±BPF_MAX_VAR_OFF` and have a lower bound.
+fn sane_offset(reg: &RegState, dst: Reg, what: &'static str, regs: &[Reg]) -> Result<(), Fail> {
+    let kind = if let Some(v) = reg
+        .var
+        .as_const()
+        .filter(|&v| (v as i64).unsigned_abs() >= MAX_VAR_OFF as u64)
+    {
+        ErrorKind::PointerMath {
+            reg: dst,
+            what,
+            value: v as i64,
+        }
+    } else if (reg.off as i64).unsigned_abs() >= MAX_VAR_OFF as u64 {
+        ErrorKind::PointerOffset {
+            reg: dst,
+            what,
+            off: reg.off as i64,
+        }
+    } else if reg.var.smin == i64::MIN {
+        ErrorKind::UnboundedMin { reg: dst, what }
+    } else if reg.var.smin.unsigned_abs() >= MAX_VAR_OFF as u64 {
+        ErrorKind::OffsetOutOfBounds {
+            reg: dst,
+            what,
+            value: reg.var.smin,
+        }
+    } else {
+        return Ok(());
+    };
+    fail(kind, regs)
 }
 
 /// The low `bits` bits set.

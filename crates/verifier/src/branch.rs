@@ -34,6 +34,7 @@ impl Checker<'_> {
                 None,
             ),
         };
+        let before = st.cur().regs;
         let mut taken = st.clone();
         let outcome = if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
             let outcome = branch_taken(cond, &d.var.view(width), &s.var.view(width));
@@ -59,6 +60,9 @@ impl Checker<'_> {
             None => Next::Fork {
                 fall,
                 target,
+                // Either side's refinement explains the state of both: one learnt
+                // something, the other did not.
+                refined: changed(&before, st) | changed(&before, &taken),
                 taken,
             },
         })
@@ -139,6 +143,16 @@ fn match_packet_pointers(
         return;
     };
     find_good_pkt_pointers(if on_taken { taken } else { fall }, ptr, open);
+}
+
+/// The registers of the current frame a refinement changed.
+fn changed(before: &[RegState], after: &State) -> u16 {
+    before
+        .iter()
+        .zip(&after.cur().regs)
+        .enumerate()
+        .filter(|(_, (b, a))| b != a)
+        .fold(0, |m, (i, _)| m | 1 << i)
 }
 
 /// Refines the scalar operands on one side of a comparison, and every register sharing

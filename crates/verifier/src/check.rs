@@ -48,6 +48,8 @@ pub enum Next {
         fall: usize,
         target: usize,
         taken: State,
+        /// Registers the comparison refined on either side.
+        refined: u16,
     },
     /// The program ended (exit from the main function).
     Done,
@@ -220,6 +222,7 @@ impl<'a> Checker<'a> {
                     w.path = w.path.push(Step {
                         pc: w.pc,
                         taken: None,
+                        refined: 0,
                     });
                     w.pc = pc;
                 }
@@ -227,6 +230,7 @@ impl<'a> Checker<'a> {
                     fall,
                     target,
                     taken,
+                    refined,
                 } => {
                     w.since_save.1 += 1;
                     self.worklist.push(Walker {
@@ -235,12 +239,14 @@ impl<'a> Checker<'a> {
                         path: w.path.push(Step {
                             pc: w.pc,
                             taken: Some(true),
+                            refined,
                         }),
                         since_save: w.since_save,
                     });
                     w.path = w.path.push(Step {
                         pc: w.pc,
                         taken: Some(false),
+                        refined,
                     });
                     w.pc = fall;
                 }

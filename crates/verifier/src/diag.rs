@@ -16,6 +16,8 @@ pub struct Step {
     pub pc: usize,
     /// For a conditional jump, whether it was taken.
     pub taken: Option<bool>,
+    /// For a conditional jump, the registers its outcome refined on either side.
+    pub refined: RegSet,
 }
 
 /// A path from the entry, shared between the paths that fork from it.
@@ -147,7 +149,13 @@ fn slice(insns: &[Insn], cfg: &Cfg, path: &Path, regs: &[Reg]) -> Vec<SliceStep>
         };
         let (uses, defs) = uses_defs(insn);
         let keep = match *insn {
-            Insn::Jmp { .. } => uses & wanted != 0,
+            // A comparison explains the registers it refined (a packet bounds check
+            // refines every copy of the pointer, not only its operands).
+            Insn::Jmp { .. } if (uses | step.refined) & wanted != 0 => {
+                wanted |= uses;
+                true
+            }
+            Insn::Jmp { .. } => false,
             Insn::Stx {
                 dst: Reg::R10,
                 src,

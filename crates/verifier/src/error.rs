@@ -56,9 +56,14 @@ pub enum ErrorKind {
     /// Context access at a field or size the program type does not allow.
     CtxAccess { off: i64, size: usize, write: bool },
     /// Context access through a pointer moved from the structure's start.
-    CtxModified { reg: Reg, off: i64 },
-    /// `st` (immediate store) into the context.
-    CtxImmStore { reg: Reg },
+    CtxModified {
+        reg: Reg,
+        off: i64,
+        /// The pointer's variable offset, when not a constant.
+        var: Option<String>,
+    },
+    /// A variable subtracted from a stack pointer.
+    StackPointerSubtraction { reg: Reg },
     /// Packet access not proven within the bytes compared against `data_end`.
     PacketOutOfRange {
         reg: Reg,
@@ -95,8 +100,24 @@ pub enum ErrorKind {
     PointerPointer { reg: Reg, op: &'static str },
     /// Adding a register without a lower bound to a packet or map value pointer.
     UnboundedMin { reg: Reg, what: &'static str },
-    /// An offset that could move a pointer out of any object.
-    OffsetOutOfBounds { reg: Reg },
+    /// A variable offset whose minimum could move a pointer out of any object.
+    OffsetOutOfBounds {
+        reg: Reg,
+        what: &'static str,
+        value: i64,
+    },
+    /// A constant added to a pointer beyond what any object spans.
+    PointerMath {
+        reg: Reg,
+        what: &'static str,
+        value: i64,
+    },
+    /// A pointer's fixed offset beyond what any object spans.
+    PointerOffset {
+        reg: Reg,
+        what: &'static str,
+        off: i64,
+    },
 
     // Maps and helpers.
     /// `lddw` of a map that the options do not describe.
@@ -164,13 +185,18 @@ impl ErrorKind {
             CtxAccess { off, size, .. } => {
                 format!("invalid bpf_context access off={off} size={size}")
             }
-            CtxModified { reg, off } => {
+            CtxModified { var: Some(var), .. } => {
+                format!("variable ctx access var_off={var} disallowed")
+            }
+            CtxModified { reg, off, .. } => {
                 format!(
                     "dereference of modified ctx ptr R{} off={off} disallowed",
                     reg.num()
                 )
             }
-            CtxImmStore { reg } => format!("BPF_ST stores into R{} ctx is not allowed", reg.num()),
+            StackPointerSubtraction { reg } => {
+                format!("R{} subtraction from stack pointer prohibited", reg.num())
+            }
             PacketOutOfRange {
                 reg,
                 off,
@@ -217,7 +243,15 @@ impl ErrorKind {
             UnboundedMin { what, .. } => format!(
                 "math between {what} pointer and register with unbounded min value is not allowed"
             ),
-            OffsetOutOfBounds { reg } => format!("R{} pointer arithmetic out of bounds", reg.num()),
+            OffsetOutOfBounds { what, value, .. } => {
+                format!("value {value} makes {what} pointer be out of bounds")
+            }
+            PointerMath { what, value, .. } => {
+                format!("math between {what} pointer and {value} is not allowed")
+            }
+            PointerOffset { what, off, .. } => {
+                format!("{what} pointer offset {off} is not allowed")
+            }
             UnknownMap { fd } => format!("fd {fd} is not pointing to valid bpf_map"),
             UnknownHelper { id } => format!("invalid func unknown#{id}"),
             HelperNotAllowed { id, name } => {
@@ -279,8 +313,9 @@ impl ErrorKind {
             StackUninitRead { off, size, .. } => format!("the {size} bytes at fp{off:+} are read before anything is written there"),
             PartialFill { off, size, .. } => format!("a pointer saved at fp{off:+} is read back with a {size}-byte load; pointers must be reloaded whole"),
             CtxAccess { off, size, write } => format!("the context has no {}field of {size} bytes at offset {off}", if *write { "writable " } else { "" }),
-            CtxModified { reg, off } => format!("{reg} points {off} bytes into the context; context fields must be accessed from the unmodified context pointer"),
-            CtxImmStore { .. } => "immediate stores into the context are not allowed; store from a register".into(),
+            CtxModified { reg, var: Some(_), .. } => format!("{reg} points a variable distance into the context; context fields must be accessed from the unmodified context pointer"),
+            CtxModified { reg, off, .. } => format!("{reg} points {off} bytes into the context; context fields must be accessed from the unmodified context pointer"),
+            StackPointerSubtraction { reg } => format!("{reg} is a stack pointer: a variable may be added to it, not subtracted"),
             PacketOutOfRange { reg, off, size, range } => format!("the packet access of {size} bytes at offset {off} from {reg} is not proven in bounds: only {range} bytes were checked against data_end"),
             NegativeOffset { reg } => format!("{reg}'s offset may be negative"),
             PacketReadOnly => "this program type may not write into the packet".into(),
@@ -293,7 +328,9 @@ impl ErrorKind {
             SubtractPointerFromScalar { reg } => format!("{reg}: a pointer cannot be subtracted from a number"),
             PointerPointer { op, .. } => format!("two pointers cannot be combined with {op}"),
             UnboundedMin { reg, what } => format!("the value added to the {what} pointer in {reg} has no lower bound"),
-            OffsetOutOfBounds { reg } => format!("{reg}'s offset can move the pointer outside any object"),
+            OffsetOutOfBounds { reg, value, .. } => format!("{reg}'s offset may be {value}, which moves the pointer outside any object"),
+            PointerMath { reg, value, .. } => format!("adding {value} to {reg} moves the pointer outside any object"),
+            PointerOffset { reg, off, .. } => format!("{reg}'s offset {off} is outside any object"),
             UnknownMap { fd } => format!("map {fd} is not known to the verifier"),
             UnknownHelper { id } => format!("there is no helper number {id}"),
             HelperNotAllowed { name, .. } => format!("bpf_{name} is not available to this program type"),

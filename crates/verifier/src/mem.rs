@@ -75,12 +75,7 @@ impl Checker<'_> {
         let ptr = self.read_reg(st, dst)?;
         let value = match src {
             Some(r) => Stored::Reg(self.read_reg(st, r)?),
-            None => {
-                if ptr.ty == RegType::PtrToCtx {
-                    return fail(ErrorKind::CtxImmStore { reg: dst }, &[dst]);
-                }
-                Stored::Imm(imm as i64)
-            }
+            None => Stored::Imm(imm as i64),
         };
         self.access(st, dst, ptr, off as i64, size.bytes(), Some(value))?;
         Ok(())
@@ -166,10 +161,7 @@ impl Checker<'_> {
                 Region::Stack,
                 self.stack_access(st, base, ptr, off, size, store)?,
             ),
-            RegType::PtrToCtx => (
-                Region::Ctx,
-                self.ctx_access(base, ptr, off, size, write, store)?,
-            ),
+            RegType::PtrToCtx => (Region::Ctx, self.ctx_access(base, ptr, off, size, write)?),
             RegType::PtrToPacket | RegType::PtrToPacketMeta => {
                 self.packet_access(st, base, ptr, off, size, write)?;
                 (Region::Packet, loaded(size))
@@ -195,12 +187,12 @@ impl Checker<'_> {
         off: i64,
         size: usize,
         write: bool,
-        store: Option<Stored>,
     ) -> Result<RegState, Fail> {
         if ptr.off != 0 || ptr.var.as_const() != Some(0) {
             let kind = ErrorKind::CtxModified {
                 reg: base,
                 off: ptr.off as i64,
+                var: (ptr.var.as_const() != Some(0)).then(|| ptr.var.var_off.to_string()),
             };
             return fail(kind, &[base]);
         }
@@ -222,11 +214,6 @@ impl Checker<'_> {
         };
         if allowed & self.prog.flavour == 0 || !fits {
             return Err(bad());
-        }
-        if let Some(Stored::Reg(v)) = store {
-            if v.ty.is_pointer() {
-                return Err(bad());
-            }
         }
         Ok(match field.kind {
             FieldKind::Scalar => loaded(size),
@@ -316,17 +303,19 @@ impl Checker<'_> {
         store: Option<Stored>,
     ) -> Result<RegState, Fail> {
         let fixed = ptr.off as i64 + off;
-        let lo = fixed + ptr.var.smin;
-        let hi = fixed + ptr.var.smax;
-        if lo < -(STACK_SIZE as i64) || hi + size as i64 > 0 || ptr.var.smin < -(STACK_SIZE as i64)
-        {
+        // The bounds of the variable offset were checked at the arithmetic
+        // (`sane_offset`), but the maximum may still be large: compare widened.
+        let lo = fixed as i128 + ptr.var.smin as i128;
+        let hi = fixed as i128 + ptr.var.smax as i128;
+        if lo < -(STACK_SIZE as i128) || hi + size as i128 > 0 {
             let kind = ErrorKind::StackOutOfBounds {
                 reg: base,
-                off: lo,
+                off: lo as i64,
                 size,
             };
             return fail(kind, &[base]);
         }
+        let (lo, hi) = (lo as i64, hi as i64);
         let frameno = ptr.frame as usize;
         if let Some(Stored::Reg(v)) = store {
             if v.ty == RegType::PtrToStack && v.frame as usize > frameno {
@@ -348,6 +337,19 @@ impl Checker<'_> {
                 None => return read_fixed(frame, base, lo, size),
             }
         } else {
+            // Stack accesses are always checked for alignment (`check_ptr_alignment`).
+            let at = ptr
+                .var
+                .var_off
+                .add(crate::tnum::Tnum::constant(fixed as u64));
+            if !at.is_aligned(size as u64) {
+                let kind = ErrorKind::StackMisaligned {
+                    reg: base,
+                    off: lo,
+                    size,
+                };
+                return fail(kind, &[base]);
+            }
             match store {
                 Some(v) => write_range(frame, lo, hi + size as i64, v),
                 None => {
@@ -365,11 +367,12 @@ impl Checker<'_> {
         }
         let depth = frame.depth();
         self.stats.max_stack_depth = self.stats.max_stack_depth.max(depth);
-        // `check_max_stack_depth`: each frame rounded up to 32 bytes.
+        // `check_max_stack_depth`: each frame rounded up to 16 bytes, as the kernels
+        // after 6.1 count.
         let total: usize = st
             .frames
             .iter()
-            .map(|f| f.depth().max(1).div_ceil(32) * 32)
+            .map(|f| f.depth().max(1).div_ceil(16) * 16)
             .sum();
         if total > STACK_SIZE {
             return fail(ErrorKind::CombinedStackTooLarge { size: total }, &[]);
