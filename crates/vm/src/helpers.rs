@@ -92,6 +92,8 @@ impl Helpers {
 
 mod host;
 pub mod linux;
+mod lock;
 mod map;
 mod ringbuf;
+mod strto;
 mod trace;

@@ -1,5 +1,6 @@
 //! Linux's helpers, with their numbers (`enum bpf_func_id` in `linux/bpf.h`) and
-//! semantics: maps, ring buffers, clocks, ids, trace output.
+//! semantics: maps, ring buffers, clocks, ids, trace output and string formatting,
+//! string to integer conversion, spin locks.
 //!
 //! ```
 //! use bpfkit_vm::helpers::linux::{self, Runtime};
@@ -11,7 +12,7 @@
 //! assert_eq!(helpers.get(linux::id::MAP_LOOKUP_ELEM).unwrap().name, "map_lookup_elem");
 //! ```
 
-use super::{host, map, ringbuf, trace, HelperContext, HelperError, Helpers};
+use super::{host, lock, map, ringbuf, strto, trace, HelperContext, HelperError, Helpers};
 use crate::maps::MapTable;
 use std::sync::{Arc, Mutex};
 
@@ -91,89 +92,74 @@ impl TraceLog {
 }
 
 type Args = [u64; 5];
+type Plain = fn(&mut HelperContext, Args) -> Result<u64, HelperError>;
+type WithMaps = fn(&MapTable, &mut HelperContext, Args) -> Result<u64, HelperError>;
+
+/// Helpers that need only the program's memory.
+const PLAIN: [(i32, &str, Plain); 13] = [
+    (id::KTIME_GET_NS, "ktime_get_ns", host::ktime_get_ns),
+    (
+        id::KTIME_GET_BOOT_NS,
+        "ktime_get_boot_ns",
+        host::ktime_get_boot_ns,
+    ),
+    (id::JIFFIES64, "jiffies64", host::jiffies64),
+    (
+        id::GET_PRANDOM_U32,
+        "get_prandom_u32",
+        host::get_prandom_u32,
+    ),
+    (
+        id::GET_SMP_PROCESSOR_ID,
+        "get_smp_processor_id",
+        host::get_smp_processor_id,
+    ),
+    (
+        id::GET_CURRENT_PID_TGID,
+        "get_current_pid_tgid",
+        host::get_current_pid_tgid,
+    ),
+    (
+        id::GET_CURRENT_UID_GID,
+        "get_current_uid_gid",
+        host::get_current_uid_gid,
+    ),
+    (
+        id::GET_CURRENT_COMM,
+        "get_current_comm",
+        host::get_current_comm,
+    ),
+    (id::STRTOL, "strtol", strto::strtol),
+    (id::STRTOUL, "strtoul", strto::strtoul),
+    (id::SNPRINTF, "snprintf", trace::snprintf),
+    (id::SPIN_LOCK, "spin_lock", lock::spin_lock),
+    (id::SPIN_UNLOCK, "spin_unlock", lock::spin_unlock),
+];
+
+/// Helpers that resolve map handles through the program's map table.
+const WITH_MAPS: [(i32, &str, WithMaps); 11] = [
+    (id::MAP_LOOKUP_ELEM, "map_lookup_elem", map::lookup),
+    (id::MAP_UPDATE_ELEM, "map_update_elem", map::update),
+    (id::MAP_DELETE_ELEM, "map_delete_elem", map::delete),
+    (id::MAP_PUSH_ELEM, "map_push_elem", map::push),
+    (id::MAP_POP_ELEM, "map_pop_elem", map::pop),
+    (id::MAP_PEEK_ELEM, "map_peek_elem", map::peek),
+    (id::RINGBUF_OUTPUT, "ringbuf_output", ringbuf::output),
+    (id::RINGBUF_RESERVE, "ringbuf_reserve", ringbuf::reserve),
+    (id::RINGBUF_SUBMIT, "ringbuf_submit", ringbuf::submit),
+    (id::RINGBUF_DISCARD, "ringbuf_discard", ringbuf::discard),
+    (id::RINGBUF_QUERY, "ringbuf_query", ringbuf::query),
+];
 
 /// Registers every Linux helper bpfkit implements, sharing `runtime`.
 pub fn register(helpers: &mut Helpers, runtime: &Runtime) {
-    let with_maps = |f: fn(&MapTable, &mut HelperContext, Args) -> Result<u64, HelperError>| {
+    for (id, name, f) in PLAIN {
+        helpers.register(id, name, f);
+    }
+    for (id, name, f) in WITH_MAPS {
         let maps = runtime.maps.clone();
-        move |ctx: &mut HelperContext, a: Args| f(&maps, ctx, a)
-    };
-    helpers
-        .register(
-            id::MAP_LOOKUP_ELEM,
-            "map_lookup_elem",
-            with_maps(map::lookup),
-        )
-        .register(
-            id::MAP_UPDATE_ELEM,
-            "map_update_elem",
-            with_maps(map::update),
-        )
-        .register(
-            id::MAP_DELETE_ELEM,
-            "map_delete_elem",
-            with_maps(map::delete),
-        )
-        .register(id::MAP_PUSH_ELEM, "map_push_elem", with_maps(map::push))
-        .register(id::MAP_POP_ELEM, "map_pop_elem", with_maps(map::pop))
-        .register(id::MAP_PEEK_ELEM, "map_peek_elem", with_maps(map::peek))
-        .register(
-            id::RINGBUF_OUTPUT,
-            "ringbuf_output",
-            with_maps(ringbuf::output),
-        )
-        .register(
-            id::RINGBUF_RESERVE,
-            "ringbuf_reserve",
-            with_maps(ringbuf::reserve),
-        )
-        .register(
-            id::RINGBUF_SUBMIT,
-            "ringbuf_submit",
-            with_maps(ringbuf::submit),
-        )
-        .register(
-            id::RINGBUF_DISCARD,
-            "ringbuf_discard",
-            with_maps(ringbuf::discard),
-        )
-        .register(
-            id::RINGBUF_QUERY,
-            "ringbuf_query",
-            with_maps(ringbuf::query),
-        )
-        .register(id::KTIME_GET_NS, "ktime_get_ns", host::ktime_get_ns)
-        .register(
-            id::KTIME_GET_BOOT_NS,
-            "ktime_get_boot_ns",
-            host::ktime_get_boot_ns,
-        )
-        .register(id::JIFFIES64, "jiffies64", host::jiffies64)
-        .register(
-            id::GET_PRANDOM_U32,
-            "get_prandom_u32",
-            host::get_prandom_u32,
-        )
-        .register(
-            id::GET_SMP_PROCESSOR_ID,
-            "get_smp_processor_id",
-            host::get_smp_processor_id,
-        )
-        .register(
-            id::GET_CURRENT_PID_TGID,
-            "get_current_pid_tgid",
-            host::get_current_pid_tgid,
-        )
-        .register(
-            id::GET_CURRENT_UID_GID,
-            "get_current_uid_gid",
-            host::get_current_uid_gid,
-        )
-        .register(
-            id::GET_CURRENT_COMM,
-            "get_current_comm",
-            host::get_current_comm,
-        );
+        helpers.register(id, name, move |ctx, a| f(&maps, ctx, a));
+    }
     let log = runtime.trace.clone();
     helpers.register(id::TRACE_PRINTK, "trace_printk", move |ctx, a| {
         trace::trace_printk(&log, ctx, a)

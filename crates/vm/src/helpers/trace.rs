@@ -1,7 +1,8 @@
-//! `bpf_trace_printk`: `printf`-style formatting with the conversions Linux accepts
-//! (`bpf_bprintf_prepare`): `%d %i %u %x %X %p %s %c %%`, with `l`/`ll` length modifiers,
-//! the flags `-+ 0#` and a field width; at most three arguments. Messages are collected
-//! in a [`TraceLog`] instead of the kernel's trace pipe.
+//! `bpf_trace_printk` and `bpf_snprintf`: `printf`-style formatting with the conversions
+//! Linux accepts (`bpf_bprintf_prepare`): `%d %i %u %x %X %s %c %%`, `%p` with the `K`,
+//! `x`, `i4`/`I4` modifiers, `l`/`ll` length modifiers, the flags `-+ 0#` and a field
+//! width. `trace_printk` takes at most three arguments and its messages are collected in
+//! a [`TraceLog`] instead of the kernel's trace pipe; `snprintf` takes up to twelve.
 
 use super::linux::{TraceLog, EINVAL};
 use super::{HelperContext, HelperError};
@@ -32,17 +33,58 @@ pub(super) fn trace_printk(
     }
 }
 
-/// A NUL-terminated string at `addr` in the program's memory; empty if unreadable, as
-/// Linux prints a string it fails to copy.
-fn string(memory: &Memory<'_>, addr: u64) -> String {
+/// The bytes of the NUL-terminated string at `addr` in the program's memory, at most
+/// `max` of them before the NUL, and whether the NUL was found.
+fn c_string(memory: &Memory<'_>, addr: u64, max: u64) -> (Vec<u8>, bool) {
     let mut bytes = Vec::new();
-    for i in 0..STR_MAX {
+    for i in 0..max {
         match memory.slice(addr.wrapping_add(i), 1) {
-            Ok([0]) | Err(_) => break,
+            Ok([0]) => return (bytes, true),
             Ok(b) => bytes.push(b[0]),
+            Err(_) => break,
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    (bytes, false)
+}
+
+/// A `%s` argument; empty if unreadable, as Linux prints a string it fails to copy.
+fn string(memory: &Memory<'_>, addr: u64) -> String {
+    String::from_utf8_lossy(&c_string(memory, addr, STR_MAX).0).into_owned()
+}
+
+/// Most arguments of `bpf_snprintf` (`MAX_BPRINTF_VARARGS`).
+const SNPRINTF_ARGS: u64 = 12;
+
+/// `long bpf_snprintf(char *str, u32 str_size, const char *fmt, u64 *data, u32 data_len)`:
+/// formats into `str`, truncating and NUL-terminating (unless `str_size` is 0), and
+/// returns the length of the whole formatted string including its NUL; `-EINVAL` for a
+/// bad format or a `data_len` that is not a multiple of 8 or exceeds twelve arguments.
+pub(super) fn snprintf(ctx: &mut HelperContext, a: [u64; 5]) -> Result<u64, HelperError> {
+    let data_len = a[4] as u32 as u64;
+    if !data_len.is_multiple_of(8) || data_len > SNPRINTF_ARGS * 8 {
+        return Ok(EINVAL);
+    }
+    let args: Vec<u64> = ctx
+        .memory
+        .slice(a[3], data_len)?
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    let (fmt, terminated) = c_string(ctx.memory, a[2], 1 << 16);
+    if !terminated {
+        return Ok(EINVAL);
+    }
+    let Some(text) = format(&fmt, &args, ctx.memory) else {
+        return Ok(EINVAL);
+    };
+    let size = a[1] as u32 as u64;
+    if size > 0 {
+        let out = ctx.memory.slice_mut(a[0], size)?;
+        let n = text.len().min(out.len() - 1);
+        out[..n].copy_from_slice(&text.as_bytes()[..n]);
+        out[n] = 0;
+    }
+    Ok(text.len() as u64 + 1)
 }
 
 /// Formats `fmt` with `args`, or `None` if Linux would reject the format.
@@ -102,7 +144,20 @@ pub(super) fn format(fmt: &[u8], args: &[u64], memory: &Memory<'_>) -> Option<St
             b'x' => format!("{unsigned:x}"),
             b'X' if alt => format!("0X{unsigned:X}"),
             b'X' => format!("{unsigned:X}"),
-            b'p' => format!("{arg:#x}"),
+            b'p' => match (fmt.get(i), fmt.get(i + 1)) {
+                (Some(b'i' | b'I'), Some(b'4')) => {
+                    i += 2;
+                    let ip = memory.slice(arg, 4).ok()?;
+                    format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
+                }
+                (Some(b'K' | b'x'), _) => {
+                    i += 1;
+                    format!("{arg:x}")
+                }
+                // Other pointer modifiers (%pB, %pks, %pI6, ...) are not implemented.
+                (Some(c), _) if c.is_ascii_alphanumeric() => return None,
+                _ => format!("{arg:#x}"),
+            },
             b's' => string(memory, arg),
             b'c' => (arg as u8 as char).to_string(),
             _ => return None,
@@ -131,7 +186,7 @@ mod tests {
 
     #[test]
     fn formats_like_printf() {
-        let mut s = *b"hi\0";
+        let mut s = *b"hi\0\0";
         let addr = s.as_ptr() as u64;
         let mut memory = Memory::new();
         memory.add_mut(&mut s);
@@ -146,6 +201,8 @@ mod tests {
             "[  -42|7    |-0042]"
         );
         assert_eq!(f("%s!%c%%", &[addr, b'x' as u64]).unwrap(), "hi!x%");
+        // %pI4 prints the 4 bytes it points to as a dotted quad ("h" = 104, "i" = 105).
+        assert_eq!(f("%pI4 %px", &[addr, 255]).unwrap(), "104.105.0.0 ff");
         // A fourth argument does not exist; an unknown conversion is refused.
         assert_eq!(f("%d %d %d %d", &[1, 2, 3]), None);
         assert_eq!(f("%n", &[0]), None);

@@ -38,13 +38,20 @@ struct Entry {
 
 type Shard = HashTable<Entry>;
 
+/// A shard's lock on a cache line of its own: shards hit by different threads must not
+/// share the line their lock word lives on, or every read lock would bounce it between
+/// cores.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded(RwLock<Shard>);
+
 #[derive(Debug)]
 pub(super) struct Hash {
     spec: MapSpec,
     layout: Layout,
     lru: bool,
     slab: Slab,
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Padded]>,
     hasher: RandomState,
     /// Where the LRU eviction sweep resumes.
     hand: AtomicUsize,
@@ -76,7 +83,9 @@ impl Hash {
                 super::MapType::LruHash | super::MapType::LruPercpuHash
             ),
             slab: Slab::new(layout.slot_len(), spec.max_entries),
-            shards: (0..SHARDS).map(|_| RwLock::new(Shard::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(RwLock::new(Shard::new())))
+                .collect(),
             hasher: RandomState::default(),
             hand: AtomicUsize::new(0),
         })
@@ -105,7 +114,7 @@ impl Hash {
     fn evict(&self) {
         for _ in 0..2 * SHARDS {
             let i = self.hand.fetch_add(1, Relaxed) % SHARDS;
-            let mut shard = write(&self.shards[i]);
+            let mut shard = write(&self.shards[i].0);
             let victim = shard
                 .iter()
                 .find(|e| !e.referenced.swap(false, Relaxed))
@@ -130,7 +139,7 @@ impl Map for Hash {
     fn lookup(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
         self.check_key(key)?;
         let (hash, i) = self.locate(key);
-        let shard = read(&self.shards[i]);
+        let shard = read(&self.shards[i].0);
         let entry = shard
             .find(hash, |e| *e.key == *key)
             .ok_or(MapError::NoEntry)?;
@@ -154,7 +163,7 @@ impl Map for Hash {
         self.check_key(key)?;
         let (hash, i) = self.locate(key);
         loop {
-            let mut table = write(&self.shards[i]);
+            let mut table = write(&self.shards[i].0);
             if let Some(entry) = table.find(hash, |e| *e.key == *key) {
                 if flags == BPF_NOEXIST {
                     return Err(MapError::Exists);
@@ -198,7 +207,7 @@ impl Map for Hash {
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.check_key(key)?;
         let (hash, i) = self.locate(key);
-        let mut table = write(&self.shards[i]);
+        let mut table = write(&self.shards[i].0);
         let entry = table
             .find_entry(hash, |e| *e.key == *key)
             .map_err(|_| MapError::NoEntry)?;
@@ -217,7 +226,7 @@ impl Map for Hash {
         if let Some(key) = key {
             self.check_key(key)?;
             let (_, i) = self.locate(key);
-            let table = read(&self.shards[i]);
+            let table = read(&self.shards[i].0);
             let mut entries = table.iter();
             if entries.any(|e| *e.key == *key) {
                 if let Some(e) = entries.next() {
@@ -228,7 +237,7 @@ impl Map for Hash {
             }
         }
         for shard in &self.shards[start..] {
-            if let Some(e) = read(shard).iter().next() {
+            if let Some(e) = read(&shard.0).iter().next() {
                 next.copy_from_slice(&e.key);
                 return Ok(());
             }
@@ -238,7 +247,7 @@ impl Map for Hash {
 
     fn lookup_ptr(&self, key: &[u8], cpu: usize) -> Option<ValuePtr> {
         let (hash, i) = self.locate(key);
-        let shard = read(&self.shards[i]);
+        let shard = read(&self.shards[i].0);
         let entry = shard.find(hash, |e| *e.key == *key)?;
         // Reading first keeps a hot element's cache line shared between threads.
         if self.lru && !entry.referenced.load(Relaxed) {
