@@ -94,6 +94,6 @@ mod host;
 pub mod linux;
 mod lock;
 mod map;
-mod ringbuf;
+mod output;
 mod strto;
 mod trace;

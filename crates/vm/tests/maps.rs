@@ -435,3 +435,52 @@ fn errno_values_are_linux_ones() {
     assert_eq!(MapError::NotSupported.errno(), 524);
     assert_eq!(MapError::NoEntry.to_r0(), -2i64 as u64);
 }
+
+#[test]
+fn perf_event_array_outputs_per_index() {
+    // fd_array_map_alloc_check: u32 keys and values.
+    let bad = MapSpec::new(MapType::PerfEventArray, 4, 8, 2);
+    assert_eq!(maps::create(&bad).err(), Some(MapError::Invalid));
+    let map = maps::create(&MapSpec::new(MapType::PerfEventArray, 4, 4, 2)).unwrap();
+    let perf = map.as_perf_event_array().unwrap();
+    // No event at index 0 yet: -ENOENT. Index 5 of 2: -E2BIG. Flags beyond the index
+    // mask (bit 32 up): -EINVAL.
+    assert_eq!(perf.output(0, b"x"), Err(MapError::NoEntry));
+    assert_eq!(perf.output(5, b"x"), Err(MapError::TooBig));
+    assert_eq!(perf.output(1 << 32, b"x"), Err(MapError::Invalid));
+    // Only BPF_ANY stores an fd; a stored fd cannot be read back (-ENOTSUPP).
+    assert_eq!(
+        map.update(&k(0), &k(3), BPF_NOEXIST),
+        Err(MapError::Invalid)
+    );
+    map.update(&k(0), &k(3), BPF_ANY).unwrap();
+    assert_eq!(map.lookup(&k(0), &mut [0; 4]), Err(MapError::NotSupported));
+    perf.output(0, b"hello").unwrap();
+    // Raw samples are padded so that the u32 size and the data fill 8-byte units:
+    // 4 + 5 = 9 -> 16, so 12 bytes of data.
+    let mut got = Vec::new();
+    perf.consume(|i, s| got.push((i, format!("{s:?}"))));
+    assert_eq!(
+        got,
+        [(
+            0,
+            format!("{:?}", maps::Sample::Data(b"hello\0\0\0\0\0\0\0"))
+        )]
+    );
+    // A full buffer drops samples and reports how many before the next ones.
+    let big = vec![0u8; 4092];
+    let fits = maps::PerfEventArray::BUFFER_BYTES / 4092;
+    for _ in 0..fits {
+        perf.output(0, &big).unwrap();
+    }
+    assert_eq!(perf.output(0, &big), Err(MapError::NoSpace));
+    let mut lost = 0;
+    let n = perf.consume(|_, s| {
+        if let maps::Sample::Lost(l) = s {
+            lost += l
+        }
+    });
+    assert_eq!((n, lost), (fits, 1));
+    map.delete(&k(0)).unwrap();
+    assert_eq!(map.delete(&k(0)), Err(MapError::NoEntry));
+}

@@ -424,3 +424,32 @@ fn user_space_threads_update_disjoint_keys() {
         );
     }
 }
+
+#[test]
+fn perf_event_output_from_a_program() {
+    let perf = maps::create(&MapSpec::new(MapType::PerfEventArray, 4, 4, 1)).unwrap();
+    perf.update(&0u32.to_ne_bytes(), &0u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    let mut table = MapTable::new();
+    table.push(perf.clone());
+    // perf_event_output(ctx, map, index 0, r10 - 8, 8) with 0x55 on the stack.
+    let prog = [
+        stdw(R10, -8, 0x55),
+        map_idx(R2, 0),
+        movi(R3, 0),
+        mov(R4, R10),
+        addi(R4, -8),
+        movi(Reg::R5, 8),
+        call(id::PERF_EVENT_OUTPUT),
+        Insn::Exit,
+    ];
+    let (mut vm, _) = prepare(table, &prog);
+    assert_eq!(vm.run_mem(&mut []).unwrap().r0, 0);
+    let mut got = Vec::new();
+    perf.as_perf_event_array().unwrap().consume(|_, s| {
+        if let maps::Sample::Data(d) = s {
+            got.push(d[..8].to_vec())
+        }
+    });
+    assert_eq!(got, [0x55u64.to_ne_bytes().to_vec()]);
+}

@@ -12,7 +12,7 @@
 //! assert_eq!(helpers.get(linux::id::MAP_LOOKUP_ELEM).unwrap().name, "map_lookup_elem");
 //! ```
 
-use super::{host, lock, map, ringbuf, strto, trace, HelperContext, HelperError, Helpers};
+use super::{host, lock, map, output, strto, trace, HelperContext, HelperError, Helpers};
 use crate::maps::MapTable;
 use std::sync::{Arc, Mutex};
 
@@ -137,18 +137,23 @@ const PLAIN: [(i32, &str, Plain); 13] = [
 ];
 
 /// Helpers that resolve map handles through the program's map table.
-const WITH_MAPS: [(i32, &str, WithMaps); 11] = [
+const WITH_MAPS: [(i32, &str, WithMaps); 12] = [
     (id::MAP_LOOKUP_ELEM, "map_lookup_elem", map::lookup),
     (id::MAP_UPDATE_ELEM, "map_update_elem", map::update),
     (id::MAP_DELETE_ELEM, "map_delete_elem", map::delete),
     (id::MAP_PUSH_ELEM, "map_push_elem", map::push),
     (id::MAP_POP_ELEM, "map_pop_elem", map::pop),
     (id::MAP_PEEK_ELEM, "map_peek_elem", map::peek),
-    (id::RINGBUF_OUTPUT, "ringbuf_output", ringbuf::output),
-    (id::RINGBUF_RESERVE, "ringbuf_reserve", ringbuf::reserve),
-    (id::RINGBUF_SUBMIT, "ringbuf_submit", ringbuf::submit),
-    (id::RINGBUF_DISCARD, "ringbuf_discard", ringbuf::discard),
-    (id::RINGBUF_QUERY, "ringbuf_query", ringbuf::query),
+    (id::RINGBUF_OUTPUT, "ringbuf_output", output::output),
+    (id::RINGBUF_RESERVE, "ringbuf_reserve", output::reserve),
+    (id::RINGBUF_SUBMIT, "ringbuf_submit", output::submit),
+    (id::RINGBUF_DISCARD, "ringbuf_discard", output::discard),
+    (id::RINGBUF_QUERY, "ringbuf_query", output::query),
+    (
+        id::PERF_EVENT_OUTPUT,
+        "perf_event_output",
+        output::perf_event_output,
+    ),
 ];
 
 /// Registers every Linux helper bpfkit implements, sharing `runtime`.

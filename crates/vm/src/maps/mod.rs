@@ -34,6 +34,7 @@ mod error;
 mod hash;
 mod layout;
 mod lpm;
+mod perf;
 pub mod pin;
 
 mod queue;
@@ -44,6 +45,7 @@ mod spec;
 mod table;
 
 pub use error::MapError;
+pub use perf::{PerfEventArray, Sample};
 pub use ringbuf::RingBuf;
 pub use spec::{MapSpec, MapType};
 pub use table::{MapTable, MAP_HANDLE_BASE};
@@ -162,6 +164,11 @@ pub trait Map: Send + Sync + std::fmt::Debug {
     fn as_ringbuf(&self) -> Option<&RingBuf> {
         None
     }
+
+    /// The map as a perf event array, for `bpf_perf_event_output` and consumers.
+    fn as_perf_event_array(&self) -> Option<&PerfEventArray> {
+        None
+    }
 }
 
 impl dyn Map + '_ {
@@ -196,6 +203,7 @@ pub fn create(spec: &MapSpec) -> Result<Arc<dyn Map>, MapError> {
         MapType::Queue | MapType::Stack => Arc::new(queue::Queue::new(spec)?),
         MapType::LpmTrie => Arc::new(lpm::LpmTrie::new(spec)?),
         MapType::Ringbuf => Arc::new(RingBuf::new(spec)?),
+        MapType::PerfEventArray => Arc::new(PerfEventArray::new(spec)?),
         _ => return Err(MapError::NotSupported),
     })
 }

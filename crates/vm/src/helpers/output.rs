@@ -1,5 +1,5 @@
-//! The ring buffer helpers: `bpf_ringbuf_output`, `_reserve`, `_submit`, `_discard`,
-//! `_query`.
+//! The output helpers: `bpf_ringbuf_output`, `_reserve`, `_submit`, `_discard`, `_query`,
+//! and `bpf_perf_event_output`.
 
 use super::map::{add_region, map};
 use super::{HelperContext, HelperError};
@@ -80,4 +80,17 @@ pub(super) fn query(
     a: [u64; 5],
 ) -> Result<u64, HelperError> {
     Ok(ring(maps, a[0])?.query(a[1]))
+}
+
+/// `long bpf_perf_event_output(void *ctx, map, u64 flags, void *data, u64 size)`.
+pub(super) fn perf_event_output(
+    maps: &MapTable,
+    ctx: &mut HelperContext,
+    a: [u64; 5],
+) -> Result<u64, HelperError> {
+    let perf = map(maps, a[1])?
+        .as_perf_event_array()
+        .ok_or_else(|| HelperError::Failed("the map is not a perf event array".into()))?;
+    let data = ctx.memory.slice(a[3], a[4])?;
+    Ok(perf.output(a[2], data).map_or_else(|e| e.to_r0(), |()| 0))
 }
