@@ -1,1 +1,209 @@
-fn main() {}
+//! bpfkit's JIT against its interpreter, rbpf's JIT (0.4.1, crates.io) and, where this
+//! process may load BPF programs, the kernel's JIT through `BPF_PROG_TEST_RUN`, measured in
+//! the same run: every fixture's `*_mem` program from fixtures/*.o (the kernel runs the
+//! fixture's `*_xdp` twin, the same C function over the packet).
+//!
+//! Input: one 1500-byte Ethernet frame, fixtures/inputs/ipv4_tcp.bin followed by an
+//! xorshift payload. Each iteration copies the frame into the run's buffer and runs the
+//! program once (the kernel copies the packet in for every repetition itself; its time is
+//! the average it reports over `iters` repetitions).
+//!
+//! rbpf sets r1 to the memory but leaves r2 zero, whereas the memory programs take the
+//! length in r2: rbpf runs the same program with `r2 = <length>` prepended (jumps and calls
+//! are relative, so prepending leaves them intact).
+//!
+//! A second group per fixture measures compilation: `JitProgram::new` against rbpf's
+//! `jit_compile` (both from decoded instructions or bytes already in memory).
+//!
+//! Before timing, every engine must return the reference r0 (the interpreter's); an engine
+//! that cannot load or run a fixture is reported on stderr and left out.
+//!
+//! Run with `cargo bench -p bpfkit-jit --bench jit`.
+
+use bpfkit_isa::{encode_program, AluOp, Insn, Operand, Reg, Width};
+use bpfkit_jit::JitProgram;
+use bpfkit_object::Object;
+use bpfkit_vm::{Helpers, Interpreter};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const FIXTURES: &[&str] = &["parse", "checksum", "hash", "sort", "loop", "calls"];
+const FRAME_LEN: usize = 1500;
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// fixtures/inputs/ipv4_tcp.bin padded to [`FRAME_LEN`] bytes with an xorshift payload.
+fn frame() -> Vec<u8> {
+    let mut frame = std::fs::read(fixtures_dir().join("inputs/ipv4_tcp.bin")).expect("input");
+    let mut x: u32 = 0x9e37_79b9;
+    while frame.len() < FRAME_LEN {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        frame.push(x as u8);
+    }
+    frame
+}
+
+fn object(stem: &str) -> (Vec<u8>, Vec<Insn>) {
+    let bytes = std::fs::read(fixtures_dir().join(format!("{stem}.o"))).expect("fixture");
+    let insns = Object::parse(&bytes)
+        .expect("parse fixture")
+        .program(&format!("{stem}_mem"))
+        .expect("memory program")
+        .insns()
+        .expect("link fixture");
+    (bytes, insns)
+}
+
+/// The bytecode rbpf runs: `r2 = len` prepended to `insns`.
+fn rbpf_bytecode(insns: &[Insn], len: usize) -> Vec<u8> {
+    let mut prog = vec![Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: Reg::R2,
+        src: Operand::Imm(len as i32),
+    }];
+    prog.extend_from_slice(insns);
+    encode_program(&prog)
+}
+
+/// The fixture's XDP twin loaded into the kernel, if this process may do that.
+fn kernel_program(stem: &str, object_bytes: &[u8]) -> Option<bpfkit_kernel::Program> {
+    if let Err(why) = bpfkit_kernel::available() {
+        eprintln!("{stem}: kernel left out: {why}");
+        return None;
+    }
+    let object = Object::parse(object_bytes).ok()?;
+    let insns = object.program(&format!("{stem}_xdp")).ok()?.insns().ok()?;
+    let loaded = bpfkit_kernel::Program::load(
+        bpfkit_kernel::ProgType::Xdp,
+        &encode_program(&insns),
+        "GPL",
+        stem,
+    );
+    match loaded {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("{stem}: the kernel rejects it ({e}): left out");
+            None
+        }
+    }
+}
+
+fn engines(c: &mut Criterion) {
+    let input = frame();
+    for &stem in FIXTURES {
+        let (object_bytes, insns) = object(stem);
+        let mut buffer = input.clone();
+        let mut interp = Interpreter::new(&insns, &Helpers::new()).expect("prepare");
+        let expected = interp.run_mem(&mut buffer).expect("interpreter runs");
+        let mut jit = JitProgram::new(&insns, &Helpers::new()).expect("compile");
+        buffer.copy_from_slice(&input);
+        assert_eq!(
+            jit.run_mem(&mut buffer),
+            Ok(expected),
+            "{stem}: JIT vs interpreter"
+        );
+        eprintln!(
+            "{stem}: r0 = {:#x}, {} instructions per run, {} instructions, {} bytes of x86",
+            expected.r0,
+            expected.insns,
+            insns.len(),
+            jit.code_len()
+        );
+
+        let bytecode = rbpf_bytecode(&insns, input.len());
+        let mut rbpf = rbpf::EbpfVmRaw::new(Some(&bytecode)).ok();
+        if let Some(vm) = &mut rbpf {
+            buffer.copy_from_slice(&input);
+            // SAFETY: rbpf's JIT runs the fixture, which the interpreter just ran within
+            // its bounds on the same input.
+            let ran = vm
+                .jit_compile()
+                .and_then(|()| unsafe { vm.execute_program_jit(&mut buffer) });
+            match ran {
+                Ok(r0) if r0 == expected.r0 => {}
+                other => {
+                    eprintln!("{stem}: rbpf JIT gives {other:?}: left out");
+                    rbpf = None;
+                }
+            }
+        }
+
+        let kernel = kernel_program(stem, &object_bytes).filter(|p| {
+            let run = p.test_run(&bpfkit_kernel::TestRun {
+                data_in: &input,
+                data_out_size: input.len(),
+                repeat: 1,
+                ..Default::default()
+            });
+            // The XDP twin returns the result truncated to 32 bits.
+            let same = matches!(&run, Ok(r) if r.retval as u64 == expected.r0 & 0xffff_ffff);
+            if !same {
+                eprintln!("{stem}: kernel gives {run:?}: left out");
+            }
+            same
+        });
+
+        let mut group = c.benchmark_group(stem);
+        group.bench_function("bpfkit-jit", |b| {
+            b.iter(|| {
+                buffer.copy_from_slice(&input);
+                jit.run_mem(&mut buffer).expect("jit run").r0
+            })
+        });
+        group.bench_function("bpfkit-interp", |b| {
+            b.iter(|| {
+                buffer.copy_from_slice(&input);
+                interp.run_mem(&mut buffer).expect("interpreter run").r0
+            })
+        });
+        if let Some(vm) = &rbpf {
+            group.bench_function("rbpf-jit", |b| {
+                b.iter(|| {
+                    buffer.copy_from_slice(&input);
+                    // SAFETY: as above.
+                    unsafe { vm.execute_program_jit(&mut buffer) }.expect("rbpf run")
+                })
+            });
+        }
+        if let Some(p) = &kernel {
+            group.bench_function("kernel-jit", |b| {
+                b.iter_custom(|iters| {
+                    let run = p
+                        .test_run(&bpfkit_kernel::TestRun {
+                            data_in: &input,
+                            data_out_size: input.len(),
+                            repeat: iters.min(u32::MAX as u64) as u32,
+                            ..Default::default()
+                        })
+                        .expect("kernel run");
+                    Duration::from_nanos(run.duration_ns as u64 * iters)
+                })
+            });
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("{stem}-compile"));
+        group.bench_function("bpfkit-jit", |b| {
+            b.iter(|| JitProgram::new(&insns, &Helpers::new()).expect("compile"))
+        });
+        if rbpf.is_some() {
+            group.bench_function("rbpf-jit", |b| {
+                b.iter(|| {
+                    let mut vm = rbpf::EbpfVmRaw::new(Some(&bytecode)).expect("rbpf load");
+                    vm.jit_compile().expect("rbpf compile");
+                    vm
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, engines);
+criterion_main!(benches);

@@ -24,9 +24,11 @@ pub(crate) mod kind {
     pub const RUST: u64 = 7;
 }
 
-/// Number of regions whose bounds the generated code checks inline; accesses outside
-/// them take the slow path through [`Memory::check`].
-pub(crate) const FAST_REGIONS: usize = 2;
+/// The regions whose bounds generated code checks without calling out, in [`Ctx::fast`]:
+/// the first region the caller gave (the context or packet: the usual target of a pointer
+/// that is not r10) and the stack. Accesses outside both go through [`Memory::check`].
+pub(crate) const FAST_USER: usize = 0;
+pub(crate) const FAST_STACK: usize = 1;
 
 /// A region as inline bounds checks read it: an access of `1 << s` bytes at `addr`, for
 /// access `a` (0 read, 1 write), is inside when `addr - start < lim[a][s]` (unsigned).
@@ -61,9 +63,11 @@ impl FastRegion {
 }
 
 /// The state of one run, shared between Rust and the generated code (which reads and
-/// writes the fields before `fast` at the offsets given by `offset_of!`).
+/// writes the fields up to `fault_arg` at the offsets given by `offset_of!`).
 #[repr(C)]
 pub(crate) struct Ctx {
+    /// First, so that the bounds read most often have one-byte displacements.
+    pub fast: [FastRegion; 2],
     /// Initial r1..=r5.
     pub args: [u64; 5],
     /// Initial r10: one past the stack.
@@ -85,7 +89,6 @@ pub(crate) struct Ctx {
     pub fault_kind: u64,
     pub fault_pc: u64,
     pub fault_arg: u64,
-    pub fast: [FastRegion; FAST_REGIONS],
     // Only Rust reads what follows.
     memory: *mut Memory<'static>,
     helpers: *const [(i32, Helper)],
@@ -116,12 +119,12 @@ pub(crate) fn fast_start_off(i: usize) -> i32 {
 }
 
 impl Ctx {
-    /// The inline regions: the first region after the stack (the context or packet, the
-    /// most frequent target of a pointer that is not r10), then the stack.
+    /// Fills [`Ctx::fast`] from the run's memory, which starts with the stack.
     fn refresh_fast(&mut self, memory: &Memory<'_>) {
         let mut regions = memory.regions();
         let stack = regions.next();
-        self.fast = [FastRegion::of(regions.next()), FastRegion::of(stack)];
+        self.fast[FAST_USER] = FastRegion::of(regions.next());
+        self.fast[FAST_STACK] = FastRegion::of(stack);
     }
 }
 

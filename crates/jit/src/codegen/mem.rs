@@ -2,16 +2,18 @@
 //!
 //! An access at `r10 + off` with the whole range inside the current frame needs no check
 //! (r10 is read-only and always the top of a frame in the stack), exactly as in the
-//! interpreter. Any other access computes its address in T1 and checks it inline against
-//! the context's fast regions (`runtime::FastRegion`: one subtraction and one unsigned
-//! comparison each, no `addr + size` that could overflow); an address outside them takes
-//! an out-of-line stub into `runtime::check_access`, which checks every region of the run
-//! (including those a helper added) and faults if none holds it.
+//! interpreter. Any other access is checked inline against one of the context's fast
+//! regions (`runtime::FastRegion`: one subtraction and one unsigned comparison, no
+//! `addr + size` that could overflow), the stack for a register that was derived from r10
+//! in the same segment, else the caller's first region; an address outside it jumps to an
+//! out-of-line stub that tries the other fast region, then calls `runtime::check_access`,
+//! which checks every region of the run (including those a helper added) and faults if
+//! none holds the access.
 
 use super::{Compiler, StubKind};
 use crate::emit::{mem as m, Arith, Cc, Rm, Shift, Sz, R};
 use crate::regs::{host, CTX, T0, T1};
-use crate::runtime::{self, ctx_off, fast_lim_off, fast_start_off, kind, FAST_REGIONS};
+use crate::runtime::{self, ctx_off, fast_lim_off, fast_start_off, kind, FAST_STACK, FAST_USER};
 use bpfkit_isa::{AtomicOp, Reg, Size};
 use bpfkit_vm::interp::STACK_FRAME_SIZE;
 use bpfkit_vm::Access;
@@ -24,43 +26,38 @@ fn in_frame(base: Reg, off: i16, size: Size) -> bool {
 
 /// The operand of a checked access of `size` bytes at `base + off`.
 fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, access: Access) -> Rm {
+    let at = m(host(base), off.into());
     if in_frame(base, off, size) {
-        return m(R::RBP, off.into());
+        return at;
     }
     let bytes = size.bytes();
-    c.e.lea(T1, m(host(base), off.into()));
-    let mut inside = [None; FAST_REGIONS - 1];
-    for (i, slot) in inside.iter_mut().enumerate() {
-        region_test(c, i, bytes, access);
-        *slot = Some(c.e.jcc8(Cc::B));
-    }
-    region_test(c, FAST_REGIONS - 1, bytes, access);
+    let (first, other) = if c.stack_pointers & (1 << base.index()) != 0 {
+        (FAST_STACK, FAST_USER)
+    } else {
+        (FAST_USER, FAST_STACK)
+    };
+    let (start, lim) = fast_bounds(first, bytes, access);
+    c.e.lea(T0, at);
+    c.e.arith_r_rm(Sz::Q, Arith::Sub, T0, m(CTX, start));
+    c.e.arith_r_rm(Sz::Q, Arith::Cmp, T0, m(CTX, lim));
     let slow = c.e.jcc32(Cc::Ae);
-    for j in inside.into_iter().flatten() {
-        c.e.bind8(j);
-    }
     let back = c.e.pos();
     c.stub(
         slow,
         pc,
         StubKind::SlowCheck {
+            at,
+            other: fast_bounds(other, bytes, access),
             code: runtime::check_code(pc, bytes, access),
             back,
         },
     );
-    m(T1, 0)
+    at
 }
 
-/// Sets the flags so that `b` (below) means T1 is inside fast region `i`.
-fn region_test(c: &mut Compiler<'_>, i: usize, bytes: usize, access: Access) {
-    c.e.mov_rr(Sz::Q, T0, T1);
-    c.e.arith_r_rm(Sz::Q, Arith::Sub, T0, m(CTX, fast_start_off(i)));
-    c.e.arith_r_rm(
-        Sz::Q,
-        Arith::Cmp,
-        T0,
-        m(CTX, fast_lim_off(i, access, bytes)),
-    );
+/// Context offsets of fast region `i`'s start and of its bound for the access.
+fn fast_bounds(i: usize, bytes: usize, access: Access) -> (i32, i32) {
+    (fast_start_off(i), fast_lim_off(i, access, bytes))
 }
 
 fn sz(size: Size) -> Sz {
@@ -110,11 +107,7 @@ pub(super) fn atomic(
     off: i16,
 ) {
     let at = checked(c, pc, dst, off, size, Access::Write);
-    if let Rm::Mem { base, disp } = at {
-        if base != T1 {
-            c.e.lea(T1, m(base, disp));
-        }
-    }
+    c.e.lea(T1, at);
     let at = m(T1, 0);
     let wide = size == Size::DW;
     c.e.test_ri(Sz::B, Rm::Reg(T1), if wide { 7 } else { 3 });

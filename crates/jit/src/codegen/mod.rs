@@ -51,8 +51,14 @@ enum StubKind {
     Fault { kind: u64, arg: Option<R> },
     /// Store `pc` (a Rust function already stored the fault) and leave.
     RustFault,
-    /// The slow path of a bounds check: ask Rust, then continue at `back`.
-    SlowCheck { code: u64, back: usize },
+    /// The slow path of a bounds check of the access at `at`: try the other fast region
+    /// (context offsets of its start and bound), then ask Rust, then continue at `back`.
+    SlowCheck {
+        at: Rm,
+        other: (i32, i32),
+        code: u64,
+        back: usize,
+    },
 }
 
 struct Stub {
@@ -79,6 +85,11 @@ pub(crate) struct Compiler<'a> {
     shared: Shared,
     nslots: usize,
     blinding: Option<u64>,
+    /// BPF registers (bit per register) that probably point into the stack: r10 and
+    /// registers computed from it by the instructions before, in program order (a guess
+    /// across jumps, and only a guess: it only chooses which region a bounds check tries
+    /// first).
+    stack_pointers: u16,
 }
 
 /// Compiles a program that `Interpreter::new` accepted.
@@ -102,6 +113,7 @@ pub(crate) fn compile(
             check_common: 0,
         },
         nslots,
+        stack_pointers: FP_ONLY,
         blinding: opts.blinding.then(|| {
             std::collections::hash_map::RandomState::new()
                 .build_hasher()
@@ -120,6 +132,7 @@ pub(crate) fn compile(
         bodies[pc] = Some((c.e.pos() as u32, rem[pc]));
         has_callx |= matches!(insn, Insn::Callx { .. });
         c.insn(pc, insn).map_err(|kind| PrepareError { pc, kind })?;
+        c.stack_pointers = track_stack_pointers(c.stack_pointers, insn);
     }
     starts[nslots] = c.e.pos() as u32;
     let j = c.e.jmp32();
@@ -145,6 +158,41 @@ pub(crate) fn compile(
         helpers: c.helpers,
         has_callx,
     })
+}
+
+const FP_ONLY: u16 = 1 << 10;
+
+/// The registers that probably point into the stack after `insn`: moves from such a
+/// register and additions to one keep the property, any other write loses it.
+fn track_stack_pointers(set: u16, insn: &Insn) -> u16 {
+    let bit = |r: bpfkit_isa::Reg| 1u16 << r.index();
+    match *insn {
+        Insn::Alu {
+            width: bpfkit_isa::Width::W64,
+            op,
+            dst,
+            src,
+        } => {
+            let from_stack = match (op, src) {
+                (bpfkit_isa::AluOp::Mov, bpfkit_isa::Operand::Reg(s)) => set & bit(s) != 0,
+                (bpfkit_isa::AluOp::Add | bpfkit_isa::AluOp::Sub, _) => set & bit(dst) != 0,
+                _ => false,
+            };
+            if from_stack {
+                set | bit(dst)
+            } else {
+                set & !bit(dst)
+            }
+        }
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::End { dst, .. }
+        | Insn::Lddw { dst, .. }
+        | Insn::Ldx { dst, .. } => set & !bit(dst),
+        Insn::Atomic { src, .. } => set & !bit(src) & !1,
+        Insn::Call { .. } => set & !1,
+        _ => set,
+    }
 }
 
 /// Whether an instruction ends a counting segment.
@@ -277,7 +325,18 @@ impl Compiler<'_> {
         for s in &stubs {
             self.e.bind(s.jump);
             match s.kind {
-                StubKind::SlowCheck { code, back } => {
+                StubKind::SlowCheck {
+                    at,
+                    other: (start, lim),
+                    code,
+                    back,
+                } => {
+                    self.e.lea(regs::T1, at);
+                    self.e.mov_rr(Sz::Q, T0, regs::T1);
+                    self.e.arith_r_rm(Sz::Q, Arith::Sub, T0, m(CTX, start));
+                    self.e.arith_r_rm(Sz::Q, Arith::Cmp, T0, m(CTX, lim));
+                    let j = self.e.jcc32(Cc::B);
+                    self.e.patch(j, back);
                     self.e.mov_imm64(T0, code);
                     let call = self.e.call32();
                     self.e.patch(call, self.shared.check_common);
