@@ -77,13 +77,29 @@ fn target(pc: usize, off: i64) -> u32 {
     (pc as i64 + off + 1) as u32
 }
 
-fn sized(size: Size, b: Opc, h: Opc, w: Opc, dw: Opc) -> Opc {
-    match size {
-        Size::B => b,
-        Size::H => h,
-        Size::W => w,
-        Size::DW => dw,
-    }
+/// The ops of one kind of access, by size: B, H, W, DW.
+type BySize = [Opc; 4];
+
+fn sized(size: Size, ops: BySize) -> Opc {
+    ops[match size {
+        Size::B => 0,
+        Size::H => 1,
+        Size::W => 2,
+        Size::DW => 3,
+    }]
+}
+
+/// The `stack` op for an access at `r10 + off` inside the current frame (proven in bounds
+/// here, once), the `checked` one otherwise.
+fn mem_opc(base: Reg, off: i16, size: Size, stack: BySize, checked: BySize) -> Opc {
+    sized(
+        size,
+        if base == Reg::R10 && in_frame(off, size) {
+            stack
+        } else {
+            checked
+        },
+    )
 }
 
 /// Whether an access of `size` bytes at `r10 + off` lies inside the current frame.
@@ -212,12 +228,12 @@ fn lower(
         }
         Insn::LdAbs { size, imm } => {
             op.imm = imm as u32 as u64;
-            sized(size, Opc::LdAbsB, Opc::LdAbsH, Opc::LdAbsW, Opc::LdAbsW)
+            sized(size, [Opc::LdAbsB, Opc::LdAbsH, Opc::LdAbsW, Opc::LdAbsW])
         }
         Insn::LdInd { size, src, imm } => {
             op.src = src.num();
             op.imm = imm as u32 as u64;
-            sized(size, Opc::LdIndB, Opc::LdIndH, Opc::LdIndW, Opc::LdIndW)
+            sized(size, [Opc::LdIndB, Opc::LdIndH, Opc::LdIndW, Opc::LdIndW])
         }
         Insn::Ldx {
             size,
@@ -230,17 +246,20 @@ fn lower(
             op.src = src.num();
             op.imm = off as i64 as u64;
             if sx {
-                sized(size, Opc::LdxsB, Opc::LdxsH, Opc::LdxsW, Opc::LdxDw)
-            } else if src == Reg::R10 && in_frame(off, size) {
-                sized(
-                    size,
-                    Opc::LdxStackB,
-                    Opc::LdxStackH,
-                    Opc::LdxStackW,
-                    Opc::LdxStackDw,
-                )
+                sized(size, [Opc::LdxsB, Opc::LdxsH, Opc::LdxsW, Opc::LdxDw])
             } else {
-                sized(size, Opc::LdxB, Opc::LdxH, Opc::LdxW, Opc::LdxDw)
+                mem_opc(
+                    src,
+                    off,
+                    size,
+                    [
+                        Opc::LdxStackB,
+                        Opc::LdxStackH,
+                        Opc::LdxStackW,
+                        Opc::LdxStackDw,
+                    ],
+                    [Opc::LdxB, Opc::LdxH, Opc::LdxW, Opc::LdxDw],
+                )
             }
         }
         Insn::St {
@@ -252,17 +271,13 @@ fn lower(
             op.dst = dst.num();
             op.imm = off as i64 as u64;
             op.target = imm as u32;
-            if dst == Reg::R10 && in_frame(off, size) {
-                sized(
-                    size,
-                    Opc::StStackB,
-                    Opc::StStackH,
-                    Opc::StStackW,
-                    Opc::StStackDw,
-                )
-            } else {
-                sized(size, Opc::StB, Opc::StH, Opc::StW, Opc::StDw)
-            }
+            mem_opc(
+                dst,
+                off,
+                size,
+                [Opc::StStackB, Opc::StStackH, Opc::StStackW, Opc::StStackDw],
+                [Opc::StB, Opc::StH, Opc::StW, Opc::StDw],
+            )
         }
         Insn::Stx {
             size,
@@ -273,17 +288,18 @@ fn lower(
             op.dst = dst.num();
             op.src = src.num();
             op.imm = off as i64 as u64;
-            if dst == Reg::R10 && in_frame(off, size) {
-                sized(
-                    size,
+            mem_opc(
+                dst,
+                off,
+                size,
+                [
                     Opc::StxStackB,
                     Opc::StxStackH,
                     Opc::StxStackW,
                     Opc::StxStackDw,
-                )
-            } else {
-                sized(size, Opc::StxB, Opc::StxH, Opc::StxW, Opc::StxDw)
-            }
+                ],
+                [Opc::StxB, Opc::StxH, Opc::StxW, Opc::StxDw],
+            )
         }
         Insn::Atomic {
             size,
