@@ -28,7 +28,8 @@ pub(crate) fn host(r: Reg) -> R {
 
 /// Instructions executed so far in the run (exact; see `codegen` on segments).
 pub(crate) const COUNT: R = R::R9;
-/// Pointer to the run's context (`runtime::Ctx`), callee-saved so it survives helpers.
+/// Pointer into the run's context (`runtime::Ctx`, plus `runtime::CTX_BIAS`),
+/// callee-saved so it survives helpers.
 pub(crate) const CTX: R = R::R12;
 /// Scratch registers: never hold a value across BPF instructions.
 pub(crate) const T0: R = R::R10;

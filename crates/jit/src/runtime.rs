@@ -63,30 +63,31 @@ impl FastRegion {
 }
 
 /// The state of one run, shared between Rust and the generated code (which reads and
-/// writes the fields up to `fault_arg` at the offsets given by `offset_of!`).
+/// writes the fields up to `fault_arg` at the offsets given by `ctx_off!`).
 #[repr(C)]
 pub(crate) struct Ctx {
-    /// First, so that the bounds read most often have one-byte displacements.
+    // What the program's own code reads, within one-byte displacements (see `CTX_BIAS`).
+    pub budget: u64,
+    /// A local call with r10 at or below this would exceed [`MAX_FRAMES`].
+    pub min_fp: u64,
+    /// Per slot: the host address of the instruction (0 for the second slot of an lddw)
+    /// and the instructions to count when a `callx` enters there.
+    pub callx: *const [u64; 2],
+    pub pkt_start: u64,
+    pub pkt_len: u64,
+    /// Index into `helpers` of the helper being called.
+    pub cur_helper: u64,
+    pub fault_kind: u64,
     pub fast: [FastRegion; 2],
+    // What the prologue, the exits and the fault stubs use.
     /// Initial r1..=r5.
     pub args: [u64; 5],
     /// Initial r10: one past the stack.
     pub stack_top: u64,
-    /// A local call with r10 at or below this would exceed [`MAX_FRAMES`].
-    pub min_fp: u64,
-    pub budget: u64,
     /// Instructions executed, stored on a normal exit.
     pub insns: u64,
     /// The host stack pointer after the prologue, for leaving from any depth.
     pub saved_rsp: u64,
-    pub pkt_start: u64,
-    pub pkt_len: u64,
-    /// Per slot: the host address of the instruction (0 for the second slot of an lddw)
-    /// and the instructions to count when a `callx` enters there.
-    pub callx: *const [u64; 2],
-    /// Index into `helpers` of the helper being called.
-    pub cur_helper: u64,
-    pub fault_kind: u64,
     pub fault_pc: u64,
     pub fault_arg: u64,
     // Only Rust reads what follows.
@@ -96,10 +97,15 @@ pub(crate) struct Ctx {
     panic: Option<Box<dyn Any + Send>>,
 }
 
+/// How far into [`Ctx`] the context register points: with the register in the middle,
+/// every field the program's code uses is within a one-byte displacement.
+pub(crate) const CTX_BIAS: i32 = 128;
+const _: () = assert!(std::mem::offset_of!(Ctx, args) <= 2 * CTX_BIAS as usize);
+
 /// Byte offset of a field of [`Ctx`], as a displacement from the context register.
 macro_rules! ctx_off {
     ($($f:tt)+) => {
-        std::mem::offset_of!($crate::runtime::Ctx, $($f)+) as i32
+        std::mem::offset_of!($crate::runtime::Ctx, $($f)+) as i32 - $crate::runtime::CTX_BIAS
     };
 }
 pub(crate) use ctx_off;

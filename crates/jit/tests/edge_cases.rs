@@ -656,3 +656,20 @@ fn regions_added_by_helpers_are_honoured() {
         })
     );
 }
+
+#[test]
+fn large_programs_compile() {
+    // 0: r0 = 0; 1: goto +1; 2: exit; 3..=50002: r0 += 1; 50003: gotol -50002 (to 2).
+    // Several hundred KiB of code with a backward jump across all of it: r0 = 50 000
+    // after 50 004 instructions.
+    let mut prog = vec![mov(0, 0), Insn::JaLong { imm: 1 }, EXIT];
+    prog.extend(std::iter::repeat_n(alu64i(AluOp::Add, 0, 1), 50_000));
+    prog.push(Insn::JaLong { imm: -50_002 });
+    assert_eq!(
+        run(&prog, &[]),
+        Ok(Outcome {
+            r0: 50_000,
+            insns: 50_004
+        })
+    );
+}

@@ -150,7 +150,7 @@ pub(super) fn call_helper(
         c.e.push(r);
     }
     c.e.mov_mi(Sz::Q, m(CTX, ctx_off!(cur_helper)), index as i32);
-    c.e.mov_rr(Sz::Q, R::R9, CTX);
+    c.e.lea(R::R9, m(CTX, -runtime::CTX_BIAS));
     c.e.mov_imm64(T0, runtime::call_helper as *const () as u64);
     c.e.call_r(T0);
     for r in HELPER_SAVED.into_iter().rev() {

@@ -246,7 +246,7 @@ impl Compiler<'_> {
         for r in [R::RBX, R::RBP, R::R12, R::R13, R::R14, R::R15] {
             e.push(r);
         }
-        e.mov_rr(Sz::Q, CTX, R::RDI);
+        e.lea(CTX, m(R::RDI, runtime::CTX_BIAS));
         e.store(Sz::Q, m(CTX, ctx_off!(saved_rsp)), R::RSP);
         e.load(Sz::Q, R::RBP, m(CTX, ctx_off!(stack_top)));
         for (i, r) in [R::RDI, R::RSI, R::RDX, R::RCX, R::R8]
@@ -292,7 +292,7 @@ impl Compiler<'_> {
         }
         // Eight pushes after the call's return address: realign to 16 for the call.
         e.arith_ri(Sz::Q, Arith::Sub, Rm::Reg(R::RSP), 8);
-        e.mov_rr(Sz::Q, R::RDI, CTX);
+        e.lea(R::RDI, m(CTX, -runtime::CTX_BIAS));
         e.mov_rr(Sz::Q, R::RSI, regs::T1);
         e.mov_rr(Sz::Q, R::RDX, T0);
         e.mov_imm64(R::RAX, runtime::check_access as *const () as u64);

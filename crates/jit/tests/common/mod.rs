@@ -105,6 +105,73 @@ pub fn rebase(r: &Result<Outcome, VmError>, mem: &[u8]) -> Result<Outcome, VmErr
     }
 }
 
+/// The engines' stacks are at different addresses, so r10's value differs: r10 stays as
+/// a load/store base (where only the data matters) and is replaced by r9 as a value.
+pub fn hide_frame_pointer(insn: Insn) -> Insn {
+    let hide = |r: Reg| if r == Reg::R10 { Reg::R9 } else { r };
+    let hide_op = |o: Operand| match o {
+        Operand::Reg(r) => Operand::Reg(hide(r)),
+        imm => imm,
+    };
+    match insn {
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => Insn::Alu {
+            width,
+            op,
+            dst,
+            src: hide_op(src),
+        },
+        Insn::Jmp {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => Insn::Jmp {
+            width,
+            cond,
+            dst: hide(dst),
+            src: hide_op(src),
+            off,
+        },
+        Insn::Stx {
+            size,
+            dst,
+            src,
+            off,
+        } => Insn::Stx {
+            size,
+            dst,
+            src: hide(src),
+            off,
+        },
+        Insn::Atomic {
+            size,
+            op,
+            dst,
+            src,
+            off,
+        } => Insn::Atomic {
+            size,
+            op,
+            dst,
+            src: hide(src),
+            off,
+        },
+        Insn::LdInd { size, src, imm } => Insn::LdInd {
+            size,
+            src: hide(src),
+            imm,
+        },
+        Insn::Callx { dst } => Insn::Callx { dst: hide(dst) },
+        other => other,
+    }
+}
+
 // Terse constructors for hand-written programs.
 
 pub fn r(n: u8) -> Reg {
