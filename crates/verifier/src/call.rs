@@ -223,8 +223,10 @@ impl Checker<'_> {
 
     /// `exit`: returns to the caller's frame, or ends the program.
     pub(crate) fn check_exit(&mut self, st: &mut State) -> Result<Next, Fail> {
-        let r0 = self.read_reg(st, Reg::R0)?;
         if st.frames.len() > 1 {
+            // Like the kernel, a function may return without setting r0: the caller
+            // cannot read it then (`prepare_func_exit` copies it as it is).
+            let r0 = *st.reg(Reg::R0);
             let depth = st.frames.len() as u32 - 1;
             if r0.ty == RegType::PtrToStack && r0.frame == depth {
                 return fail(ErrorKind::ReturnsStackPointer, &[Reg::R0]);
@@ -237,6 +239,7 @@ impl Checker<'_> {
             }
             return Ok(Next::Goto(callee.callsite + 1));
         }
+        let r0 = self.read_reg(st, Reg::R0)?;
         if r0.ty != RegType::Scalar {
             return fail(ErrorKind::ReturnsPointer { what: r0.ty.name() }, &[Reg::R0]);
         }

@@ -260,7 +260,9 @@ impl<'a> Checker<'a> {
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
         let live = self.live_sets(&w.state, w.pc);
+        let mut in_loop = false;
         for saved in &self.saved[w.pc] {
+            in_loop |= !saved.complete;
             if saved.complete {
                 if states_equal(&saved.state, &w.state, &live, false) {
                     self.stats.states_pruned += 1;
@@ -274,9 +276,15 @@ impl<'a> Checker<'a> {
             }
         }
         // Like the kernel, save only every so often within a path (first visits always),
-        // to bound memory on long loops.
+        // and in a loop (an ancestor saved here) more rarely still: iterations differ and
+        // would only make every later visit compare against more states.
         let (insns, jumps) = w.since_save;
-        if self.saved[w.pc].is_empty() || (insns >= 8 && jumps >= 2) {
+        let due = if in_loop {
+            insns >= 100 && jumps >= 20
+        } else {
+            insns >= 8 && jumps >= 2
+        };
+        if self.saved[w.pc].is_empty() || due {
             self.saved[w.pc].push(Saved {
                 state: w.state.clone(),
                 complete: false,

@@ -47,8 +47,14 @@ pub enum ErrorKind {
     InvalidMemAccess { reg: Reg, what: &'static str },
     /// Stack access outside `[fp - 512, fp)`.
     StackOutOfBounds { reg: Reg, off: i64, size: usize },
-    /// Stack access not aligned to its size.
-    StackMisaligned { reg: Reg, off: i64, size: usize },
+    /// An access not aligned to its size where alignment is required: the stack, and
+    /// atomics anywhere.
+    Misaligned {
+        reg: Reg,
+        what: &'static str,
+        off: i64,
+        size: usize,
+    },
     /// Stack bytes read before being written.
     StackUninitRead { reg: Reg, off: i64, size: usize },
     /// A register spilled to the stack read back with a narrower load.
@@ -175,8 +181,10 @@ impl ErrorKind {
             StackOutOfBounds { reg, off, size } => {
                 format!("invalid stack access R{} off={off} size={size}", reg.num())
             }
-            StackMisaligned { off, size, .. } => {
-                format!("misaligned stack access off {off} size {size}")
+            Misaligned {
+                what, off, size, ..
+            } => {
+                format!("misaligned {what} access off {off} size {size}")
             }
             StackUninitRead { off, size, .. } => {
                 format!("invalid read from stack off {off}+0 size {size}")
@@ -309,7 +317,7 @@ impl ErrorKind {
                 w => format!("{reg} ({w}) cannot be dereferenced"),
             },
             StackOutOfBounds { off, size, .. } => format!("the access of {size} bytes at fp{off:+} is outside the 512-byte stack"),
-            StackMisaligned { off, size, .. } => format!("the stack access at fp{off:+} is not aligned to its size {size}"),
+            Misaligned { reg, what, off, size } => format!("the {what} access at {reg}{off:+} is not aligned to its size {size}"),
             StackUninitRead { off, size, .. } => format!("the {size} bytes at fp{off:+} are read before anything is written there"),
             PartialFill { off, size, .. } => format!("a pointer saved at fp{off:+} is read back with a {size}-byte load; pointers must be reloaded whole"),
             CtxAccess { off, size, write } => format!("the context has no {}field of {size} bytes at offset {off}", if *write { "writable " } else { "" }),

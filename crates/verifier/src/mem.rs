@@ -8,6 +8,7 @@ use crate::error::ErrorKind;
 use crate::facts::Region;
 use crate::progtype::{Entry, FieldKind};
 use crate::state::{ByteKind, Frame, RegState, RegType, State, SLOT, STACK_SIZE};
+use crate::tnum::Tnum;
 use bpfkit_isa::{AtomicOp, Reg, Size};
 
 /// What a store writes, as far as the stack needs to know.
@@ -101,6 +102,25 @@ impl Checker<'_> {
             return fail(ErrorKind::AtomicNotAllowed { reg: dst, what }, &[dst]);
         }
         let n = size.bytes();
+        // Atomics must be aligned wherever they are (`check_atomic` asks for strict
+        // alignment).
+        let at = ptr
+            .var
+            .var_off
+            .add(Tnum::constant((ptr.off as i64 + off as i64) as u64));
+        if !at.is_aligned(n as u64) {
+            let kind = ErrorKind::Misaligned {
+                reg: dst,
+                what: if ptr.ty == RegType::PtrToStack {
+                    "stack"
+                } else {
+                    "value"
+                },
+                off: ptr.off as i64 + off as i64,
+                size: n,
+            };
+            return fail(kind, &[dst]);
+        }
         self.access(st, dst, ptr, off as i64, n, None)?;
         self.access(st, dst, ptr, off as i64, n, Some(Stored::Unknown))?;
         let fetched = match op {
@@ -325,8 +345,9 @@ impl Checker<'_> {
         let frame = &mut st.frames[frameno];
         if lo == hi {
             if lo % size as i64 != 0 {
-                let kind = ErrorKind::StackMisaligned {
+                let kind = ErrorKind::Misaligned {
                     reg: base,
+                    what: "stack",
                     off: lo,
                     size,
                 };
@@ -343,8 +364,9 @@ impl Checker<'_> {
                 .var_off
                 .add(crate::tnum::Tnum::constant(fixed as u64));
             if !at.is_aligned(size as u64) {
-                let kind = ErrorKind::StackMisaligned {
+                let kind = ErrorKind::Misaligned {
                     reg: base,
+                    what: "stack",
                     off: lo,
                     size,
                 };

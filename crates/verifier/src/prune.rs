@@ -4,12 +4,12 @@
 
 use crate::cfg::RegSet;
 use crate::state::{ByteKind, RegState, RegType, StackSlot, State};
-use std::collections::HashMap;
 
 /// A consistent renaming of ids from the old state to the new one: two registers sharing
 /// an id in the old state must share one in the new state too (`check_ids`).
+/// (A few ids are live at once: a vector beats a hash map.)
 #[derive(Default)]
-struct IdMap(HashMap<u32, u32>);
+struct IdMap(Vec<(u32, u32)>);
 
 impl IdMap {
     fn check(&mut self, old: u32, cur: u32) -> bool {
@@ -19,7 +19,13 @@ impl IdMap {
         if cur == 0 {
             return false;
         }
-        *self.0.entry(old).or_insert(cur) == cur
+        match self.0.iter().find(|(o, _)| *o == old) {
+            Some(&(_, c)) => c == cur,
+            None => {
+                self.0.push((old, cur));
+                true
+            }
+        }
     }
 }
 
