@@ -8,7 +8,7 @@
 use crate::error::Errno;
 use crate::sys::{bpf, Attr};
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const BPF_MAP_CREATE: u32 = 0;
 const BPF_MAP_LOOKUP_ELEM: u32 = 1;
@@ -215,5 +215,12 @@ impl KernelMap {
             self.value_size,
             0,
         )
+    }
+}
+
+/// The map's file descriptor, for programs that refer to it (`lddw` of `map[fd:N]`).
+impl AsFd for KernelMap {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }

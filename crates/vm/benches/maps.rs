@@ -15,14 +15,22 @@
 //! same keys; the time is the wall time of both, per operation of one thread. The baseline
 //! is `Mutex<HashMap>`.
 //!
+//! The kernel: the same map types created with bpf(2), and an XDP program doing the same
+//! lookup and atomic add, run by `BPF_PROG_TEST_RUN` (the kernel's JIT where enabled) with
+//! `repeat` = the iteration count; its average `duration` is the time per iteration. Its
+//! key comes from the packet and is the same on every run. `kernel/empty` is an XDP
+//! program that only returns. Skipped, saying why, where this process may not load BPF.
+//!
 //! Run with `cargo bench -p bpfkit-vm --bench maps`.
 
-use bpfkit_isa::assemble;
+use bpfkit_isa::{assemble, encode_program};
+use bpfkit_kernel::{KernelMap, ProgType, Program, TestRun};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::{self, Map, MapSpec, MapTable, MapType, BPF_ANY};
 use bpfkit_vm::{Helpers, Interpreter};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -199,11 +207,67 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// The lookup program for the kernel: XDP, the key is the packet's first 4 bytes.
+const KERNEL_LOOKUP: &str = "
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 4
+    if r4 > r3 goto out
+    r5 = *(u32 *)(r2 + 0)
+    *(u32 *)(r10 - 4) = r5
+    r2 = r10
+    r2 += -4
+    r1 = map[fd:MAP]
+    call 1
+    if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+out:
+    r0 = 2
+    exit";
+
+fn kernel(c: &mut Criterion) {
+    if let Err(why) = bpfkit_kernel::available() {
+        eprintln!("kernel benchmarks skipped: {why}");
+        return;
+    }
+    let mut g = c.benchmark_group("maps/kernel");
+    let mut packet = [0u8; 64];
+    packet[..4].copy_from_slice(&5u32.to_ne_bytes());
+    let mut bench = |name: &str, text: &str| {
+        let code = encode_program(&assemble(text).unwrap());
+        let prog = Program::load(ProgType::Xdp, &code, "GPL", "maps_bench").unwrap();
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let run = TestRun {
+                    data_in: &packet,
+                    repeat: iters.min(u32::MAX as u64) as u32,
+                    ..TestRun::default()
+                };
+                let result = prog.test_run(&run).unwrap();
+                Duration::from_nanos(result.duration_ns as u64 * iters)
+            })
+        });
+    };
+    for (name, map_type) in TYPES {
+        let map = KernelMap::create(map_type as u32, 4, 8, ENTRIES, 0).unwrap();
+        for k in 0..ENTRIES {
+            map.update(Some(&k.to_ne_bytes()), &0u64.to_ne_bytes(), BPF_ANY)
+                .unwrap();
+        }
+        let text = KERNEL_LOOKUP.replace("MAP", &map.as_fd().as_raw_fd().to_string());
+        bench(&format!("lookup/{name}"), &text);
+    }
+    bench("empty", "r0 = 2\nexit");
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = user_space, from_program, throughput
+    targets = user_space, from_program, throughput, kernel
 }
 criterion_main!(benches);
