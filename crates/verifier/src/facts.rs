@@ -20,8 +20,9 @@ pub enum Region {
 pub struct InsnFacts {
     /// Times the instruction was processed (0: never, e.g. the second slot of an `lddw`).
     pub visits: u32,
-    /// For a load, store or atomic: the region it accesses on every path, proven in
-    /// bounds. `None` when it is not an access, or when paths disagree on the region.
+    /// For a load, store or atomic (and a helper call with a stack argument): the region
+    /// it accesses on every path, proven in bounds. `None` when it accesses no memory, or
+    /// when paths disagree on the region.
     pub access: Option<Region>,
     /// Registers the instruction reads that hold the same known constant on every path.
     pub consts: Vec<(Reg, u64)>,

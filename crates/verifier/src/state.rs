@@ -75,8 +75,8 @@ pub struct RegState {
     /// Identity shared by copies of one value: a null check or a packet range learnt on
     /// one applies to all; scalars with the same id are equal. 0 for none.
     pub id: u32,
-    /// Packet pointers: bytes `[off, range)` relative to the pointer's variable base are
-    /// proven to exist.
+    /// Packet pointers: bytes `[0, range)` from the pointer's base (the packet's start
+    /// plus the variable offset; `off` counts from there too) are proven to exist.
     pub range: u32,
     /// Map pointers and map values: index of the map in the options' map list.
     pub map: u32,
