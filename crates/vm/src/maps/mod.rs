@@ -8,11 +8,13 @@
 //! # Values programs point into
 //! `bpf_map_lookup_elem` hands a program a pointer into the value, which it may read and
 //! write in place. Values therefore live in stable allocations that are never moved or
-//! freed while the map exists ([`slab`]): the array's one block, and for the other keyed
-//! maps slots that a deleted element returns to a free list and a later insertion reuses.
-//! This is what the kernel does for preallocated hash maps: a program still holding the
-//! pointer of a deleted element may see another element's value, but always points into
-//! live map memory of the right size, so nothing is ever used after it is freed.
+//! freed while the map exists: the array's one block, and for the other keyed maps slots
+//! (the `slab` module) that a deleted element returns to a free list and a later insertion
+//! reuses. This is what the kernel does for preallocated hash maps: a program still
+//! holding the pointer of a deleted element may see another element's value, but always
+//! points into live map memory of the right size, so nothing is ever used after it is
+//! freed. Nothing needs to know when runs start or end, and memory stays bounded by
+//! `max_entries`; the cost is that a stale pointer sees reused memory, as in Linux.
 //!
 //! # Per-CPU maps
 //! A "CPU" is a small per-thread index ([`cpu::current`]); per-CPU maps keep
