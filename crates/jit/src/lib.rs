@@ -35,6 +35,30 @@ use bpfkit_vm::{
 };
 use execmem::ExecMemory;
 
+/// Refuses a function address (`lddw` of `BPF_PSEUDO_FUNC`) that is not a slot of the
+/// program, as a bad branch: the interpreter's preparation does not check it and panics on
+/// it, so it must not get there.
+fn func_targets_inside(insns: &[Insn]) -> Result<(), PrepareError> {
+    let nslots: usize = insns.iter().map(Insn::slots).sum();
+    for (pc, insn) in bpfkit_isa::with_pcs(insns) {
+        if let Insn::Lddw {
+            kind: bpfkit_isa::LddwKind::Func,
+            imm,
+            ..
+        } = *insn
+        {
+            let target = pc as i64 + imm as i64 + 1;
+            if !(0..nslots as i64).contains(&target) {
+                return Err(PrepareError {
+                    pc,
+                    kind: PrepareErrorKind::BadBranch { target },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JitOptions {
@@ -55,6 +79,8 @@ pub struct JitProgram {
     callx: Vec<[u64; 2]>,
     helpers: Vec<(i32, Helper)>,
     stack: Box<[u64]>,
+    /// The stack as the generated code's bounds checks see it.
+    stack_fast: runtime::FastRegion,
     budget: u64,
 }
 
@@ -77,6 +103,7 @@ impl JitProgram {
                 kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 only)"),
             });
         }
+        func_targets_inside(insns)?;
         // The interpreter's preparation decides what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
         Interpreter::new(insns, helpers)?;
@@ -95,6 +122,12 @@ impl JitProgram {
         } else {
             Vec::new()
         };
+        let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
+        let stack_fast = runtime::FastRegion::of(Some(&Region {
+            start: stack.as_mut_ptr() as u64,
+            len: (stack.len() * 8) as u64,
+            writable: true,
+        }));
         Ok(JitProgram {
             exec,
             insns: insns.to_vec(),
@@ -102,7 +135,8 @@ impl JitProgram {
             stubs_at: compiled.stubs_at,
             callx,
             helpers: compiled.helpers,
-            stack: vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice(),
+            stack,
+            stack_fast,
             budget: DEFAULT_BUDGET,
         })
     }
@@ -145,11 +179,12 @@ impl JitProgram {
                 entry,
                 callx: &self.callx,
                 helpers: &self.helpers,
+                stack_fast: self.stack_fast,
                 stack: &mut self.stack,
                 budget: self.budget,
             },
             inv.args,
-            &inv.memory,
+            inv.memory,
             inv.packet,
         )
     }

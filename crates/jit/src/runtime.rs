@@ -42,7 +42,7 @@ pub(crate) struct FastRegion {
 }
 
 impl FastRegion {
-    fn of(r: Option<&Region>) -> FastRegion {
+    pub fn of(r: Option<&Region>) -> FastRegion {
         let Some(r) = r else {
             return FastRegion::default();
         };
@@ -125,12 +125,11 @@ pub(crate) fn fast_start_off(i: usize) -> i32 {
 }
 
 impl Ctx {
-    /// Fills [`Ctx::fast`] from the run's memory, which starts with the stack.
-    fn refresh_fast(&mut self, memory: &Memory<'_>) {
-        let mut regions = memory.regions();
-        let stack = regions.next();
-        self.fast[FAST_USER] = FastRegion::of(regions.next());
-        self.fast[FAST_STACK] = FastRegion::of(stack);
+    /// Points the caller's fast region at the first region of the run's memory (the
+    /// stack comes after the caller's regions, so this is the stack only when the caller
+    /// gave none).
+    fn refresh_user(&mut self, memory: &Memory<'_>) {
+        self.fast[FAST_USER] = FastRegion::of(memory.regions().next());
     }
 }
 
@@ -158,7 +157,7 @@ pub(crate) extern "C" fn call_helper(
         Ok(Ok(v)) => {
             // The helper may have added regions (map values).
             // SAFETY: as above; the helper's borrow has ended.
-            ctx.refresh_fast(unsafe { &*ctx.memory });
+            ctx.refresh_user(unsafe { &*ctx.memory });
             return v;
         }
         Ok(Err(HelperError::Fault(f))) => Some(f),
@@ -210,6 +209,8 @@ pub(crate) struct RunParts<'p> {
     pub callx: &'p [[u64; 2]],
     pub helpers: &'p [(i32, Helper)],
     pub stack: &'p mut [u64],
+    /// The stack as a fast region (it does not move between runs).
+    pub stack_fast: FastRegion,
     pub budget: u64,
 }
 
@@ -217,27 +218,19 @@ pub(crate) struct RunParts<'p> {
 pub(crate) fn run(
     p: RunParts<'_>,
     args: [u64; 5],
-    user: &Memory<'_>,
+    mut memory: Memory<'_>,
     packet: Option<Region>,
 ) -> Result<Outcome, VmError> {
-    let stack_len = std::mem::size_of_val(p.stack) as u64;
     let stack = Region {
         start: p.stack.as_mut_ptr() as u64,
-        len: stack_len,
+        len: std::mem::size_of_val(p.stack) as u64,
         writable: true,
     };
-    // The run's memory as the interpreter builds it: the stack first, then the caller's
-    // regions.
-    let mut memory = Memory::new();
-    // SAFETY: the stack is exclusively borrowed for the whole run, and the caller's
-    // regions stay valid as long as `user` (borrowed for the whole run) does; `memory`
-    // does not outlive this function.
-    unsafe {
-        memory.add_raw(stack);
-        for r in user.regions() {
-            memory.add_raw(*r);
-        }
-    }
+    // The run's memory: the caller's regions, then the stack (the interpreter puts the
+    // stack first; the order changes nothing but which region is found first).
+    // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
+    // outlive this function.
+    unsafe { memory.add_raw(stack) };
     let pkt = packet.unwrap_or(Region {
         start: 0,
         len: 0,
@@ -257,13 +250,13 @@ pub(crate) fn run(
         fault_kind: kind::NONE,
         fault_pc: 0,
         fault_arg: 0,
-        fast: Default::default(),
+        fast: [FastRegion::default(), p.stack_fast],
         memory: (&mut memory as *mut Memory<'_>).cast(),
         helpers: p.helpers,
         fault: None,
         panic: None,
     };
-    ctx.refresh_fast(&memory);
+    ctx.refresh_user(&memory);
     // SAFETY: `entry` is the prologue of code generated for this program, in executable
     // memory owned by the caller. The code follows the System V ABI at its entry and exit,
     // touches memory only inside the context, its own stack frames and regions it checked

@@ -673,3 +673,22 @@ fn large_programs_compile() {
         })
     );
 }
+
+#[test]
+fn function_addresses_outside_the_program_are_refused() {
+    // r1 = &(slot 0 + 100 + 1): not a slot of this 3-slot program.
+    let prog = [
+        Insn::Lddw {
+            dst: r(1),
+            kind: LddwKind::Func,
+            imm: 100,
+            next_imm: 0,
+        },
+        EXIT,
+    ];
+    let err = bpfkit_jit::JitProgram::new(&prog, &Helpers::new()).err();
+    assert_eq!(
+        err.map(|e| (e.pc, e.kind)),
+        Some((0, PrepareErrorKind::BadBranch { target: 101 }))
+    );
+}

@@ -428,7 +428,11 @@ impl Compiler<'_> {
             } => {
                 let v = match kind {
                     LddwKind::Imm64 => Insn::imm64(imm, next_imm),
-                    LddwKind::Func => FUNC_ADDR_BASE + (pc as i64 + imm as i64 + 1) as u64,
+                    // The slot index as a u32, as the interpreter computes it (a target
+                    // outside the program is not refused; a callx through it faults).
+                    LddwKind::Func => {
+                        FUNC_ADDR_BASE.wrapping_add((pc as i64 + imm as i64 + 1) as u32 as u64)
+                    }
                     _ => return Err(PrepareErrorKind::Unsupported("this form of lddw")),
                 };
                 self.load_const(regs::host(dst), v);
