@@ -188,6 +188,13 @@ impl<'a> Checker<'a> {
                 path: w.path.clone(),
             })
         };
+        if let Some(log) = &mut self.log {
+            let regs = regs_text(&w.state, None);
+            let _ = match w.path.last() {
+                Some(step) => writeln!(log, "from {} to {}:{regs}", step.pc, w.pc),
+                None => writeln!(log, "{}:{regs}", w.pc),
+            };
+        }
         loop {
             if self.cfg.prune[w.pc] {
                 match self.visit(w) {
@@ -207,12 +214,16 @@ impl<'a> Checker<'a> {
                 .cfg
                 .insn(self.insns, w.pc)
                 .expect("paths stay on instructions");
-            self.trace(w.pc, &insn, &w.state);
+            let before = self.log.is_some().then(|| w.state.cur().regs);
             self.current_pc = w.pc;
             self.record_facts(w.pc, &insn, &w.state);
-            let next = self
-                .step(&mut w.state, w.pc, &insn)
-                .map_err(|f| failure(w, f, Some(w.state.clone())))?;
+            let next = self.step(&mut w.state, w.pc, &insn);
+            if let (Some(log), Some(before)) = (&mut self.log, before) {
+                let text = disasm::format_insn(&insn, Dialect::Generic);
+                let changed = regs_text(&w.state, Some(&before));
+                let _ = writeln!(log, "{}: {text:<36};{changed}", w.pc);
+            }
+            let next = next.map_err(|f| failure(w, f, Some(w.state.clone())))?;
             w.since_save.0 += 1;
             match next {
                 Next::Goto(pc) => {
@@ -299,17 +310,17 @@ impl<'a> Checker<'a> {
 
     /// The live registers of each frame of `state` at `pc`: the innermost frame's at `pc`,
     /// each caller's at its return address.
-    fn live_sets(&self, state: &State, pc: usize) -> Vec<u16> {
+    fn live_sets(&self, state: &State, pc: usize) -> [u16; MAX_CALL_FRAMES] {
         let n = state.frames.len();
-        (0..n)
-            .map(|i| {
-                if i + 1 == n {
-                    self.cfg.live[pc]
-                } else {
-                    self.cfg.live[state.frames[i + 1].callsite + 1]
-                }
-            })
-            .collect()
+        let mut live = [0; MAX_CALL_FRAMES];
+        for (i, l) in live.iter_mut().enumerate().take(n) {
+            *l = if i + 1 == n {
+                self.cfg.live[pc]
+            } else {
+                self.cfg.live[state.frames[i + 1].callsite + 1]
+            };
+        }
+        live
     }
 
     /// A path ended: saved states whose every descendant has been explored are complete.
@@ -411,20 +422,20 @@ impl<'a> Checker<'a> {
         }
         Ok(())
     }
+}
 
-    /// The kernel-style trace line of an instruction about to be processed (log level 2).
-    fn trace(&mut self, pc: usize, insn: &Insn, st: &State) {
-        let Some(log) = &mut self.log else {
-            return;
+/// The registers of the innermost frame as the kernel's log prints them (` R1=ctx(off=0)`):
+/// all initialized ones but r10, or only those that differ from `before`.
+fn regs_text(st: &State, before: Option<&[RegState; Reg::COUNT]>) -> String {
+    let mut out = String::new();
+    for (i, r) in st.cur().regs.iter().enumerate() {
+        let show = match before {
+            Some(b) => b[i] != *r && r.ty != RegType::NotInit,
+            None => r.ty != RegType::NotInit && i != 10,
         };
-        let _ = write!(log, "{pc}: R");
-        let frame = st.cur();
-        for (i, r) in frame.regs.iter().enumerate() {
-            if r.ty != RegType::NotInit && i != 10 {
-                let _ = write!(log, " R{i}={r}");
-            }
+        if show {
+            let _ = write!(out, " R{i}={r}");
         }
-        let _ = writeln!(log);
-        let _ = writeln!(log, "{pc}: {}", disasm::format_insn(insn, Dialect::Generic));
     }
+    out
 }

@@ -39,6 +39,11 @@ impl Path {
         })))
     }
 
+    /// The newest step.
+    pub fn last(&self) -> Option<Step> {
+        self.0.as_ref().map(|n| n.step)
+    }
+
     /// The steps, newest first.
     fn rev_steps(&self) -> impl Iterator<Item = Step> + '_ {
         let mut cur = self.0.as_deref();

@@ -2,7 +2,7 @@
 //! run-time checks: which memory region an access always hits (and that it is in
 //! bounds, which acceptance implies), and which registers it reads are constants.
 
-use crate::state::{RegType, State};
+use crate::state::State;
 use bpfkit_isa::{AluOp, Insn, Operand, Reg};
 
 /// The memory region of an access.
@@ -80,20 +80,13 @@ impl crate::check::Checker<'_> {
     /// Updates the facts of `pc` with the state a path brings to it.
     pub(crate) fn record_facts(&mut self, pc: usize, insn: &Insn, st: &State) {
         let f = &mut self.facts[pc];
-        let known: Vec<(Reg, u64)> = value_operands(insn)
-            .into_iter()
-            .filter_map(|r| {
-                let reg = st.reg(r);
-                (reg.ty == RegType::Scalar)
-                    .then(|| reg.var.as_const())
-                    .flatten()
-                    .map(|v| (r, v))
-            })
-            .collect();
         if f.visits == 0 {
-            f.consts = known;
-        } else {
-            f.consts.retain(|c| known.contains(c));
+            f.consts = value_operands(insn)
+                .into_iter()
+                .filter_map(|r| st.reg(r).as_const().map(|v| (r, v)))
+                .collect();
+        } else if !f.consts.is_empty() {
+            f.consts.retain(|&(r, v)| st.reg(r).as_const() == Some(v));
         }
         f.visits += 1;
     }

@@ -142,7 +142,10 @@ pub fn verify(
                 &failure.path,
             );
             r.insns_processed = checker.stats.insns_processed;
-            r.log = checker.log;
+            // Like the kernel's, the log ends with the reason.
+            r.log = checker
+                .log
+                .map(|log| format!("{log}{}\n", r.kernel_message));
             Err(Box::new(r))
         }
     }
