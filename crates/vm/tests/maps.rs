@@ -82,8 +82,13 @@ fn array_operations() {
     // ...and flags above BPF_F_LOCK, or BPF_F_LOCK without a spin lock, -EINVAL.
     assert_eq!(map.update(&k(0), &v(0), 8), Err(MapError::Invalid));
     assert_eq!(map.update(&k(0), &v(0), BPF_F_LOCK), Err(MapError::Invalid));
-    // Elements of an array cannot be deleted: -EINVAL.
+    // Elements of an array cannot be deleted: -EINVAL; lookup-and-delete exists only
+    // for hash maps, queues and stacks (map_lookup_and_delete_elem): -ENOTSUPP.
     assert_eq!(map.delete(&k(1)), Err(MapError::Invalid));
+    assert_eq!(
+        map.lookup_and_delete(&k(1), &mut [0u8; 8]),
+        Err(MapError::NotSupported)
+    );
     // array_map_get_next_key: NULL or out-of-range key -> 0; last -> -ENOENT.
     let mut next = [0u8; 4];
     map.next_key(None, &mut next).unwrap();
@@ -187,6 +192,14 @@ fn hash_semantics(map_type: MapType) {
     map.delete(&k(1)).unwrap();
     map.update(&k(3), &v(6), BPF_ANY).unwrap();
     assert_eq!(get(&*map, &k(3)), Ok(6));
+    // BPF_MAP_LOOKUP_AND_DELETE_ELEM on hash maps returns the value and removes it.
+    let mut out = [0u8; 8];
+    map.lookup_and_delete(&k(3), &mut out).unwrap();
+    assert_eq!(u64::from_ne_bytes(out), 6);
+    assert_eq!(
+        map.lookup_and_delete(&k(3), &mut out),
+        Err(MapError::NoEntry)
+    );
     // A key of the wrong size is refused.
     assert_eq!(get(&*map, &[0u8; 3]), Err(MapError::Invalid));
 }

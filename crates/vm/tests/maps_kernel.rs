@@ -132,19 +132,21 @@ impl Pair {
         );
     }
 
-    fn pop(&self) {
+    /// Lookup-and-delete of `key` (none for queues and stacks: a pop).
+    fn take(&self, key: &[u8]) {
+        let k = self.key(key);
         let n = self.spec.user_value_size();
         let _ = self.both(
-            "pop",
+            &format!("lookup_and_delete {key:?}"),
             |m| {
                 let mut out = vec![0; n];
-                m.lookup_and_delete(None, &mut out)
+                m.lookup_and_delete(k.as_deref(), &mut out)
                     .map(|()| out)
                     .map_err(|e| e.0)
             },
             |m| {
                 let mut out = vec![0; n];
-                m.lookup_and_delete(&[], &mut out)
+                m.lookup_and_delete(key, &mut out)
                     .map(|()| out)
                     .map_err(|e| e.errno())
             },
@@ -189,14 +191,14 @@ fn value(rng: &mut Rng, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.below(256) as u8).collect()
 }
 
-/// Random updates (every flag value, invalid ones included), lookups and deletes over
-/// a key range wider than the map, for keyed maps with 4-byte keys.
+/// Random updates (every flag value, invalid ones included), lookups, deletes and
+/// lookup-and-deletes over a key range wider than the map, for maps with 4-byte keys.
 fn keyed_sequence(pair: &Pair, keys: u32, ordered: bool) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut failed) = (0, 0);
     for _ in 0..2000 {
         let key = (rng.below(keys as u64) as u32).to_ne_bytes();
-        match rng.below(5) {
+        match rng.below(6) {
             0 | 1 => {
                 // 0..=2 are BPF_ANY/NOEXIST/EXIST; 3 and 4 (BPF_F_LOCK) are -EINVAL.
                 let flags = rng.below(5);
@@ -209,6 +211,8 @@ fn keyed_sequence(pair: &Pair, keys: u32, ordered: bool) {
             }
             2 => pair.lookup(&key),
             3 => pair.delete(&key),
+            // Hash maps remove and return the element; arrays answer -ENOTSUPP.
+            4 => pair.take(&key),
             _ if ordered => pair.next_key(Some(&key)),
             _ => pair.lookup(&key),
         }
@@ -321,7 +325,7 @@ fn queue_and_stack_agree_with_the_kernel() {
                     let _ = pair.update(&[], &v, flags);
                 }
                 1 => pair.lookup(&[]),
-                _ => pair.pop(),
+                _ => pair.take(&[]),
             }
         }
     }

@@ -109,6 +109,25 @@ impl Hash {
         |e: &Entry| self.hasher.hash_one(&e.key[..])
     }
 
+    /// Removes `key`'s element, first calling `before` with its slot under the shard's write
+    /// lock (an error from it keeps the element).
+    fn remove(
+        &self,
+        key: &[u8],
+        before: impl FnOnce(*mut u8) -> Result<(), MapError>,
+    ) -> Result<(), MapError> {
+        self.check_key(key)?;
+        let (hash, i) = self.locate(key);
+        let mut table = write(&self.shards[i].0);
+        let entry = table
+            .find_entry(hash, |e| *e.key == *key)
+            .map_err(|_| MapError::NoEntry)?;
+        before(self.slab.addr(entry.get().slot))?;
+        let (entry, _) = entry.remove();
+        self.slab.free(entry.slot);
+        Ok(())
+    }
+
     /// Evicts one element (LRU maps), sweeping the shards from where the last sweep
     /// stopped. Two rounds suffice: the first clears every reference bit it passes.
     fn evict(&self) {
@@ -205,15 +224,12 @@ impl Map for Hash {
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        self.check_key(key)?;
-        let (hash, i) = self.locate(key);
-        let mut table = write(&self.shards[i].0);
-        let entry = table
-            .find_entry(hash, |e| *e.key == *key)
-            .map_err(|_| MapError::NoEntry)?;
-        let (entry, _) = entry.remove();
-        self.slab.free(entry.slot);
-        Ok(())
+        self.remove(key, |_| Ok(()))
+    }
+
+    fn lookup_and_delete(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        // SAFETY: the slot of the entry being removed, still allocated while we copy.
+        self.remove(key, |slot| unsafe { self.layout.read(slot, out) })
     }
 
     /// Iterates shard by shard, each in its table's order. A key not in the map restarts

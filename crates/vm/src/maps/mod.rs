@@ -135,6 +135,14 @@ pub trait Map: Send + Sync + std::fmt::Debug {
         Err(MapError::Invalid)
     }
 
+    /// Copies the value of `key` into `out` and removes the element, atomically
+    /// (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`): a pop for queues and stacks. Linux implements
+    /// it for those and the hash maps; the other types answer `-ENOTSUPP`.
+    fn lookup_and_delete(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        let _ = (key, out);
+        Err(MapError::NotSupported)
+    }
+
     /// Every element as (key, value in the user-space layout), in iteration order; for
     /// queues and stacks, (empty key, value) in the order they were pushed.
     fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -178,18 +186,6 @@ impl dyn Map + '_ {
     /// slot for per-CPU maps; a push for queues and stacks, as in Linux.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.update_cpus(key, value, flags, Cpus::All)
-    }
-
-    /// Looks up `key` and deletes it (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`): a pop for queues
-    /// and stacks; for the other types, a lookup followed by a delete.
-    pub fn lookup_and_delete(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        match self.spec().map_type {
-            MapType::Queue | MapType::Stack => self.pop(out),
-            _ => {
-                self.lookup(key, out)?;
-                self.delete(key)
-            }
-        }
     }
 }
 

@@ -112,6 +112,10 @@ impl Map for Queue {
         self.take(out, true)
     }
 
+    fn lookup_and_delete(&self, _key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+        self.pop(out)
+    }
+
     fn peek(&self, out: &mut [u8]) -> Result<(), MapError> {
         self.take(out, false)
     }
