@@ -1,5 +1,6 @@
 //! Running eBPF programs: the memory model (checked regions), the helper registry keyed by
-//! Linux's helper numbers, and the interpreter.
+//! Linux's helper numbers, the interpreter, and the maps ([`maps`]) and Linux helpers
+//! ([`helpers::linux`]) programs share with each other and with user space.
 //!
 //! ```
 //! use bpfkit_isa::{Insn, Reg, AluOp, Operand, Width, Size};
