@@ -692,3 +692,36 @@ fn function_addresses_outside_the_program_are_refused() {
         Some((0, PrepareErrorKind::BadBranch { target: 101 }))
     );
 }
+
+#[test]
+fn zero_extension_idioms_entered_in_the_middle() {
+    // 0: r1 = -1; 2: r2 = &slot 8; 4: callx r2; 5: r0 = r1; 6: exit;
+    // 7: r1 <<= 32; 8: r1 >>= 32; 9: exit.
+    // The callx runs only the shift right: r1 = 0xffffffff; 7 instructions.
+    let prog = [
+        lddw(1, u64::MAX),
+        lddw(2, FUNC_ADDR_BASE + 8),
+        Insn::Callx { dst: r(2) },
+        alu64(AluOp::Mov, 0, 1),
+        EXIT,
+        alu64i(AluOp::Lsh, 1, 32),
+        alu64i(AluOp::Rsh, 1, 32),
+        EXIT,
+    ];
+    assert_eq!(
+        run(&prog, &[]),
+        Ok(Outcome {
+            r0: 0xffff_ffff,
+            insns: 7
+        })
+    );
+    // Straight through, r0 = r1 with r1 = 0x12345678_9abcdef0 made 32-bit: 0x9abcdef0.
+    let prog = [
+        lddw(1, 0x1234_5678_9abc_def0),
+        alu64(AluOp::Mov, 0, 1),
+        alu64i(AluOp::Lsh, 0, 32),
+        alu64i(AluOp::Rsh, 0, 32),
+        EXIT,
+    ];
+    assert_eq!(r0(&prog), 0x9abc_def0);
+}

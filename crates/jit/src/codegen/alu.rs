@@ -5,7 +5,7 @@
 use super::Compiler;
 use crate::emit::{Arith, Cc, Rm, Shift, Sz, R};
 use crate::regs::{host, T0, T1};
-use bpfkit_isa::{AluOp, Endian, Operand, SwapBits, SxBits, Width};
+use bpfkit_isa::{AluOp, Endian, Insn, Operand, SwapBits, SxBits, Width};
 
 fn sz(width: Width) -> Sz {
     match width {
@@ -73,6 +73,38 @@ fn arith(c: &mut Compiler<'_>, sz: Sz, a: Arith, d: R, src: Operand) {
             Some(t) => c.e.arith_rr(sz, a, Rm::Reg(d), t),
             None => c.e.arith_ri(sz, a, Rm::Reg(d), i),
         },
+    }
+}
+
+/// A zero-extension idiom at the start of `insns` (slot `pc`) that one `mov r32, r32`
+/// does: `d <<= 32; d >>= 32`, or `d = s; d <<= 32; d >>= 32`, with no branch target
+/// after its first instruction. Returns the number of instructions and `d`, `s`.
+pub(super) fn zero_extension(insns: &[Insn], pc: usize, leader: &[bool]) -> Option<(usize, R, R)> {
+    let shift = |insn: Option<&Insn>, op: AluOp| match insn {
+        Some(&Insn::Alu {
+            width: Width::W64,
+            op: o,
+            dst,
+            src: Operand::Imm(32),
+        }) if o == op => Some(dst),
+        _ => None,
+    };
+    // `d <<= 32; d >>= 32` at `at`, the shift right not a branch target.
+    let pair = |at: usize| {
+        let d = shift(insns.get(at), AluOp::Lsh)?;
+        (shift(insns.get(at + 1), AluOp::Rsh) == Some(d) && !leader[pc + at + 1]).then_some(d)
+    };
+    if let Some(d) = pair(0) {
+        return Some((2, host(d), host(d)));
+    }
+    match insns.first() {
+        Some(&Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Reg(s),
+        }) if pair(1) == Some(dst) && !leader[pc + 1] => Some((3, host(dst), host(s))),
+        _ => None,
     }
 }
 

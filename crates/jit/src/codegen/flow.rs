@@ -56,6 +56,8 @@ pub(super) fn cond_jump(
             Some(t) if test => c.e.test_rr(sz, d, t),
             Some(t) => c.e.arith_rr(sz, Arith::Cmp, Rm::Reg(d), t),
             None if test => c.e.test_ri(sz, Rm::Reg(d), i),
+            // Same flags as `cmp d, 0`, one byte shorter.
+            None if i == 0 => c.e.test_rr(sz, d, d),
             None => c.e.arith_ri(sz, Arith::Cmp, Rm::Reg(d), i),
         },
     }

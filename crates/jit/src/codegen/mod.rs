@@ -123,15 +123,27 @@ pub(crate) fn compile(
     let call_main = c.prologue();
     let mut starts = vec![0u32; nslots + 1];
     let mut bodies = vec![None; nslots];
-    let mut has_callx = false;
-    for (pc, insn) in with_pcs(insns) {
+    let has_callx = insns.iter().any(|i| matches!(i, Insn::Callx { .. }));
+    // Instructions still covered by the code of a fused sequence before them.
+    let mut covered = 0;
+    for (k, (pc, insn)) in with_pcs(insns).enumerate() {
         starts[pc] = c.e.pos() as u32;
         if leader[pc] {
             c.e.arith_ri(Sz::Q, Arith::Add, Rm::Reg(COUNT), rem[pc] as i32);
         }
         bodies[pc] = Some((c.e.pos() as u32, rem[pc]));
-        has_callx |= matches!(insn, Insn::Callx { .. });
-        c.insn(pc, insn).map_err(|kind| PrepareError { pc, kind })?;
+        if covered > 0 {
+            covered -= 1;
+        } else if let Some((n, d, s)) = (!has_callx)
+            .then(|| alu::zero_extension(&insns[k..], pc, &leader))
+            .flatten()
+        {
+            // A callx could enter the middle of the sequence: only without callx.
+            c.e.mov_rr(Sz::W, d, s);
+            covered = n - 1;
+        } else {
+            c.insn(pc, insn).map_err(|kind| PrepareError { pc, kind })?;
+        }
         c.stack_pointers = track_stack_pointers(c.stack_pointers, insn);
     }
     starts[nslots] = c.e.pos() as u32;
