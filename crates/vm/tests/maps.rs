@@ -497,3 +497,34 @@ fn perf_event_array_outputs_per_index() {
     map.delete(&k(0)).unwrap();
     assert_eq!(map.delete(&k(0)), Err(MapError::NoEntry));
 }
+
+#[test]
+fn fd_arrays_hold_descriptors() {
+    for map_type in [MapType::ArrayOfMaps, MapType::ProgArray] {
+        // fd_array_map_alloc_check: u32 values (descriptors).
+        let bad = MapSpec::new(map_type, 4, 8, 2);
+        assert_eq!(maps::create(&bad).err(), Some(MapError::Invalid));
+        let map = maps::create(&MapSpec::new(map_type, 4, 4, 2)).unwrap();
+        let mut out = [0u8; 4];
+        // Slots start empty: -ENOENT, unlike a plain array's zeroed values.
+        assert_eq!(map.lookup(&k(0), &mut out), Err(MapError::NoEntry));
+        // bpf_fd_array_map_update_elem: only BPF_ANY; index past the end -E2BIG.
+        assert_eq!(
+            map.update(&k(0), &k(7), BPF_NOEXIST),
+            Err(MapError::Invalid)
+        );
+        assert_eq!(map.update(&k(2), &k(7), BPF_ANY), Err(MapError::TooBig));
+        map.update(&k(0), &k(7), BPF_ANY).unwrap();
+        map.lookup(&k(0), &mut out).unwrap();
+        assert_eq!(out, k(7));
+        // fd_array_map_delete_elem: -E2BIG out of range, -ENOENT when already empty.
+        assert_eq!(map.delete(&k(2)), Err(MapError::TooBig));
+        map.delete(&k(0)).unwrap();
+        assert_eq!(map.delete(&k(0)), Err(MapError::NoEntry));
+    }
+    // A hash of maps has the hash map's flags and errors.
+    let map = maps::create(&MapSpec::new(MapType::HashOfMaps, 4, 4, 1)).unwrap();
+    map.update(&k(1), &k(7), BPF_NOEXIST).unwrap();
+    assert_eq!(map.update(&k(1), &k(8), BPF_NOEXIST), Err(MapError::Exists));
+    assert_eq!(map.update(&k(2), &k(8), BPF_ANY), Err(MapError::TooBig));
+}

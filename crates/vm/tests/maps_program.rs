@@ -509,3 +509,58 @@ fn lru_evicts_under_concurrent_inserts() {
     let n = map.entries().len();
     assert!(n > 0 && n <= 64, "{n} entries");
 }
+
+/// A program looks up an inner map in an array of maps and in a hash of maps, then looks
+/// up key 3 in it: the inner map is the one whose descriptor user space stored.
+#[test]
+fn maps_of_maps_yield_their_inner_map() {
+    let inner = maps::create(&MapSpec::new(MapType::Array, 4, 8, 4)).unwrap();
+    inner
+        .update(&3u32.to_ne_bytes(), &99u64.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    for outer_type in [MapType::ArrayOfMaps, MapType::HashOfMaps] {
+        let outer = maps::create(&MapSpec::new(outer_type, 4, 4, 4)).unwrap();
+        let mut table = MapTable::new();
+        table.push(outer.clone());
+        table.insert_fd(40, inner.clone());
+        // r0 = outer[*r1] (an inner map), 0 if none; r0 = inner[3]; return *r0, or 1000
+        // if the inner lookup fails. Jump offsets count slots: the lddw takes two.
+        let prog = [
+            mov(R2, R1),
+            map_idx(R1, 0),
+            call(id::MAP_LOOKUP_ELEM),
+            jeqi(R0, 0, 9),
+            Insn::St {
+                size: Size::W,
+                dst: R10,
+                off: -4,
+                imm: 3,
+            },
+            mov(R1, R0),
+            mov(R2, R10),
+            addi(R2, -4),
+            call(id::MAP_LOOKUP_ELEM),
+            jeqi(R0, 0, 2),
+            ldx(Size::DW, R0, R0, 0),
+            Insn::Exit,
+            movi(R0, 1000),
+            Insn::Exit,
+        ];
+        let (mut vm, _) = prepare(table, &prog);
+        // Nothing stored at key 1 yet: the outer lookup is NULL.
+        assert_eq!(vm.run_mem(&mut 1u32.to_ne_bytes()).unwrap().r0, 0);
+        outer
+            .update(&1u32.to_ne_bytes(), &40u32.to_ne_bytes(), BPF_ANY)
+            .unwrap();
+        assert_eq!(vm.run_mem(&mut 1u32.to_ne_bytes()).unwrap().r0, 99);
+        // A descriptor that names no map of the table looks up as NULL.
+        outer
+            .update(&1u32.to_ne_bytes(), &41u32.to_ne_bytes(), BPF_ANY)
+            .unwrap();
+        assert_eq!(
+            vm.run_mem(&mut 1u32.to_ne_bytes()).unwrap().r0,
+            0,
+            "{outer_type:?}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! checked memory; errors are returned to the program as `-errno`, as in Linux.
 
 use super::{HelperContext, HelperError};
-use crate::maps::{cpu, Cpus, Map, MapTable};
+use crate::maps::{cpu, Cpus, Map, MapTable, MapType};
 use crate::memory::{Memory, Region};
 use std::sync::Arc;
 
@@ -28,7 +28,8 @@ fn result(r: Result<(), crate::maps::MapError>) -> u64 {
     r.map_or_else(|e| e.to_r0(), |()| 0)
 }
 
-/// `void *bpf_map_lookup_elem(map, const void *key)`: the value's address or NULL.
+/// `void *bpf_map_lookup_elem(map, const void *key)`: the value's address or NULL; for a
+/// map of maps, the inner map (its handle) or NULL.
 pub(super) fn lookup(
     maps: &MapTable,
     ctx: &mut HelperContext,
@@ -36,6 +37,13 @@ pub(super) fn lookup(
 ) -> Result<u64, HelperError> {
     let map = map(maps, a[0])?;
     let key = ctx.memory.slice(a[1], map.spec().key_size as u64)?;
+    if matches!(
+        map.spec().map_type,
+        MapType::ArrayOfMaps | MapType::HashOfMaps
+    ) {
+        let inner = map.inner_fd(key).and_then(|fd| maps.handle_of_fd(fd));
+        return Ok(inner.unwrap_or(0));
+    }
     Ok(match map.lookup_ptr(key, cpu::current()) {
         Some(value) => {
             add_region(ctx.memory, value.region);

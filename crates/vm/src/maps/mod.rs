@@ -36,6 +36,7 @@ mod error;
 mod hash;
 mod layout;
 mod lpm;
+mod of_maps;
 mod perf;
 pub mod pin;
 
@@ -175,6 +176,12 @@ pub trait Map: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// For maps of maps and program arrays: the descriptor stored at `key`, if any.
+    fn inner_fd(&self, key: &[u8]) -> Option<u32> {
+        let _ = key;
+        None
+    }
+
     /// The map as a perf event array, for `bpf_perf_event_output` and consumers.
     fn as_perf_event_array(&self) -> Option<&PerfEventArray> {
         None
@@ -190,7 +197,7 @@ impl dyn Map + '_ {
 }
 
 /// Creates a map, checking its attributes as `BPF_MAP_CREATE` does (`-EINVAL` for the
-/// ones Linux refuses, `-ENOTSUPP` for a type bpfkit does not implement).
+/// ones Linux refuses).
 pub fn create(spec: &MapSpec) -> Result<Arc<dyn Map>, MapError> {
     spec.check_common()?;
     Ok(match spec.map_type {
@@ -202,7 +209,8 @@ pub fn create(spec: &MapSpec) -> Result<Arc<dyn Map>, MapError> {
         MapType::LpmTrie => Arc::new(lpm::LpmTrie::new(spec)?),
         MapType::Ringbuf => Arc::new(RingBuf::new(spec)?),
         MapType::PerfEventArray => Arc::new(PerfEventArray::new(spec)?),
-        _ => return Err(MapError::NotSupported),
+        MapType::ArrayOfMaps | MapType::ProgArray => Arc::new(of_maps::FdArray::new(spec)?),
+        MapType::HashOfMaps => Arc::new(of_maps::HashOfMaps::new(spec)?),
     })
 }
 

@@ -71,6 +71,13 @@ impl MapTable {
         self.maps.get(usize::try_from(index).ok()?)
     }
 
+    /// The handle of the map with file descriptor `fd`: what a program's lookup in a map of
+    /// maps yields.
+    pub fn handle_of_fd(&self, fd: u32) -> Option<u64> {
+        let index = self.fds.get(&i32::try_from(fd).ok()?)?;
+        Some(MAP_HANDLE_BASE + *index as u64)
+    }
+
     /// Every map, by index.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Map>> {
         self.maps.iter()
