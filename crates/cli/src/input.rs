@@ -4,6 +4,7 @@
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
 use bpfkit_object::Object;
+use bpfkit_vm::maps::MapTable;
 use clap::{Args, ValueEnum};
 use std::io::Read;
 
@@ -148,8 +149,12 @@ pub fn to_hex_lines(bytes: &[u8]) -> String {
 
 /// A program loaded from an input, and words saying where it came from.
 pub struct Loaded {
-    /// The instructions, ready for an engine (subprograms linked for an ELF program).
+    /// The instructions (subprograms linked for an ELF program), map references by index
+    /// into `maps`.
     pub insns: Vec<Insn>,
+    /// The maps of an ELF object, created with their initial contents (global data);
+    /// empty for other formats.
+    pub maps: MapTable,
     /// `program hash_mem (section memory) of hash.o`, or `prog.bin`.
     pub origin: String,
 }
@@ -168,10 +173,12 @@ pub fn load_program(input: &Input, format: Format, selector: &Selector) -> CliRe
         Format::Elf => load_elf(input, selector),
         Format::Asm => Ok(Loaded {
             insns: assemble(input)?,
+            maps: MapTable::new(),
             origin: input.name.clone(),
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
+            maps: MapTable::new(),
             origin: input.name.clone(),
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
@@ -233,7 +240,14 @@ fn load_elf(input: &Input, selector: &Selector) -> CliResult<Loaded> {
     let insns = program
         .insns()
         .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
-    Ok(Loaded { insns, origin })
+    let maps = object
+        .create_maps()
+        .map_err(|e| CliError::failed(format!("cannot load the maps of {}: {e}", input.name)))?;
+    Ok(Loaded {
+        insns,
+        maps,
+        origin,
+    })
 }
 
 /// The name of a format, as `--format` takes it.

@@ -3,7 +3,8 @@
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, Selector};
 use crate::output;
-use bpfkit_vm::{Helpers, Interpreter, Outcome};
+use bpfkit_vm::helpers::linux::{self, Runtime};
+use bpfkit_vm::{Helpers, Interpreter, Invocation, Outcome};
 use clap::Args;
 use serde::Serialize;
 use std::time::Duration;
@@ -65,19 +66,28 @@ pub fn run(args: &RunArgs) -> CliResult {
     let loaded = input::load_program(&program, args.format, &args.selector)?;
     let memory = memory(args)?;
     let origin = &loaded.origin;
-    let mut vm = Interpreter::new(&loaded.insns, &Helpers::new())
+    // An object's programs name its maps and call Linux's helpers on them.
+    let runtime = Runtime::new(loaded.maps);
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let insns = runtime
+        .maps
+        .relocate(&loaded.insns)
+        .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
+    let mut vm = Interpreter::new(&insns, &helpers)
         .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
     if let Some(budget) = args.budget {
         vm.set_budget(budget);
     }
-    let (outcome, elapsed) = run_repeated(&mut vm, &memory, args.repeat).map_err(|e| {
-        let verification = if args.no_verify {
-            "unverified, as --no-verify asks"
-        } else {
-            "unverified: bpfkit has no verifier yet"
-        };
-        CliError::failed(format!("{origin} faulted ({verification}): {e}"))
-    })?;
+    let (outcome, elapsed) =
+        run_repeated(&mut vm, &runtime, &memory, args.repeat).map_err(|e| {
+            let verification = if args.no_verify {
+                "unverified, as --no-verify asks"
+            } else {
+                "unverified: bpfkit has no verifier yet"
+            };
+            CliError::failed(format!("{origin} faulted ({verification}): {e}"))
+        })?;
     let r0 = format!("{:#x}", outcome.r0);
     if args.json {
         output::json(&RunJson {
@@ -100,10 +110,12 @@ fn memory(args: &RunArgs) -> CliResult<Vec<u8>> {
     }
 }
 
-/// Runs `repeat` times, each on a fresh copy of `memory`; returns the last outcome and the
-/// time spent in the runs themselves.
+/// Runs `repeat` times, each on a fresh copy of `memory` (maps keep their contents from
+/// run to run, as in the kernel); returns the last outcome and the time spent in the runs
+/// themselves.
 fn run_repeated(
     vm: &mut Interpreter,
+    runtime: &Runtime,
     memory: &[u8],
     repeat: u64,
 ) -> Result<(Outcome, Duration), bpfkit_vm::VmError> {
@@ -112,7 +124,10 @@ fn run_repeated(
     let mut run_once = || {
         buffer.copy_from_slice(memory);
         let start = Instant::now();
-        let outcome = vm.run_mem(&mut buffer);
+        let mut invocation = Invocation::memory(&mut buffer);
+        // Global data: lddw of a variable's address points into its array map's value.
+        runtime.maps.add_value_regions(&mut invocation.memory);
+        let outcome = vm.run(invocation);
         elapsed += start.elapsed();
         outcome
     };

@@ -389,9 +389,9 @@ fn run_time_failures_exit_with_status_1() {
         1,
         "budget",
     );
-    // No helpers are registered for `run`, so the program cannot be prepared.
+    // Linux has no helper 999, so the program cannot be prepared.
     fails_with(
-        &bpfkit_stdin(&["run", "-"], "call 0x5\nexit\n"),
+        &bpfkit_stdin(&["run", "-"], "call 0x3e7\nexit\n"),
         1,
         "helper",
     );

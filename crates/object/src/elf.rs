@@ -1,6 +1,8 @@
-//! Reading the ELF file: its header, executable sections, function symbols and the
-//! relocations that apply to code. Every index and range is checked here, so later stages
-//! can slice section bytes by a function's or relocation's range without checking again.
+//! Reading the ELF file: its header, executable sections with their function symbols, the
+//! non-code sections a loader needs (maps, global data, license, version, BTF) with their
+//! object symbols, and the relocations of code and of `.maps`. Every index and range is
+//! checked here, so later stages can slice section bytes by a symbol's or relocation's
+//! range without checking again.
 
 use crate::error::ObjectError;
 use object::elf::{self, FileHeader64, Rel64, SectionHeader64};
@@ -25,6 +27,77 @@ impl CodeSection {
     }
 }
 
+/// What a non-code section is to a loader, by its name as libbpf classifies sections
+/// (`bpf_object__elf_collect`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataKind {
+    /// `license`: a NUL-terminated string.
+    License,
+    /// `version`: the kernel version a kprobe program was built for, a `u32`.
+    Version,
+    /// `maps`: legacy map definitions (`struct bpf_map_def`), one per symbol.
+    LegacyMaps,
+    /// `.maps`: BTF-defined maps, one variable per map.
+    BtfMaps,
+    /// `.data`, `.data.*`: writable global data.
+    Data,
+    /// `.rodata`, `.rodata.*`: read-only global data.
+    Rodata,
+    /// `.bss` (`SHT_NOBITS`): zero-initialised global data. libbpf takes no `.bss.*`.
+    Bss,
+    /// `.BTF`: type information.
+    Btf,
+    /// `.BTF.ext`: function and line information, CO-RE relocations.
+    BtfExt,
+}
+
+impl DataKind {
+    fn classify(name: &str, sh_type: u32) -> Option<DataKind> {
+        let prefixed = |prefix: &str| {
+            name == prefix
+                || name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        Some(match name {
+            "license" => DataKind::License,
+            "version" => DataKind::Version,
+            "maps" => DataKind::LegacyMaps,
+            ".maps" => DataKind::BtfMaps,
+            ".BTF" => DataKind::Btf,
+            ".BTF.ext" => DataKind::BtfExt,
+            ".bss" if sh_type == elf::SHT_NOBITS => DataKind::Bss,
+            _ if sh_type == elf::SHT_PROGBITS && prefixed(".data") => DataKind::Data,
+            _ if sh_type == elf::SHT_PROGBITS && prefixed(".rodata") => DataKind::Rodata,
+            _ => return None,
+        })
+    }
+}
+
+/// A non-code section a loader uses.
+#[derive(Clone, Debug)]
+pub(crate) struct DataSection {
+    pub name: String,
+    pub kind: DataKind,
+    /// The contents; empty for `.bss`, whose size is `size`.
+    pub bytes: Vec<u8>,
+    pub size: u64,
+    /// Named symbols defined in the section (variables, map definitions), in symbol table
+    /// order; each lies inside the section.
+    pub symbols: Vec<DataSymbol>,
+    /// Relocations of the section, read for `.maps` only: elsewhere they matter to linkers,
+    /// not to loaders, and libbpf ignores them too.
+    pub relocations: Vec<Relocation>,
+}
+
+/// A named symbol in a data section.
+#[derive(Clone, Debug)]
+pub(crate) struct DataSymbol {
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
 /// A function symbol; its range lies inside its section and is 8-byte aligned.
 #[derive(Clone, Debug)]
 pub(crate) struct Function {
@@ -42,40 +115,64 @@ impl Function {
     }
 }
 
-/// A relocation of a code section (`SHT_REL`, as clang emits for BPF).
+/// Where a relocation's symbol is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// In the code section of this index.
+    Code(usize),
+    /// In the data section of this index.
+    Data(usize),
+    /// Undefined (an extern), absolute, or in a section a loader does not read.
+    Elsewhere,
+}
+
+/// A relocation (`SHT_REL`, as clang emits for BPF), 8 bytes inside its section.
 #[derive(Clone, Debug)]
 pub(crate) struct Relocation {
-    /// Byte offset in the section, a multiple of 8 inside it.
+    /// Byte offset in the section; a multiple of 8 in code.
     pub offset: u64,
     /// ELF relocation type (`R_BPF_*`).
     pub kind: u32,
     /// The symbol's name; a section symbol is named by its section.
     pub symbol: String,
-    /// Index into the object's code sections, when the symbol is defined in one.
-    pub code_section: Option<usize>,
+    pub target: Target,
     /// The symbol's value (its offset in its section).
     pub value: u64,
 }
 
-/// Where the code sections are in the ELF section table.
-struct CodeIndex {
-    /// `code_of[elf_index]` is the position in the list of code sections.
-    code_of: Vec<Option<usize>>,
+/// A read object: the sections a loader uses.
+#[derive(Clone, Debug)]
+pub(crate) struct Elf {
+    pub code: Vec<CodeSection>,
+    pub data: Vec<DataSection>,
 }
 
-/// Checks the header and reads every executable section with its functions and relocations.
-pub(crate) fn read_code_sections(data: &[u8]) -> Result<Vec<CodeSection>, ObjectError> {
+/// Where the sections a loader reads are in the ELF section table.
+struct Placement {
+    /// `of[elf_index]` is where that ELF section went, if it is read.
+    of: Vec<Option<Target>>,
+}
+
+impl Placement {
+    fn target(&self, elf_index: usize) -> Target {
+        self.of[elf_index].unwrap_or(Target::Elsewhere)
+    }
+}
+
+/// Checks the header and reads the code and data sections with their symbols and
+/// relocations.
+pub(crate) fn read(data: &[u8]) -> Result<Elf, ObjectError> {
     let header = check_header(data)?;
     let sections = header
         .sections(LE, data)
         .map_err(|e| malformed("section headers", e))?;
-    let (mut code, index) = read_executable_sections(&sections, data)?;
+    let (mut elf, index) = read_sections(&sections, data)?;
     let symbols = sections
         .symbols(LE, data, elf::SHT_SYMTAB)
         .map_err(|e| malformed("symbol table", e))?;
-    read_functions(&sections, &symbols, &index, &mut code)?;
-    read_relocations(&sections, &symbols, &index, data, &mut code)?;
-    Ok(code)
+    read_symbols(&sections, &symbols, &index, &mut elf)?;
+    read_relocations(&sections, &symbols, &index, data, &mut elf)?;
+    Ok(elf)
 }
 
 /// Layout of `e_ident`: its size and the positions of the class and data encoding bytes.
@@ -117,115 +214,202 @@ fn check_header(data: &[u8]) -> Result<&FileHeader64<LE>, ObjectError> {
     Ok(header)
 }
 
-fn read_executable_sections(
+fn read_sections(
     sections: &SectionTable<'_, FileHeader64<LE>>,
     data: &[u8],
-) -> Result<(Vec<CodeSection>, CodeIndex), ObjectError> {
-    let mut code = Vec::new();
-    let mut code_of = vec![None; sections.len()];
+) -> Result<(Elf, Placement), ObjectError> {
+    let mut elf = Elf {
+        code: Vec::new(),
+        data: Vec::new(),
+    };
+    let mut of = vec![None; sections.len()];
     for (index, header) in sections.enumerate() {
+        let sh_type = header.sh_type(LE);
         let executable = header.sh_flags(LE) & u64::from(elf::SHF_EXECINSTR) != 0;
-        if !executable || header.sh_type(LE) != elf::SHT_PROGBITS {
+        if executable && sh_type == elf::SHT_PROGBITS {
+            let name = section_name(sections, header, index)?;
+            let bytes = section_data(header, data, &name)?;
+            if !bytes.len().is_multiple_of(8) {
+                return Err(ObjectError::SectionSize {
+                    section: name,
+                    size: bytes.len() as u64,
+                });
+            }
+            of[index.0] = Some(Target::Code(elf.code.len()));
+            elf.code.push(CodeSection {
+                name,
+                bytes: bytes.to_vec(),
+                functions: Vec::new(),
+                relocations: Vec::new(),
+            });
+            continue;
+        }
+        if sh_type != elf::SHT_PROGBITS && sh_type != elf::SHT_NOBITS {
             continue;
         }
         let name = section_name(sections, header, index)?;
-        let bytes = header
-            .data(LE, data)
-            .map_err(|e| malformed(&format!("contents of section {name}"), e))?;
-        if !bytes.len().is_multiple_of(8) {
-            return Err(ObjectError::SectionSize {
-                section: name,
-                size: bytes.len() as u64,
-            });
-        }
-        code_of[index.0] = Some(code.len());
-        code.push(CodeSection {
+        let Some(kind) = DataKind::classify(&name, sh_type) else {
+            continue;
+        };
+        // `.bss` occupies no file space: only its size is read.
+        let bytes = if kind == DataKind::Bss {
+            Vec::new()
+        } else {
+            section_data(header, data, &name)?.to_vec()
+        };
+        of[index.0] = Some(Target::Data(elf.data.len()));
+        elf.data.push(DataSection {
             name,
-            bytes: bytes.to_vec(),
-            functions: Vec::new(),
+            kind,
+            bytes,
+            size: header.sh_size(LE),
+            symbols: Vec::new(),
             relocations: Vec::new(),
         });
     }
-    Ok((code, CodeIndex { code_of }))
+    Ok((elf, Placement { of }))
 }
 
-fn read_functions(
+fn section_data<'d>(
+    header: &SectionHeader64<LE>,
+    data: &'d [u8],
+    name: &str,
+) -> Result<&'d [u8], ObjectError> {
+    header
+        .data(LE, data)
+        .map_err(|e| malformed(&format!("contents of section {name}"), e))
+}
+
+/// Files function symbols under their code sections and named symbols under their data
+/// sections, checking each lies inside its section.
+fn read_symbols(
     sections: &SectionTable<'_, FileHeader64<LE>>,
     symbols: &SymbolTable<'_, FileHeader64<LE>>,
-    index: &CodeIndex,
-    code: &mut [CodeSection],
+    index: &Placement,
+    elf: &mut Elf,
 ) -> Result<(), ObjectError> {
     for (sym_index, sym) in symbols.enumerate() {
         let Some(shndx) = defining_section(sections, symbols, sym_index, sym)? else {
             continue;
         };
-        let Some(c) = index.code_of[shndx] else {
-            continue;
-        };
-        if sym.st_type() != elf::STT_FUNC {
-            continue;
+        match index.target(shndx) {
+            Target::Code(c) if sym.st_type() == elf::STT_FUNC => {
+                read_function(symbols, sym_index, sym, &mut elf.code[c])?
+            }
+            Target::Data(d) if !matches!(sym.st_type(), elf::STT_SECTION | elf::STT_FILE) => {
+                let section = &mut elf.data[d];
+                let name = symbol_name(symbols, sym, sym_index)?;
+                let (offset, size) = (sym.st_value(LE), sym.st_size(LE));
+                if name.is_empty() {
+                    continue;
+                }
+                if offset
+                    .checked_add(size)
+                    .is_none_or(|end| end > section.size)
+                {
+                    return Err(ObjectError::SymbolOutOfSection {
+                        symbol: name,
+                        section: section.name.clone(),
+                        value: offset,
+                        size,
+                        section_size: section.size,
+                    });
+                }
+                section.symbols.push(DataSymbol { name, offset, size });
+            }
+            _ => {}
         }
-        let section = &mut code[c];
-        let name = symbol_name(symbols, sym, sym_index)?;
-        let (value, size) = (sym.st_value(LE), sym.st_size(LE));
-        let section_size = section.bytes.len() as u64;
-        if value.checked_add(size).is_none_or(|end| end > section_size) {
-            return Err(ObjectError::SymbolOutOfSection {
-                symbol: name,
-                section: section.name.clone(),
-                value,
-                size,
-                section_size,
-            });
-        }
-        if !value.is_multiple_of(8) || !size.is_multiple_of(8) {
-            return Err(ObjectError::SymbolMisaligned {
-                symbol: name,
-                section: section.name.clone(),
-                value,
-                size,
-            });
-        }
-        let bind = sym.st_bind();
-        section.functions.push(Function {
-            name,
-            offset: value,
+    }
+    Ok(())
+}
+
+fn read_function(
+    symbols: &SymbolTable<'_, FileHeader64<LE>>,
+    sym_index: SymbolIndex,
+    sym: &elf::Sym64<LE>,
+    section: &mut CodeSection,
+) -> Result<(), ObjectError> {
+    let name = symbol_name(symbols, sym, sym_index)?;
+    let (value, size) = (sym.st_value(LE), sym.st_size(LE));
+    let section_size = section.bytes.len() as u64;
+    if value.checked_add(size).is_none_or(|end| end > section_size) {
+        return Err(ObjectError::SymbolOutOfSection {
+            symbol: name,
+            section: section.name.clone(),
+            value,
             size,
-            global: bind == elf::STB_GLOBAL || bind == elf::STB_WEAK,
+            section_size,
         });
     }
+    if !value.is_multiple_of(8) || !size.is_multiple_of(8) {
+        return Err(ObjectError::SymbolMisaligned {
+            symbol: name,
+            section: section.name.clone(),
+            value,
+            size,
+        });
+    }
+    let bind = sym.st_bind();
+    section.functions.push(Function {
+        name,
+        offset: value,
+        size,
+        global: bind == elf::STB_GLOBAL || bind == elf::STB_WEAK,
+    });
     Ok(())
 }
 
 fn read_relocations(
     sections: &SectionTable<'_, FileHeader64<LE>>,
     symbols: &SymbolTable<'_, FileHeader64<LE>>,
-    index: &CodeIndex,
+    index: &Placement,
     data: &[u8],
-    code: &mut [CodeSection],
+    elf: &mut Elf,
 ) -> Result<(), ObjectError> {
     for (rel_index, header) in sections.enumerate() {
         if header.sh_type(LE) != elf::SHT_REL {
             continue;
         }
         let target = header.sh_info(LE);
-        let Some(code_of) = index.code_of.get(target as usize) else {
+        let Some(placed) = index.of.get(target as usize) else {
             return Err(ObjectError::SectionIndexOutOfRange {
                 what: format!("relocation section {}", rel_index.0),
                 index: target,
                 count: sections.len(),
             });
         };
-        let Some(c) = *code_of else {
-            // Relocations of debug information and BTF: not needed to run code.
-            continue;
+        let (name, size, code, relocations) = match *placed {
+            Some(Target::Code(c)) => {
+                let section = &mut elf.code[c];
+                let size = section.bytes.len() as u64;
+                (&section.name, size, true, &mut section.relocations)
+            }
+            Some(Target::Data(d)) if elf.data[d].kind == DataKind::BtfMaps => {
+                let section = &mut elf.data[d];
+                (&section.name, section.size, false, &mut section.relocations)
+            }
+            // Relocations of debug information, BTF and other data: not needed to load.
+            _ => continue,
         };
         let rels: &[Rel64<LE>] = header
             .data_as_array(LE, data)
-            .map_err(|e| malformed(&format!("relocations of {}", code[c].name), e))?;
+            .map_err(|e| malformed(&format!("relocations of {name}"), e))?;
         for rel in rels {
-            let relocation = read_relocation(sections, symbols, index, rel, &code[c])?;
-            code[c].relocations.push(relocation);
+            let offset = rel.r_offset(LE);
+            if offset.checked_add(8).is_none_or(|end| end > size) {
+                return Err(ObjectError::RelocationOutOfSection {
+                    section: name.clone(),
+                    offset,
+                    size,
+                });
+            }
+            if code && !offset.is_multiple_of(8) {
+                return Err(ObjectError::RelocationNotOnInstruction {
+                    section: name.clone(),
+                    offset,
+                });
+            }
+            relocations.push(read_relocation(sections, symbols, index, rel, name)?);
         }
     }
     Ok(())
@@ -234,32 +418,18 @@ fn read_relocations(
 fn read_relocation(
     sections: &SectionTable<'_, FileHeader64<LE>>,
     symbols: &SymbolTable<'_, FileHeader64<LE>>,
-    index: &CodeIndex,
+    index: &Placement,
     rel: &Rel64<LE>,
-    section: &CodeSection,
+    section: &str,
 ) -> Result<Relocation, ObjectError> {
     let offset = rel.r_offset(LE);
-    let size = section.bytes.len() as u64;
-    if offset.checked_add(8).is_none_or(|end| end > size) {
-        return Err(ObjectError::RelocationOutOfSection {
-            section: section.name.clone(),
-            offset,
-            size,
-        });
-    }
-    if !offset.is_multiple_of(8) {
-        return Err(ObjectError::RelocationNotOnInstruction {
-            section: section.name.clone(),
-            offset,
-        });
-    }
     let sym_index = rel.r_sym(LE);
     // Symbol 0 is the null symbol: a relocation against it names nothing.
     let sym = match symbols.symbol(SymbolIndex(sym_index as usize)) {
         Ok(sym) if sym_index != 0 => sym,
         _ => {
             return Err(ObjectError::RelocationSymbolMissing {
-                section: section.name.clone(),
+                section: section.to_string(),
                 offset,
                 index: sym_index,
                 count: symbols.len(),
@@ -281,7 +451,7 @@ fn read_relocation(
         offset,
         kind: rel.r_type(LE),
         symbol,
-        code_section: shndx.and_then(|s| index.code_of[s]),
+        target: shndx.map_or(Target::Elsewhere, |s| index.target(s)),
         value: sym.st_value(LE),
     })
 }

@@ -95,8 +95,9 @@ pub enum ObjectError {
         index: u32,
         count: usize,
     },
-    /// A relocation bpfkit cannot apply yet (maps, global data, function pointers, externs).
-    #[error("{} relocation at {section}+{offset:#x} against `{symbol}` is not supported yet (only calls to functions of the object are linked; maps and global data are not)", relocation_name(*kind))]
+    /// A relocation of a type, or on an instruction, that a loader does not apply: code
+    /// takes `R_BPF_64_32` on local calls and `R_BPF_64_64` on `lddw`s only.
+    #[error("{} relocation at {section}+{offset:#x} against `{symbol}` is not supported (code takes R_BPF_64_32 on a local call and R_BPF_64_64 on an lddw)", relocation_name(*kind))]
     UnsupportedRelocation {
         section: String,
         offset: u64,
@@ -104,6 +105,29 @@ pub enum ObjectError {
         /// The ELF relocation type, e.g. [`R_BPF_64_64`].
         kind: u32,
     },
+    /// A relocation whose symbol is not what its place needs: an `lddw` of something that
+    /// is neither a map nor global data, a `values` slot naming no program or map.
+    #[error("relocation at {section}+{offset:#x} against `{symbol}`: {reason}")]
+    BadReference {
+        section: String,
+        offset: u64,
+        symbol: String,
+        reason: String,
+    },
+    /// A map definition that cannot be read.
+    #[error("map `{map}`: {reason}")]
+    Map { map: String, reason: String },
+    /// `.BTF` or `.BTF.ext` is malformed.
+    #[error("{section}+{offset:#x}: {reason}")]
+    Btf {
+        section: String,
+        offset: u64,
+        reason: String,
+    },
+    /// [`crate::Object::set_global`] named no variable of a global data section, or gave
+    /// the wrong number of bytes.
+    #[error("global variable `{name}`: {reason}")]
+    Global { name: String, reason: String },
     /// A BPF-to-BPF call whose target is not inside a function of the object.
     #[error("call at {section}+{offset:#x} targets {target}, which is not inside a function of the object")]
     BadCallTarget {

@@ -16,27 +16,48 @@
 //! Reading never panics on malformed input: every problem is an [`ObjectError`] naming the
 //! section and byte offset concerned.
 
+mod btf;
+mod btf_ext;
 mod elf;
 mod error;
 mod link;
+#[cfg(feature = "vm")]
+mod load;
+mod maps;
+mod relocations;
 
+pub use btf::{Btf, BtfKind, BtfType, Member, TypeId, VarSecinfo};
+pub use btf_ext::{BtfExt, FuncInfo, LineInfo};
 pub use error::{
     relocation_name, ObjectError, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64,
     R_BPF_64_NODYLD32,
 };
+#[cfg(feature = "vm")]
+pub use load::{LoadError, Loaded, LoadedProgram};
+pub use maps::{
+    Initial, MapDef, BPF_F_RDONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS,
+    BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,
+};
 
 use bpfkit_isa::Insn;
-use elf::CodeSection;
+use elf::{CodeSection, DataKind, Elf};
+use relocations::MapSites;
 use std::ops::Range;
 
 /// The section holding subprograms.
 const TEXT: &str = ".text";
 
-/// A parsed BPF object: its code sections and the programs in them.
+/// A parsed BPF object: its code sections, the programs in them, its map definitions
+/// (which [`Object::map_mut`] and [`Object::set_global`] adjust before loading), license,
+/// kernel version and BTF.
 #[derive(Clone, Debug)]
 pub struct Object {
-    sections: Vec<CodeSection>,
+    elf: Elf,
     programs: Vec<ProgramInfo>,
+    maps: Vec<MapDef>,
+    sites: Vec<maps::Site>,
+    btf: Option<Btf>,
+    btf_ext: BtfExt,
 }
 
 #[derive(Clone, Debug)]
@@ -49,12 +70,31 @@ struct ProgramInfo {
 
 impl Object {
     /// Reads an object: checks it is a 64-bit little-endian relocatable ELF file for BPF,
-    /// and finds its programs. Every range used later (functions, relocations) is checked
-    /// here; instructions are decoded when a program's [`Program::insns`] is asked for.
+    /// finds its programs, reads its BTF and its map definitions. Every range used later
+    /// (functions, relocations) is checked here; instructions are decoded and relocated
+    /// when a program's [`Program::insns`] is asked for.
     pub fn parse(bytes: &[u8]) -> Result<Object, ObjectError> {
-        let sections = elf::read_code_sections(bytes)?;
-        let programs = find_programs(&sections);
-        Ok(Object { sections, programs })
+        let elf = elf::read(bytes)?;
+        let programs = find_programs(&elf.code);
+        let btf = elf
+            .data
+            .iter()
+            .find(|d| d.kind == DataKind::Btf)
+            .map(|d| Btf::parse(&d.bytes))
+            .transpose()?;
+        let btf_ext = match (&btf, elf.data.iter().find(|d| d.kind == DataKind::BtfExt)) {
+            (Some(btf), Some(ext)) => BtfExt::parse(&ext.bytes, btf.strings())?,
+            _ => BtfExt::default(),
+        };
+        let (maps, sites) = maps::read_maps(&elf, btf.as_ref())?;
+        Ok(Object {
+            elf,
+            programs,
+            maps,
+            sites,
+            btf,
+            btf_ext,
+        })
     }
 
     /// The programs, in section order and, within a section, in symbol table order.
@@ -89,8 +129,113 @@ impl Object {
             })
     }
 
+    /// The map definitions, in the order programs' map references index them: legacy
+    /// `maps`, BTF-defined `.maps`, then global data sections (libbpf's order).
+    pub fn maps(&self) -> &[MapDef] {
+        &self.maps
+    }
+
+    /// The map named `name`, to adjust before loading (as `bpf_map__set_max_entries`
+    /// and friends do). Programs refer to maps by index, so renaming is harmless.
+    pub fn map_mut(&mut self, name: &str) -> Option<&mut MapDef> {
+        self.maps.iter_mut().find(|m| m.name == name)
+    }
+
+    /// Sets the initial value of the global variable `name` (in `.data*`, `.rodata*` or
+    /// `.bss*`) to `bytes`, which must be exactly its size: how user space sets a
+    /// `const volatile` parameter before load, as libbpf's skeletons do through `rodata`.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<(), ObjectError> {
+        let fail = |reason: String| ObjectError::Global {
+            name: name.to_string(),
+            reason,
+        };
+        let (d, symbol) = self
+            .elf
+            .data
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d.kind, DataKind::Data | DataKind::Rodata | DataKind::Bss))
+            .find_map(|(i, d)| Some((i, d.symbols.iter().find(|s| s.name == name)?)))
+            .ok_or_else(|| fail("no global data section defines it".into()))?;
+        if symbol.size != bytes.len() as u64 {
+            return Err(fail(format!(
+                "it is {} bytes, but {} were given",
+                symbol.size,
+                bytes.len()
+            )));
+        }
+        let m = self
+            .sites
+            .iter()
+            .position(|s| s.data == d)
+            .ok_or_else(|| fail("its section has no map".into()))?;
+        let map = &mut self.maps[m];
+        if !matches!(map.initial, Initial::Data(_)) {
+            map.initial = Initial::Data(vec![0; map.value_size as usize]);
+        }
+        let Initial::Data(data) = &mut map.initial else {
+            unreachable!("set just above")
+        };
+        let start = symbol.offset as usize;
+        data[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The `license` section's string, if there is one.
+    pub fn license(&self) -> Option<String> {
+        let section = self.data(DataKind::License)?;
+        let end = section
+            .bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(section.bytes.len());
+        Some(String::from_utf8_lossy(&section.bytes[..end]).into_owned())
+    }
+
+    /// The `version` section's kernel version (`LINUX_VERSION_CODE`), if there is one.
+    pub fn kernel_version(&self) -> Option<u32> {
+        let bytes = self.data(DataKind::Version)?.bytes.get(..4)?;
+        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    /// The object's BTF, if it has a `.BTF` section.
+    pub fn btf(&self) -> Option<&Btf> {
+        self.btf.as_ref()
+    }
+
+    /// The line info of code section `section` (from `.BTF.ext`), by byte offset in the
+    /// section; empty for objects built without `-g`.
+    pub fn line_info(&self, section: &str) -> &[LineInfo] {
+        self.btf_ext
+            .line_info
+            .iter()
+            .find(|(name, _)| name == section)
+            .map_or(&[], |(_, lines)| &lines[..])
+    }
+
+    /// The function info of code section `section` (from `.BTF.ext`).
+    pub fn func_info(&self, section: &str) -> &[FuncInfo] {
+        self.btf_ext
+            .func_info
+            .iter()
+            .find(|(name, _)| name == section)
+            .map_or(&[], |(_, funcs)| &funcs[..])
+    }
+
+    fn data(&self, kind: DataKind) -> Option<&elf::DataSection> {
+        self.elf.data.iter().find(|d| d.kind == kind)
+    }
+
     fn handle<'a>(&'a self, info: &'a ProgramInfo) -> Program<'a> {
         Program { object: self, info }
+    }
+
+    fn link(&self, info: &ProgramInfo) -> Result<link::Linked, ObjectError> {
+        let maps = MapSites {
+            elf: &self.elf,
+            sites: &self.sites,
+        };
+        link::link(&self.elf.code, &maps, info.section, info.range.clone())
     }
 }
 
@@ -141,7 +286,7 @@ impl<'a> Program<'a> {
     /// The section the program is in. Its name is the program type hint, as in libbpf:
     /// `xdp`, `socket`, `tc`, `memory`, ...
     pub fn section(&self) -> &'a str {
-        &self.object.sections[self.info.section].name
+        &self.object.elf.code[self.info.section].name
     }
 
     /// The program's byte range inside its section.
@@ -150,11 +295,31 @@ impl<'a> Program<'a> {
     }
 
     /// The program's code linked for execution: its own instructions followed by every
-    /// function it reaches, transitively, through BPF-to-BPF calls (clang puts them in
-    /// `.text`), each appended once, in the order first called, and each call's immediate
-    /// set to the relative slot offset of its target. Relocations other than calls (maps,
-    /// global data) give [`ObjectError::UnsupportedRelocation`].
+    /// function it reaches, transitively, through BPF-to-BPF calls or callbacks (clang
+    /// puts them in `.text`), each appended once, in the order first reached, and each
+    /// call's immediate set to the relative slot offset of its target. Each `lddw` of a
+    /// map becomes a `MapIdx` reference and each `lddw` of global data a `MapIdxValue`
+    /// reference, by index into [`Object::maps`].
     pub fn insns(&self) -> Result<Vec<Insn>, ObjectError> {
-        link::link(&self.object.sections, self.info.section, self.range())
+        Ok(self.object.link(self.info)?.insns)
+    }
+
+    /// The line info of the linked program ([`Program::insns`]): each record with the slot
+    /// index it starts at, in slot order.
+    pub fn line_info(&self) -> Result<Vec<(usize, &'a LineInfo)>, ObjectError> {
+        let linked = self.object.link(self.info)?;
+        let mut lines = Vec::new();
+        for placed in &linked.placed {
+            let section = &self.object.elf.code[placed.section].name;
+            lines.extend(
+                self.object
+                    .line_info(section)
+                    .iter()
+                    .filter(|l| (placed.start..placed.end).contains(&l.offset))
+                    .map(|l| (placed.slot_of(l.offset), l)),
+            );
+        }
+        lines.sort_by_key(|(slot, _)| *slot);
+        Ok(lines)
     }
 }

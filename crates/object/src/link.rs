@@ -1,22 +1,33 @@
 //! Linking a program for execution: its own instructions followed by every function it
-//! reaches through BPF-to-BPF calls, transitively, each call's immediate rewritten to the
-//! slot offset of its target in the linked code. This is what libbpf does to a program
-//! before `BPF_PROG_LOAD`, so the result loads into the kernel as it is.
+//! reaches through BPF-to-BPF calls or takes the address of (callbacks), transitively,
+//! each call's and callback `lddw`'s immediate rewritten to the slot offset of its target
+//! in the linked code, and each `lddw` of a map or global data turned into a map
+//! reference ([`crate::relocations`]). This is what libbpf does to a program before
+//! `BPF_PROG_LOAD` (`bpf_object__relocate`).
 
-use crate::elf::CodeSection;
-use crate::error::{ObjectError, R_BPF_64_32};
+use crate::elf::{CodeSection, Relocation, Target};
+use crate::error::{ObjectError, R_BPF_64_32, R_BPF_64_64};
+use crate::relocations::MapSites;
 use bpfkit_isa::decode::{check_branches, decode_at, raw_slots};
-use bpfkit_isa::{DecodeError, DecodeErrorKind, Insn};
+use bpfkit_isa::{DecodeError, DecodeErrorKind, Insn, LddwKind};
 use std::ops::Range;
+
+/// A linked program: its instructions and where each function's code went.
+pub(crate) struct Linked {
+    pub insns: Vec<Insn>,
+    pub placed: Vec<Placed>,
+}
 
 /// Links the code at `range` of `sections[section]` with the functions it calls.
 pub(crate) fn link(
     sections: &[CodeSection],
+    maps: &MapSites<'_>,
     section: usize,
     range: Range<u64>,
-) -> Result<Vec<Insn>, ObjectError> {
+) -> Result<Linked, ObjectError> {
     let mut linker = Linker {
         sections,
+        maps,
         placed: Vec::new(),
         insns: Vec::new(),
         slots: 0,
@@ -25,21 +36,24 @@ pub(crate) fn link(
     // Placing a callee appends to `placed`, so this visits every reached function once.
     let mut next = 0;
     while next < linker.placed.len() {
-        linker.resolve_calls(next)?;
+        linker.relocate(next)?;
         next += 1;
     }
     linker.check_branches()?;
-    Ok(linker.insns)
+    Ok(Linked {
+        insns: linker.insns,
+        placed: linker.placed,
+    })
 }
 
 /// A function's code as placed in the linked program.
 #[derive(Clone, Copy)]
-struct Placed {
+pub(crate) struct Placed {
     /// Index of its code section.
-    section: usize,
+    pub section: usize,
     /// Its byte range in the section.
-    start: u64,
-    end: u64,
+    pub start: u64,
+    pub end: u64,
     /// Index of its first instruction in the linked program.
     first_insn: usize,
     /// Number of its instructions.
@@ -53,13 +67,15 @@ impl Placed {
         self.section == section && offset >= self.start && offset < self.end
     }
 
-    fn slot_of(&self, offset: u64) -> usize {
+    /// The linked slot of byte `offset` of its section, which it contains.
+    pub fn slot_of(&self, offset: u64) -> usize {
         self.first_slot + ((offset - self.start) / 8) as usize
     }
 }
 
 struct Linker<'a> {
     sections: &'a [CodeSection],
+    maps: &'a MapSites<'a>,
     placed: Vec<Placed>,
     insns: Vec<Insn>,
     /// Slots taken by `insns`.
@@ -84,8 +100,9 @@ impl Linker<'_> {
         Ok(placed)
     }
 
-    /// Rewrites the calls of the `which`th placed function, placing their targets as needed.
-    fn resolve_calls(&mut self, which: usize) -> Result<(), ObjectError> {
+    /// Applies the relocations of the `which`th placed function and rewrites its local
+    /// calls, placing their targets as needed.
+    fn relocate(&mut self, which: usize) -> Result<(), ObjectError> {
         let placed = self.placed[which];
         let sections = self.sections;
         let code = &sections[placed.section];
@@ -95,30 +112,19 @@ impl Linker<'_> {
             let insn = self.insns[i];
             let offset = placed.start + (slot - placed.first_slot) as u64 * 8;
             starts.push(offset);
-            let target = match (code.relocation_at(offset), insn) {
-                // A call relocated against a function symbol (imm = -1) or against the section
-                // symbol (imm = offset / 8 - 1): either way the target is value + (imm + 1) * 8.
-                (Some(rel), Insn::CallLocal { imm }) if rel.kind == R_BPF_64_32 => {
-                    match rel.code_section {
-                        Some(s) => (s, i128::from(rel.value) + (i128::from(imm) + 1) * 8),
-                        None => return Err(unsupported(code, rel)),
-                    }
-                }
-                (Some(rel), _) => return Err(unsupported(code, rel)),
+            self.insns[i] = match code.relocation_at(offset) {
+                Some(rel) => self.apply(code, rel, insn, slot)?,
                 // A call within the section that needed no relocation: relative to itself.
-                (None, Insn::CallLocal { imm }) => (
-                    placed.section,
-                    i128::from(offset) + (i128::from(imm) + 1) * 8,
-                ),
-                (None, _) => {
-                    slot += insn.slots();
-                    continue;
-                }
+                None => match insn {
+                    Insn::CallLocal { imm } => {
+                        let target = (placed.section, jump_target(offset, 0, imm));
+                        Insn::CallLocal {
+                            imm: self.relative(code, offset, slot, target)?,
+                        }
+                    }
+                    _ => insn,
+                },
             };
-            let target_slot = self.target_slot(code, offset, target)?;
-            let imm = i32::try_from(target_slot as i64 - (slot as i64 + 1))
-                .map_err(|_| self.bad_target(code, offset, target))?;
-            self.insns[i] = Insn::CallLocal { imm };
             slot += insn.slots();
         }
         // Relocations are 8-byte aligned, but one may still point into the second slot of an lddw.
@@ -132,6 +138,84 @@ impl Linker<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The instruction `insn` at linked `slot` with relocation `rel` applied.
+    fn apply(
+        &mut self,
+        code: &CodeSection,
+        rel: &Relocation,
+        insn: Insn,
+        slot: usize,
+    ) -> Result<Insn, ObjectError> {
+        match (insn, rel.kind, rel.target) {
+            // A call relocated against a function symbol (imm = -1) or against the section
+            // symbol (imm = offset / 8 - 1): either way the target is value + (imm + 1) * 8.
+            (Insn::CallLocal { imm }, R_BPF_64_32, Target::Code(s)) => {
+                let target = (s, jump_target(rel.value, 0, imm));
+                Ok(Insn::CallLocal {
+                    imm: self.relative(code, rel.offset, slot, target)?,
+                })
+            }
+            // A callback's address (`bpf_loop(n, callback, ...)`): the function at
+            // value + imm bytes, as a `BPF_PSEUDO_FUNC` slot offset.
+            (
+                Insn::Lddw {
+                    dst,
+                    kind: LddwKind::Imm64,
+                    imm,
+                    ..
+                },
+                R_BPF_64_64,
+                Target::Code(s),
+            ) => {
+                let target = (s, jump_target(rel.value, imm, -1));
+                Ok(Insn::Lddw {
+                    dst,
+                    kind: LddwKind::Func,
+                    imm: self.relative(code, rel.offset, slot, target)?,
+                    next_imm: 0,
+                })
+            }
+            (
+                Insn::Lddw {
+                    dst,
+                    kind: LddwKind::Imm64,
+                    imm,
+                    ..
+                },
+                R_BPF_64_64,
+                _,
+            ) => {
+                let (kind, imm, next_imm) = self.maps.resolve(code, rel, imm)?;
+                Ok(Insn::Lddw {
+                    dst,
+                    kind,
+                    imm,
+                    next_imm,
+                })
+            }
+            _ => Err(ObjectError::UnsupportedRelocation {
+                section: code.name.clone(),
+                offset: rel.offset,
+                symbol: rel.symbol.clone(),
+                kind: rel.kind,
+            }),
+        }
+    }
+
+    /// The slot offset from the instruction at linked `slot` (at `code+offset`) to the
+    /// target, as a call's or callback `lddw`'s immediate counts it.
+    fn relative(
+        &mut self,
+        code: &CodeSection,
+        offset: u64,
+        slot: usize,
+        target: (usize, i128),
+    ) -> Result<i32, ObjectError> {
+        let target_slot = self.target_slot(code, offset, target)?;
+        i32::try_from(target_slot as i64 - (slot as i64 + 1))
+            .map_err(|_| self.bad_target(code, offset, target))
     }
 
     /// The linked slot of the call target `(section, byte offset)` made at `code+offset`,
@@ -226,11 +310,8 @@ fn decode(code: &CodeSection, range: Range<u64>) -> Result<Vec<Insn>, ObjectErro
     Ok(insns)
 }
 
-fn unsupported(code: &CodeSection, rel: &crate::elf::Relocation) -> ObjectError {
-    ObjectError::UnsupportedRelocation {
-        section: code.name.clone(),
-        offset: rel.offset,
-        symbol: rel.symbol.clone(),
-        kind: rel.kind,
-    }
+/// The byte offset `base + bytes + (slots + 1) * 8`: where a call or callback at `base`
+/// with those immediates points.
+fn jump_target(base: u64, bytes: i32, slots: i32) -> i128 {
+    i128::from(base) + i128::from(bytes) + (i128::from(slots) + 1) * 8
 }

@@ -11,6 +11,42 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// The loader fixture object `fixtures/loader/<file>` (e.g. `hash_map.o`).
+pub fn loader_fixture(file: &str) -> Vec<u8> {
+    let path = fixtures_dir().join("loader").join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Every loader fixture object's file name.
+pub fn loader_fixtures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join("loader"))
+        .expect("fixtures/loader")
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".o"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// fixtures/loader/expected.txt: (object file, program, r0 on input.bin), derived by hand
+/// and checked against the kernel by fixtures/loader/build.sh --kernel.
+pub fn loader_expected() -> Vec<(String, String, u64)> {
+    let text = std::fs::read_to_string(fixtures_dir().join("loader/expected.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let r0 = u64::from_str_radix(f[2].trim_start_matches("0x"), 16).unwrap();
+            (f[0].to_string(), f[1].to_string(), r0)
+        })
+        .collect()
+}
+
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }

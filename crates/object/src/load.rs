@@ -1,0 +1,144 @@
+//! Loading an object into bpfkit's virtual machine, libbpf's `bpf_object__load` without
+//! the kernel: each map definition becomes a map of `bpfkit_vm::maps` with its initial
+//! contents (global data; `.rodata` created with `BPF_F_RDONLY_PROG`), and each program
+//! is linked, its map references naming maps of the resulting [`MapTable`] by index.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use bpfkit_vm::helpers::linux::{self, Runtime};
+//! use bpfkit_vm::{Helpers, Interpreter};
+//! let mut object = bpfkit_object::Object::parse(&std::fs::read("prog.o")?)?;
+//! object.set_global("threshold", &7u32.to_ne_bytes())?; // a `const volatile` in .rodata
+//! let loaded = object.load()?;
+//! let runtime = Runtime::new(loaded.maps.clone());
+//! let mut helpers = Helpers::new();
+//! linux::register(&mut helpers, &runtime);
+//! let insns = runtime.maps.relocate(&loaded.program("count")?.insns)?;
+//! let mut vm = Interpreter::new(&insns, &helpers)?;
+//! # let _ = &mut vm; Ok(()) }
+//! ```
+
+use crate::{Initial, MapDef, Object, ObjectError};
+use bpfkit_isa::Insn;
+use bpfkit_vm::maps::{self, MapError, MapSpec, MapTable, MapType, BPF_ANY};
+use thiserror::Error;
+
+/// Why an object could not be loaded.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The object itself is malformed.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// A map could not be created or given its initial contents.
+    #[error("cannot create map `{map}` (type {map_type}): {reason}")]
+    Map {
+        map: String,
+        map_type: u32,
+        reason: String,
+    },
+}
+
+/// A program of a loaded object.
+#[derive(Clone, Debug)]
+pub struct LoadedProgram {
+    pub name: String,
+    pub section: String,
+    /// Linked, with map references by index into [`Loaded::maps`]: hand them to the
+    /// verifier as they are, or resolve them with [`MapTable::relocate`] for an engine.
+    pub insns: Vec<Insn>,
+}
+
+/// A loaded object: its maps, created, and its programs.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The maps, in the order of [`Object::maps`].
+    pub maps: MapTable,
+    pub programs: Vec<LoadedProgram>,
+}
+
+impl Loaded {
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Result<&LoadedProgram, ObjectError> {
+        self.programs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ObjectError::UnknownProgram {
+                name: name.to_string(),
+                available: self.programs.iter().map(|p| p.name.clone()).collect(),
+            })
+    }
+}
+
+impl Object {
+    /// Creates the object's maps and links every program.
+    pub fn load(&self) -> Result<Loaded, LoadError> {
+        let table = self.create_maps()?;
+        let programs = self
+            .programs()
+            .map(|p| {
+                Ok(LoadedProgram {
+                    name: p.name().to_string(),
+                    section: p.section().to_string(),
+                    insns: p.insns()?,
+                })
+            })
+            .collect::<Result<_, ObjectError>>()?;
+        Ok(Loaded {
+            maps: table,
+            programs,
+        })
+    }
+}
+
+impl Object {
+    /// Creates the object's maps, with their initial contents, in the order of
+    /// [`Object::maps`]: the table a program of the object (linked by
+    /// [`crate::Program::insns`]) resolves its map references against.
+    pub fn create_maps(&self) -> Result<MapTable, LoadError> {
+        let mut table = MapTable::new();
+        for def in self.maps() {
+            table.push(create(def)?);
+        }
+        Ok(table)
+    }
+}
+
+/// The `bpfkit_vm` spec of a definition.
+pub fn spec(def: &MapDef) -> Result<MapSpec, LoadError> {
+    let map_type = MapType::from_raw(def.map_type)
+        .ok_or_else(|| map_error(def, "bpfkit does not know this map type"))?;
+    let mut spec =
+        MapSpec::new(map_type, def.key_size, def.value_size, def.max_entries).with_flags(def.flags);
+    spec.name = def.name.clone();
+    Ok(spec)
+}
+
+/// Creates the map of `def` with its initial contents.
+fn create(def: &MapDef) -> Result<std::sync::Arc<dyn maps::Map>, LoadError> {
+    let map = maps::create(&spec(def)?).map_err(|e| map_error(def, &e.to_string()))?;
+    match &def.initial {
+        Initial::Empty => {}
+        Initial::Data(bytes) => {
+            // The section's bytes, zero-extended if `set_global` never widened them.
+            let mut value = bytes.clone();
+            value.resize(def.value_size as usize, 0);
+            map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)
+                .map_err(|e: MapError| map_error(def, &e.to_string()))?;
+        }
+        Initial::Slots(_) => {
+            return Err(map_error(
+                def,
+                "initial values of program arrays and maps of maps need those map types, which bpfkit's maps do not have yet",
+            ))
+        }
+    }
+    Ok(map)
+}
+
+fn map_error(def: &MapDef, reason: &str) -> LoadError {
+    LoadError::Map {
+        map: def.name.clone(),
+        map_type: def.map_type,
+        reason: reason.to_string(),
+    }
+}
