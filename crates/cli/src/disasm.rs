@@ -4,6 +4,7 @@ use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, Selector};
 use crate::output;
 use bpfkit_isa::{disassemble, encode_program, Dialect, ListingOptions, Symbol};
+use bpfkit_object::LineInfo;
 use clap::Args;
 use object::{Object as _, ObjectSection, ObjectSymbol, SectionFlags, SymbolKind};
 use serde::Serialize;
@@ -16,8 +17,9 @@ const ANONYMOUS_SECTION: &str = "prog";
 #[command(after_help = "\
 For an ELF object the listing is what `llvm-objdump-19 -d --no-show-raw-insn` prints \
 (`llvm-objdump-19 -d` with --raw): every executable section, or the one --section names, or \
-only the function --program names. Raw, hex and assembly inputs are listed as one block \
-labelled <prog>.")]
+only the function --program names. With -S, source lines from the object's BTF line info \
+(clang -g) are interleaved as `; <line>` comments, like `llvm-objdump -S`. Raw, hex and \
+assembly inputs are listed as one block labelled <prog>.")]
 pub struct DisasmArgs {
     /// The code: a BPF ELF object, raw or hex bytecode, or assembly text; `-` for standard
     /// input.
@@ -30,6 +32,10 @@ pub struct DisasmArgs {
     /// Show each instruction's bytes, as `llvm-objdump -d` does.
     #[arg(long)]
     raw: bool,
+    /// For an ELF object built with -g: interleave the source lines recorded in its BTF
+    /// line info.
+    #[arg(short = 'S', long)]
+    source: bool,
     /// Print `{"file": ..., "sections": [{"name": ..., "lines": [...]}]}` on one line.
     #[arg(long)]
     json: bool,
@@ -59,7 +65,7 @@ pub fn run(args: &DisasmArgs) -> CliResult {
     };
     let format = args.format.resolve(&input.bytes);
     let sections = if format == Format::Elf {
-        elf_listings(&input, &args.selector, options)?
+        elf_listings(&input, &args.selector, options, args.source)?
     } else {
         // Only an ELF object has programs to select; `load_program` reports that.
         let code = encode_program(&input::load_program(&input, format, &args.selector)?.insns);
@@ -113,9 +119,10 @@ fn elf_listings(
     input: &Input,
     selector: &Selector,
     options: ListingOptions,
+    source: bool,
 ) -> CliResult<Vec<SectionListing>> {
     // Checks the object the way the loader does, with the same errors.
-    input.object()?;
+    let parsed = input.object()?;
     let file = object::File::parse(&*input.bytes).map_err(|e| {
         CliError::input(format!("cannot read {} as an ELF object: {e}", input.name))
     })?;
@@ -149,6 +156,9 @@ fn elf_listings(
             .map(|&(slot, name)| Symbol { slot, name })
             .collect();
         let mut listing = listing(input, code, name, &symbols, options)?;
+        if source {
+            listing.lines = with_source(&listing.lines, parsed.line_info(name));
+        }
         if let Some(function) = &selector.program {
             listing.lines = function_lines(&listing.lines, function);
             if listing.lines.is_empty() {
@@ -195,4 +205,28 @@ fn function_lines(lines: &[String], function: &str) -> Vec<String> {
         .position(|l| l.is_empty())
         .map_or(lines.len(), |i| start + 1 + i);
     lines[start.saturating_sub(1)..end].to_vec()
+}
+
+/// The listing `lines` with `; <source line>` before each instruction where the line info
+/// starts a new source line (a record whose line differs from the previous record's).
+fn with_source(lines: &[String], info: &[LineInfo]) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len() + info.len());
+    let mut last: Option<(&str, u32)> = None;
+    for line in lines {
+        // Instruction lines start with the right-aligned slot number and a colon.
+        let slot = line
+            .starts_with(' ')
+            .then(|| line.trim_start().split_once(':'))
+            .flatten()
+            .and_then(|(slot, _)| slot.parse::<u64>().ok());
+        if let Some(record) = slot.and_then(|s| info.iter().find(|l| l.offset == s * 8)) {
+            let position = (record.file.as_str(), record.line);
+            if last != Some(position) && !record.source.is_empty() {
+                out.push(format!("; {}", record.source));
+            }
+            last = Some(position);
+        }
+        out.push(line.clone());
+    }
+    out
 }

@@ -409,3 +409,73 @@ fn run_time_failures_exit_with_status_1() {
         "section xdp",
     );
 }
+
+#[test]
+fn run_takes_objects_with_maps_and_global_data() {
+    // fixtures/loader/expected.txt, derived by hand and checked against the kernel:
+    // global_data_mem gives total * scale + counter = 36 * 3 + 6 on input.bin.
+    let out = bpfkit(&[
+        "run",
+        "loader/global_data.o",
+        "--program",
+        "global_data_mem",
+        "--mem",
+        "loader/input.bin",
+    ]);
+    assert_eq!(success(&out), "0x72\n");
+    // Maps keep their contents from run to run: the second run sees total = 72 and
+    // counter = 7, so 72 * 3 + 7 = 223.
+    let out = bpfkit(&[
+        "run",
+        "loader/global_data.o",
+        "--program",
+        "global_data_mem",
+        "--mem",
+        "loader/input.bin",
+        "--repeat",
+        "2",
+    ]);
+    assert_eq!(success(&out), "0xdf\n");
+    // A BTF-defined hash map: 88 = 0x58 (hash_map.c).
+    let out = bpfkit(&[
+        "run",
+        "loader/hash_map.o",
+        "--program",
+        "hash_map_mem",
+        "--mem",
+        "loader/input.bin",
+    ]);
+    assert_eq!(success(&out), "0x58\n");
+}
+
+#[test]
+fn disasm_interleaves_source_lines() {
+    // What `llvm-objdump-19 -S --no-show-raw-insn fixtures/loader/static_data.o` prints for
+    // section memory, whose DWARF and BTF line info agree.
+    let expected = "\
+0000000000000000 <static_data_mem>:
+; \thits += end - start;
+       0:\tr1 = 0x0 ll
+       2:\tr0 = *(u32 *)(r1 + 0x0)
+       3:\tr0 += r2
+       4:\t*(u32 *)(r1 + 0x0) = r0
+; \treturn seed ^ hits;
+       5:\tr0 ^= 0x1234
+; FIXTURE_ENTRY_POINTS(static_data)
+       6:\tr0 <<= 0x20
+       7:\tr0 >>= 0x20
+       8:\texit
+";
+    let out = success(&bpfkit(&[
+        "disasm",
+        "-S",
+        "loader/static_data.o",
+        "--section",
+        "memory",
+    ]));
+    assert!(out.ends_with(expected), "{out}");
+    // Without -g there is no line info, and the listing is the plain one.
+    let plain = success(&bpfkit(&["disasm", "loader/static_data.nog.o"]));
+    let with_s = success(&bpfkit(&["disasm", "-S", "loader/static_data.nog.o"]));
+    assert_eq!(plain, with_s);
+}

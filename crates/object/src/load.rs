@@ -1,7 +1,9 @@
 //! Loading an object into bpfkit's virtual machine, libbpf's `bpf_object__load` without
 //! the kernel: each map definition becomes a map of `bpfkit_vm::maps` with its initial
-//! contents (global data; `.rodata` created with `BPF_F_RDONLY_PROG`), and each program
-//! is linked, its map references naming maps of the resulting [`MapTable`] by index.
+//! contents (global data, `.rodata` created with `BPF_F_RDONLY_PROG`; the inner maps of
+//! a map of maps), and each program is linked, its map references naming maps of the
+//! resulting [`MapTable`] by index. Map `i` also has the descriptor [`map_fd`]`(i)` in the
+//! table, which is what a map of maps stores for it.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,7 +20,7 @@
 //! # let _ = &mut vm; Ok(()) }
 //! ```
 
-use crate::{Initial, MapDef, Object, ObjectError};
+use crate::{Initial, MapDef, Object, ObjectError, BPF_MAP_TYPE_PROG_ARRAY};
 use bpfkit_isa::Insn;
 use bpfkit_vm::maps::{self, MapError, MapSpec, MapTable, MapType, BPF_ANY};
 use thiserror::Error;
@@ -96,8 +98,17 @@ impl Object {
     /// [`crate::Program::insns`]) resolves its map references against.
     pub fn create_maps(&self) -> Result<MapTable, LoadError> {
         let mut table = MapTable::new();
-        for def in self.maps() {
-            table.push(create(def)?);
+        for (i, def) in self.maps().iter().enumerate() {
+            table.insert_fd(map_fd(i), create(def)?);
+        }
+        // Slots name other maps, which all exist now (libbpf's `init_map_in_map_slots`).
+        for (i, def) in self.maps().iter().enumerate() {
+            if let Initial::Slots(slots) = &def.initial {
+                let map = table.get(i as u32).expect("created above");
+                for (slot, name) in slots {
+                    set_slot(self.maps(), def, map.as_ref(), *slot, name)?;
+                }
+            }
         }
         Ok(table)
     }
@@ -125,14 +136,41 @@ fn create(def: &MapDef) -> Result<std::sync::Arc<dyn maps::Map>, LoadError> {
             map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)
                 .map_err(|e: MapError| map_error(def, &e.to_string()))?;
         }
-        Initial::Slots(_) => {
+        // Program arrays hold program descriptors, which bpfkit's loader does not make:
+        // better refuse than run with tail calls that silently fall through.
+        Initial::Slots(_) if def.map_type == BPF_MAP_TYPE_PROG_ARRAY => {
             return Err(map_error(
                 def,
-                "initial values of program arrays and maps of maps need those map types, which bpfkit's maps do not have yet",
+                "initial values of program arrays are not supported (bpfkit has no program descriptors for tail calls)",
             ))
         }
+        Initial::Slots(_) => {}
     }
     Ok(map)
+}
+
+/// The descriptor map `index` of an object has in its loaded [`MapTable`].
+pub fn map_fd(index: usize) -> i32 {
+    // Small numbers like a process's descriptors; 0 to 2 are the standard streams.
+    3 + index as i32
+}
+
+/// Stores the map `name` in slot `slot` of the map of maps `map` (defined by `def`).
+fn set_slot(
+    defs: &[MapDef],
+    def: &MapDef,
+    map: &dyn maps::Map,
+    slot: u32,
+    name: &str,
+) -> Result<(), LoadError> {
+    let index = defs.iter().position(|d| d.name == name).ok_or_else(|| {
+        map_error(
+            def,
+            &format!("slot {slot} names `{name}`, which is not a map"),
+        )
+    })?;
+    map.update(&slot.to_ne_bytes(), &map_fd(index).to_ne_bytes(), BPF_ANY)
+        .map_err(|e| map_error(def, &format!("slot {slot} (`{name}`): {e}")))
 }
 
 fn map_error(def: &MapDef, reason: &str) -> LoadError {

@@ -186,8 +186,8 @@ fn relocation_to_a_missing_symbol() {
 }
 
 #[test]
-fn data_relocations_are_not_supported_yet() {
-    // As clang relocates `lddw r1, map` (R_BPF_64_64 against the map's symbol).
+fn relocations_that_do_not_fit_their_instruction() {
+    // R_BPF_64_64 belongs on an lddw; memory+0x70 is a call.
     let mut bytes = fixture("calls");
     let license = symbol_index(&bytes, "LICENSE");
     let rel = relocation(&bytes, ".relmemory", 0);

@@ -1,6 +1,7 @@
 //! Hostile input never panics: random bytes, and fixture objects with random bytes
 //! overwritten or cut short, give an object or an error, and so does linking every
-//! program of whatever parsed.
+//! program of whatever parsed and asking for its line info. The loader fixtures add maps,
+//! global data and BTF to corrupt.
 
 mod common;
 
@@ -13,6 +14,7 @@ fn read_everything(bytes: &[u8]) {
     if let Ok(object) = Object::parse(bytes) {
         for program in object.programs() {
             let _ = program.insns();
+            let _ = program.line_info();
         }
     }
 }
@@ -46,6 +48,34 @@ proptest! {
         }
         if let Some(cut) = cut {
             bytes.truncate(cut.index(bytes.len()));
+        }
+        read_everything(&bytes);
+    }
+
+    #[test]
+    fn corrupted_loader_fixtures(
+        which in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec(
+            (0..5usize, any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        // The structures a loader reads beyond code: the symbols (maps, variables), .BTF
+        // and .BTF.ext, anywhere else (.maps, data sections, relocations).
+        let files = ["hash_map.o", "map_in_map.o", "global_data.o", "data_and_maps.o",
+            "subprog_maps.o", "prog_array.o", "loop_callback.o"];
+        let mut bytes = loader_fixture(files[which.index(files.len())]);
+        let extent = |name: &str| {
+            let header = section_header(&bytes, section_index(&bytes, name));
+            let size = u64::from_le_bytes(
+                bytes[header + SH_SIZE..header + SH_SIZE + 8].try_into().unwrap());
+            (section_data(&bytes, name), size as usize)
+        };
+        let regions = [extent(".symtab"), extent(".BTF"), extent(".BTF.ext"),
+            extent(".rel.BTF.ext"), (0, bytes.len())];
+        for (region, at, value) in edits {
+            let (start, len) = regions[region];
+            if len > 0 {
+                bytes[start + at.index(len)] = value;
+            }
         }
         read_everything(&bytes);
     }

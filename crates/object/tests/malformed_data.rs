@@ -1,0 +1,143 @@
+//! Malformed maps, global data references and BTF, each made by corrupting one field of
+//! a loader fixture, give one error naming the problem and where it is. Positions inside
+//! `.BTF` follow `struct btf_header` and `struct btf_type` (linux/btf.h).
+
+mod common;
+
+use bpfkit_object::{Object, ObjectError, R_BPF_64_64};
+use common::*;
+
+fn parse_err(bytes: &[u8]) -> String {
+    Object::parse(bytes)
+        .expect_err("the object should be rejected")
+        .to_string()
+}
+
+fn link_err(bytes: &[u8], program: &str) -> ObjectError {
+    let object = Object::parse(bytes).unwrap();
+    let program = object.program(program).unwrap();
+    program.insns().expect_err("linking should fail")
+}
+
+/// hash_map.o: the first relocation of `memory` is the lddw of map `sums` at
+/// memory+0x60 (llvm-readelf-19 -r).
+const SUMS_LDDW: u64 = 0x60;
+
+fn first_memory_relocation(bytes: &[u8]) -> usize {
+    let rel = relocation(bytes, ".relmemory", 0);
+    assert_eq!(
+        u64::from_le_bytes(bytes[rel..rel + 8].try_into().unwrap()),
+        SUMS_LDDW
+    );
+    rel
+}
+
+#[test]
+fn lddw_of_a_section_holding_neither_maps_nor_data() {
+    let mut bytes = loader_fixture("hash_map.o");
+    let rel = first_memory_relocation(&bytes);
+    let license = symbol_index(&bytes, "LICENSE");
+    put_u64(&mut bytes, rel + 8, r_info(license, R_BPF_64_64));
+    assert_eq!(
+        link_err(&bytes, "hash_map_mem").to_string(),
+        "relocation at memory+0x60 against `LICENSE`: the section holds neither maps nor global data"
+    );
+}
+
+#[test]
+fn lddw_of_something_outside_the_object() {
+    // The FILE symbol is absolute: defined in no section, like an extern.
+    let mut bytes = loader_fixture("hash_map.o");
+    let rel = first_memory_relocation(&bytes);
+    let file = symbol_index(&bytes, "hash_map.c");
+    put_u64(&mut bytes, rel + 8, r_info(file, R_BPF_64_64));
+    let err = link_err(&bytes, "hash_map_mem");
+    assert!(
+        matches!(&err, ObjectError::BadReference { offset: SUMS_LDDW, symbol, .. } if symbol == "hash_map.c"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_values_slot_outside_maps_and_against_a_non_map() {
+    // map_in_map.o: .rel.maps has one relocation, `inner` stored in slot 1 of `outer`.
+    let original = loader_fixture("map_in_map.o");
+    let rel = relocation(&original, ".rel.maps", 0);
+    let mut bytes = original.clone();
+    put_u64(&mut bytes, rel, 0x1000);
+    assert!(
+        parse_err(&bytes).starts_with("relocation at .maps+0x1000 is outside the section"),
+        "{}",
+        parse_err(&bytes)
+    );
+    let mut bytes = original;
+    let license = symbol_index(&bytes, "LICENSE");
+    let kind = R_BPF_64_64 + 1; // R_BPF_64_ABS64, as clang emits for the slot
+    put_u64(&mut bytes, rel + 8, r_info(license, kind));
+    assert!(
+        parse_err(&bytes).ends_with("a slot of map `outer` must name a map of .maps"),
+        "{}",
+        parse_err(&bytes)
+    );
+}
+
+#[test]
+fn maps_without_btf() {
+    // .BTF turned into a note: the .maps section has nothing describing it.
+    let mut bytes = loader_fixture("hash_map.o");
+    let header = section_header(&bytes, section_index(&bytes, ".BTF"));
+    put_u32(&mut bytes, header + SH_TYPE, 7); // SHT_NOTE
+    assert_eq!(
+        parse_err(&bytes),
+        "map `.maps`: the object has a .maps section but no .BTF to describe it"
+    );
+}
+
+/// Offset in the file of `.BTF`, and its header's hdr_len and type_off.
+fn btf(bytes: &[u8]) -> (usize, usize, usize) {
+    let start = section_data(bytes, ".BTF");
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    (start, u32_at(start + 4), u32_at(start + 8))
+}
+
+#[test]
+fn bad_btf() {
+    let original = loader_fixture("hash_map.o");
+    let (start, hdr_len, type_off) = btf(&original);
+
+    let mut bytes = original.clone();
+    put_u16(&mut bytes, start, 0x1234);
+    assert_eq!(
+        parse_err(&bytes),
+        ".BTF+0x0: bad magic number (expected 0xeb9f)"
+    );
+
+    // type_len (header offset 12) far past the section.
+    let mut bytes = original.clone();
+    put_u32(&mut bytes, start + 12, 0x10_0000);
+    assert!(
+        parse_err(&bytes).contains(
+            "the type table (1048576 bytes at 0 after the header) lies outside the section"
+        ),
+        "{}",
+        parse_err(&bytes)
+    );
+
+    // The first type's info word (offset 4 in struct btf_type) with kind 31.
+    let mut bytes = original.clone();
+    let first_type = start + hdr_len + type_off;
+    put_u32(&mut bytes, first_type + 4, 31 << 24);
+    assert_eq!(
+        parse_err(&bytes),
+        format!(".BTF+{:#x}: unknown type kind 31", hdr_len + type_off)
+    );
+
+    // str_len (header offset 20) 0: every name points past the string table.
+    let mut bytes = original;
+    put_u32(&mut bytes, start + 20, 0);
+    assert!(
+        parse_err(&bytes).contains("is past the end of the string table (0 bytes)"),
+        "{}",
+        parse_err(&bytes)
+    );
+}
