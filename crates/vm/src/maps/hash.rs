@@ -28,9 +28,42 @@ const SHARDS: usize = 64;
 /// Largest key Linux accepts for a hash map (`MAX_BPF_STACK`, keys come from the stack).
 const KEY_SIZE_MAX: u32 = 512;
 
+/// A key, stored inline when short (most BPF keys are 4 to 16 bytes) so that comparing it
+/// reads the entry itself rather than following a pointer.
+#[derive(Clone, Debug)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+/// Longest key stored inline: with the length byte and the tag, 24 bytes.
+const INLINE_KEY: usize = 22;
+
+impl Key {
+    fn new(key: &[u8]) -> Key {
+        if key.len() <= INLINE_KEY {
+            let mut bytes = [0; INLINE_KEY];
+            bytes[..key.len()].copy_from_slice(key);
+            Key::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..*len as usize],
+            Key::Heap(key) => key,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
-    key: Box<[u8]>,
+    key: Key,
     slot: SlotId,
     /// LRU reference bit: set by a program's lookup, cleared by the eviction sweep.
     referenced: AtomicBool,
@@ -106,7 +139,7 @@ impl Hash {
     }
 
     fn rehash(&self) -> impl Fn(&Entry) -> u64 + '_ {
-        |e: &Entry| self.hasher.hash_one(&e.key[..])
+        |e: &Entry| self.hasher.hash_one(e.key.as_slice())
     }
 
     /// Removes `key`'s element, first calling `before` with its slot under the shard's write
@@ -120,7 +153,7 @@ impl Hash {
         let (hash, i) = self.locate(key);
         let mut table = write(&self.shards[i].0);
         let entry = table
-            .find_entry(hash, |e| *e.key == *key)
+            .find_entry(hash, |e| e.key.as_slice() == key)
             .map_err(|_| MapError::NoEntry)?;
         before(self.slab.addr(entry.get().slot))?;
         let (entry, _) = entry.remove();
@@ -139,8 +172,9 @@ impl Hash {
                 .find(|e| !e.referenced.swap(false, Relaxed))
                 .map(|e| e.key.clone());
             if let Some(key) = victim {
-                let hash = self.hasher.hash_one(&key[..]);
-                if let Ok(entry) = shard.find_entry(hash, |e| e.key == key) {
+                let key = key.as_slice();
+                let hash = self.hasher.hash_one(key);
+                if let Ok(entry) = shard.find_entry(hash, |e| e.key.as_slice() == key) {
                     let (entry, _) = entry.remove();
                     self.slab.free(entry.slot);
                 }
@@ -160,7 +194,7 @@ impl Map for Hash {
         let (hash, i) = self.locate(key);
         let shard = read(&self.shards[i].0);
         let entry = shard
-            .find(hash, |e| *e.key == *key)
+            .find(hash, |e| e.key.as_slice() == key)
             .ok_or(MapError::NoEntry)?;
         // SAFETY: a slot of a live entry; the read lock keeps it from being deleted and
         // reused while we copy.
@@ -183,7 +217,7 @@ impl Map for Hash {
         let (hash, i) = self.locate(key);
         loop {
             let mut table = write(&self.shards[i].0);
-            if let Some(entry) = table.find(hash, |e| *e.key == *key) {
+            if let Some(entry) = table.find(hash, |e| e.key.as_slice() == key) {
                 if flags == BPF_NOEXIST {
                     return Err(MapError::Exists);
                 }
@@ -213,7 +247,7 @@ impl Map for Hash {
             table.insert_unique(
                 hash,
                 Entry {
-                    key: key.into(),
+                    key: Key::new(key),
                     slot,
                     referenced: AtomicBool::new(false),
                 },
@@ -244,9 +278,9 @@ impl Map for Hash {
             let (_, i) = self.locate(key);
             let table = read(&self.shards[i].0);
             let mut entries = table.iter();
-            if entries.any(|e| *e.key == *key) {
+            if entries.any(|e| e.key.as_slice() == key) {
                 if let Some(e) = entries.next() {
-                    next.copy_from_slice(&e.key);
+                    next.copy_from_slice(e.key.as_slice());
                     return Ok(());
                 }
                 start = i + 1;
@@ -254,7 +288,7 @@ impl Map for Hash {
         }
         for shard in &self.shards[start..] {
             if let Some(e) = read(&shard.0).iter().next() {
-                next.copy_from_slice(&e.key);
+                next.copy_from_slice(e.key.as_slice());
                 return Ok(());
             }
         }
@@ -264,7 +298,7 @@ impl Map for Hash {
     fn lookup_ptr(&self, key: &[u8], cpu: usize) -> Option<ValuePtr> {
         let (hash, i) = self.locate(key);
         let shard = read(&self.shards[i].0);
-        let entry = shard.find(hash, |e| *e.key == *key)?;
+        let entry = shard.find(hash, |e| e.key.as_slice() == key)?;
         // Reading first keeps a hot element's cache line shared between threads.
         if self.lru && !entry.referenced.load(Relaxed) {
             entry.referenced.store(true, Relaxed);
