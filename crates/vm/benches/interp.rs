@@ -16,6 +16,9 @@
 //! Before timing, both engines must return the same r0 for a fixture; a fixture rbpf
 //! cannot load or run is reported on stderr and benchmarked with bpfkit only.
 //!
+//! The native baseline is the same C compiled for the host (crates/fixtures-native), for
+//! scale.
+//!
 //! Run with `cargo bench -p bpfkit-vm --bench interp`.
 
 use bpfkit_isa::{encode_program, AluOp, Insn, Operand, Reg, Width};
@@ -118,6 +121,11 @@ fn interpreters(c: &mut Criterion) {
                 b.iter(|| vm.execute_program(&mut buffer).expect("rbpf run"))
             });
         }
+        let native = bpfkit_fixtures_native::run(stem, &mut buffer);
+        assert_eq!(native, Some(expected.r0), "{stem}: native result");
+        group.bench_function("native", |b| {
+            b.iter(|| bpfkit_fixtures_native::run(stem, &mut buffer))
+        });
         group.finish();
         assert_eq!(buffer, input, "{stem} wrote to its input");
     }
