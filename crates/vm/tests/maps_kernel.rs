@@ -411,3 +411,104 @@ fn ringbuf_capacity_agrees_with_the_kernel() {
         }
     }
 }
+
+/// The same program of map helper calls, run by the kernel (as XDP) and by bpfkit's
+/// interpreter on maps with the same descriptors: every call's r0 is stored into a results
+/// array, and the results and the hash map's contents must be the same on both sides.
+/// Expected r0s (hash of 2 entries; from bpf.h's helper documentation and hashtab.c):
+/// 0, -EEXIST, -ENOENT, 0, -E2BIG, -ENOENT, 0, -EINVAL, found, 0, -E2BIG (array index
+/// past the end).
+#[test]
+fn map_helpers_return_what_the_kernels_return() {
+    use bpfkit_isa::{assemble, encode_program};
+    use bpfkit_kernel::{ProgType, Program, TestRun};
+    use bpfkit_vm::helpers::linux::{self, Runtime};
+    use bpfkit_vm::maps::MapTable;
+    use bpfkit_vm::{Helpers, Interpreter};
+    use std::os::fd::{AsFd, AsRawFd};
+    if !kernel_available() {
+        return;
+    }
+    let hash_spec = MapSpec::new(MapType::Hash, 4, 8, 2);
+    let results_spec = MapSpec::new(MapType::Array, 4, 8, 16);
+    let kernel_hash = KernelMap::create(MapType::Hash as u32, 4, 8, 2, 0).unwrap();
+    let kernel_results = KernelMap::create(MapType::Array as u32, 4, 8, 16, 0).unwrap();
+    let (h, r) = (
+        kernel_hash.as_fd().as_raw_fd(),
+        kernel_results.as_fd().as_raw_fd(),
+    );
+    // (map, key, value, flags) for updates; `delete`/`lookup` take the key only.
+    let calls: &[(&str, i32, i32, i32)] = &[
+        ("update", 1, 10, 1),
+        ("update", 1, 11, 1),
+        ("update", 2, 20, 2),
+        ("update", 2, 20, 0),
+        ("update", 3, 30, 0),
+        ("delete", 5, 0, 0),
+        ("delete", 2, 0, 0),
+        ("update", 3, 30, 4),
+        ("lookup", 1, 0, 0),
+        ("update", 3, 30, 0),
+        ("update_results", 99, 0, 0),
+    ];
+    let mut text = String::new();
+    for (i, (op, key, value, flags)) in calls.iter().enumerate() {
+        text += &format!(
+            "*(u32 *)(r10 - 4) = {key}\n*(u64 *)(r10 - 16) = {value}\n\
+             r2 = r10\nr2 += -4\nr3 = r10\nr3 += -16\nr4 = {flags}\n"
+        );
+        text += &match *op {
+            "update" => format!("r1 = map[fd:{h}]\ncall 2\n"),
+            "delete" => format!("r1 = map[fd:{h}]\ncall 3\n"),
+            // Found or not: r0 becomes 1 or 0.
+            "lookup" => format!("r1 = map[fd:{h}]\ncall 1\nif r0 == 0 goto +1\nr0 = 1\n"),
+            _ => format!("r1 = map[fd:{r}]\ncall 2\n"),
+        };
+        text += &format!(
+            "*(u64 *)(r10 - 24) = r0\n*(u32 *)(r10 - 28) = {i}\n\
+             r1 = map[fd:{r}]\nr2 = r10\nr2 += -28\nr3 = r10\nr3 += -24\nr4 = 0\ncall 2\n"
+        );
+    }
+    text += "r0 = 2\nexit\n";
+    let code = assemble(&text).unwrap();
+    let prog = Program::load(ProgType::Xdp, &encode_program(&code), "GPL", "map_helpers")
+        .unwrap_or_else(|e| panic!("{e}"));
+    prog.test_run(&TestRun {
+        data_in: &[0u8; 64],
+        ..TestRun::default()
+    })
+    .unwrap();
+
+    let ours_hash = maps::create(&hash_spec).unwrap();
+    let ours_results = maps::create(&results_spec).unwrap();
+    let mut table = MapTable::new();
+    table.insert_fd(h, ours_hash.clone());
+    table.insert_fd(r, ours_results.clone());
+    let runtime = Runtime::new(table);
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let mut vm = Interpreter::new(&runtime.maps.relocate(&code).unwrap(), &helpers).unwrap();
+    vm.run_mem(&mut [0u8; 64]).unwrap();
+
+    let read = |kernel: &KernelMap, ours: &dyn Map, key: u32| {
+        let (mut k, mut o) = ([0u8; 8], [0u8; 8]);
+        let kr = kernel
+            .lookup(Some(&key.to_ne_bytes()), &mut k)
+            .map(|()| i64::from_ne_bytes(k));
+        let or = ours
+            .lookup(&key.to_ne_bytes(), &mut o)
+            .map(|()| i64::from_ne_bytes(o));
+        (kr.map_err(|e| e.0), or.map_err(|e| e.errno()))
+    };
+    let mut results = Vec::new();
+    for i in 0..calls.len() as u32 {
+        let (kernel, ours) = read(&kernel_results, &*ours_results, i);
+        assert_eq!(ours, kernel, "result of call {i}: {:?}", calls[i as usize]);
+        results.push(kernel.unwrap());
+    }
+    assert_eq!(results, [0, -17, -2, 0, -7, -2, 0, -22, 1, 0, -7]);
+    for key in 0..6 {
+        let (kernel, ours) = read(&kernel_hash, &*ours_hash, key);
+        assert_eq!(ours, kernel, "hash key {key}");
+    }
+}
