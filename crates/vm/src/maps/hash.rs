@@ -204,7 +204,8 @@ impl Map for Hash {
     /// As `htab_map_update_elem`: bad flags `-EINVAL`; `BPF_NOEXIST` on an existing key
     /// `-EEXIST`; `BPF_EXIST` on a missing one `-ENOENT`; a new key in a full map
     /// `-E2BIG`, except for LRU maps, which evict instead. An existing element's value is
-    /// replaced in place.
+    /// replaced in place (Linux's LRU maps take a new element even then, which in a full
+    /// map evicts another one; bpfkit's evict only to insert a new key).
     fn update_cpus(
         &self,
         key: &[u8],
