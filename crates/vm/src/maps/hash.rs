@@ -296,6 +296,22 @@ impl Map for Hash {
         Err(MapError::NoEntry)
     }
 
+    /// One pass over the shards, each under its read lock (get-next-key from user space
+    /// would search a shard for every key).
+    fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for shard in &self.shards[..] {
+            for e in read(&shard.0).iter() {
+                let mut value = vec![0u8; self.spec.user_value_size()];
+                // SAFETY: a live entry's slot, kept live by the read lock.
+                if unsafe { self.layout.read(self.slab.addr(e.slot), &mut value) }.is_ok() {
+                    out.push((e.key.as_slice().to_vec(), value));
+                }
+            }
+        }
+        out
+    }
+
     fn lookup_ptr(&self, key: &[u8], cpu: usize) -> Option<ValuePtr> {
         let (hash, i) = self.locate(key);
         let shard = read(&self.shards[i].0);
