@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
-use bpfkit_object::Object;
+use bpfkit_object::{Btf, Object};
 use bpfkit_vm::maps::MapTable;
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -59,11 +59,15 @@ pub struct Selector {
     /// program is used.
     #[arg(long, value_name = "SEC")]
     pub section: Option<String>,
+    /// For an ELF object with CO-RE relocations: the BTF to resolve them against (a raw
+    /// BTF file such as /sys/kernel/btf/vmlinux, the default).
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<String>,
 }
 
 impl Selector {
     fn is_set(&self) -> bool {
-        self.program.is_some() || self.section.is_some()
+        self.program.is_some() || self.section.is_some() || self.btf.is_some()
     }
 }
 
@@ -164,7 +168,7 @@ pub fn load_program(input: &Input, format: Format, selector: &Selector) -> CliRe
     let format = format.resolve(&input.bytes);
     if format != Format::Elf && selector.is_set() {
         return Err(CliError::input(format!(
-            "--program and --section apply to ELF objects only, but {} is read as {}",
+            "--program, --section and --btf apply to ELF objects only, but {} is read as {}",
             input.name,
             format_name(format)
         )));
@@ -206,8 +210,25 @@ pub fn assemble(input: &Input) -> CliResult<Vec<Insn>> {
         .map_err(|e| CliError::input(format!("cannot assemble {}: {e}", input.name)))
 }
 
+/// The kernel's BTF, the default target of CO-RE relocations.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
 fn load_elf(input: &Input, selector: &Selector) -> CliResult<Loaded> {
-    let object = input.object()?;
+    let mut object = input.object()?;
+    if object.pending_core_relocations() > 0 {
+        let path = selector.btf.as_deref().unwrap_or(VMLINUX_BTF);
+        let bytes = std::fs::read(path).map_err(|e| {
+            CliError::input(format!(
+                "{} has CO-RE relocations, but the target BTF {path} cannot be read ({e}); give one with --btf",
+                input.name
+            ))
+        })?;
+        let target = Btf::parse(&bytes)
+            .map_err(|e| CliError::input(format!("{path} is not a BTF file: {e}")))?;
+        object
+            .relocate_core(&target)
+            .map_err(|e| CliError::input(format!("{}: {e}", input.name)))?;
+    }
     let program = match (&selector.program, &selector.section) {
         (Some(name), _) => object.program(name),
         (None, Some(section)) => object.program_by_section(section),

@@ -479,3 +479,25 @@ fn disasm_interleaves_source_lines() {
     let with_s = success(&bpfkit(&["disasm", "-S", "loader/static_data.nog.o"]));
     assert_eq!(plain, with_s);
 }
+
+#[test]
+fn run_resolves_co_re_relocations_against_a_btf_file() {
+    // fixtures/loader/core_target.c derives 0x50c4050a for core_mem against its BTF.
+    let out = bpfkit(&[
+        "run",
+        "loader/core.o",
+        "--program",
+        "core_mem",
+        "--btf",
+        "loader/core_target.btf",
+        "--mem",
+        "loader/input.bin",
+    ]);
+    assert_eq!(success(&out), "0x50c4050a\n");
+    // Not a BTF file: an input error naming it.
+    fails_with(
+        &bpfkit(&["run", "loader/core.o", "--btf", "loader/input.bin"]),
+        2,
+        "loader/input.bin is not a BTF file",
+    );
+}

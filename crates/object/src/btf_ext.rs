@@ -3,7 +3,7 @@
 //! Offsets in the object are in bytes from the start of the code section, as clang writes
 //! them; libbpf divides them by 8 when it hands them to the kernel.
 //!
-//! CO-RE relocation records (the third table of newer headers) are not read.
+//! Newer headers add a third table, the CO-RE relocations ([`crate::core`]).
 
 use crate::btf::{error, string_at, sub_range, Reader};
 use crate::error::ObjectError;
@@ -13,6 +13,9 @@ const MIN_HEADER_LEN: usize = 24;
 /// Bytes of one `struct bpf_func_info` / `struct bpf_line_info`.
 const FUNC_INFO_LEN: usize = 8;
 const LINE_INFO_LEN: usize = 16;
+const CORE_RELO_LEN: usize = 16;
+/// Bytes of a header with the CO-RE relocation table.
+const CORE_HEADER_LEN: usize = 32;
 
 /// A function's start and type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,11 +41,25 @@ pub struct LineInfo {
     pub column: u32,
 }
 
+/// A CO-RE relocation record (`struct bpf_core_relo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreRelo {
+    /// Byte offset of the instruction to patch in its section.
+    pub offset: u64,
+    /// The local BTF type the access starts from.
+    pub type_id: u32,
+    /// The access string: `0:1:2`, member and array indices from the type.
+    pub access: String,
+    /// `enum bpf_core_relo_kind`.
+    pub kind: u32,
+}
+
 /// A parsed `.BTF.ext`: records per code section name.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
     pub func_info: Vec<(String, Vec<FuncInfo>)>,
     pub line_info: Vec<(String, Vec<LineInfo>)>,
+    pub core_relos: Vec<(String, Vec<CoreRelo>)>,
 }
 
 impl BtfExt {
@@ -87,9 +104,31 @@ impl BtfExt {
                 column: line_col & 0x3ff,
             })
         })?;
+        let core_relos = if hdr_len >= CORE_HEADER_LEN {
+            let (core_off, core_len) = (r.u32()? as usize, r.u32()? as usize);
+            let core = sub_range(
+                bytes,
+                hdr_len,
+                core_off,
+                core_len,
+                section,
+                "CO-RE relocations",
+            )?;
+            read_table(core, hdr_len + core_off, strings, CORE_RELO_LEN, |r| {
+                Ok(CoreRelo {
+                    offset: u64::from(r.u32()?),
+                    type_id: r.u32()?,
+                    access: string_at(strings, r.u32()?, ".BTF")?,
+                    kind: r.u32()?,
+                })
+            })?
+        } else {
+            Vec::new()
+        };
         Ok(BtfExt {
             func_info,
             line_info,
+            core_relos,
         })
     }
 }

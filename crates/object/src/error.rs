@@ -124,6 +124,18 @@ pub enum ObjectError {
         offset: u64,
         reason: String,
     },
+    /// A CO-RE relocation that cannot be resolved or applied.
+    #[error("CO-RE {kind} relocation at {section}+{offset:#x}: {reason}")]
+    Core {
+        section: String,
+        offset: u64,
+        kind: &'static str,
+        reason: String,
+    },
+    /// A program uses code with CO-RE relocations that [`crate::Object::relocate_core`]
+    /// has not resolved: its field offsets are the compiler's guesses.
+    #[error("section {section} has {count} CO-RE relocations: resolve them against a target BTF first (the kernel's /sys/kernel/btf/vmlinux, or a BTF file)")]
+    CoreNotApplied { section: String, count: usize },
     /// [`crate::Object::set_global`] named no variable of a global data section, or gave
     /// the wrong number of bytes.
     #[error("global variable `{name}`: {reason}")]

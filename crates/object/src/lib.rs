@@ -18,6 +18,7 @@
 
 mod btf;
 mod btf_ext;
+mod core;
 mod elf;
 mod error;
 mod link;
@@ -27,7 +28,7 @@ mod maps;
 mod relocations;
 
 pub use btf::{Btf, BtfKind, BtfType, Member, TypeId, VarSecinfo};
-pub use btf_ext::{BtfExt, FuncInfo, LineInfo};
+pub use btf_ext::{BtfExt, CoreRelo, FuncInfo, LineInfo};
 pub use error::{
     relocation_name, ObjectError, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64,
     R_BPF_64_NODYLD32,
@@ -222,6 +223,39 @@ impl Object {
             .map_or(&[], |(_, funcs)| &funcs[..])
     }
 
+    /// How many CO-RE relocations are still to resolve.
+    pub fn pending_core_relocations(&self) -> usize {
+        self.btf_ext.core_relos.iter().map(|(_, r)| r.len()).sum()
+    }
+
+    /// Resolves the CO-RE relocations against `target` (the kernel's BTF, read from
+    /// /sys/kernel/btf/vmlinux with [`Btf::parse`], or another BTF), patching the code as
+    /// libbpf does before loading. Fields, types or enum values missing from the target
+    /// give 0 for the existence relocations; other instructions relocated against them
+    /// are replaced by a call of helper 0xbad2310, so that a program reaching one fails.
+    /// On error the object is unchanged.
+    pub fn relocate_core(&mut self, target: &Btf) -> Result<(), ObjectError> {
+        let Some(local) = &self.btf else {
+            return Ok(());
+        };
+        let mut patched = self.elf.code.clone();
+        for (section, relos) in &self.btf_ext.core_relos {
+            let code = patched
+                .iter_mut()
+                .find(|c| &c.name == section)
+                .ok_or_else(|| ObjectError::Core {
+                    section: section.clone(),
+                    offset: 0,
+                    kind: "any",
+                    reason: "no code section has this name".into(),
+                })?;
+            core::apply(local, target, section, &mut code.bytes, relos)?;
+        }
+        self.elf.code = patched;
+        self.btf_ext.core_relos.clear();
+        Ok(())
+    }
+
     fn data(&self, kind: DataKind) -> Option<&elf::DataSection> {
         self.elf.data.iter().find(|d| d.kind == kind)
     }
@@ -235,7 +269,17 @@ impl Object {
             elf: &self.elf,
             sites: &self.sites,
         };
-        link::link(&self.elf.code, &maps, info.section, info.range.clone())
+        let linked = link::link(&self.elf.code, &maps, info.section, info.range.clone())?;
+        for placed in &linked.placed {
+            let section = &self.elf.code[placed.section].name;
+            if let Some((_, relos)) = self.btf_ext.core_relos.iter().find(|(s, _)| s == section) {
+                return Err(ObjectError::CoreNotApplied {
+                    section: section.clone(),
+                    count: relos.len(),
+                });
+            }
+        }
+        Ok(linked)
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use bpfkit_object::Object;
+use bpfkit_object::{Btf, Object, ObjectError};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
@@ -13,6 +13,12 @@ use common::*;
 
 /// Objects whose memory programs bpfkit cannot run yet, and why.
 const NOT_RUNNABLE: [(&str, &str); 1] = [("loop_callback", "bpfkit's helpers have no bpf_loop")];
+
+/// The running kernel's BTF, if it has one.
+fn vmlinux() -> Option<Btf> {
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
+    Some(Btf::parse(&bytes).expect("the kernel's BTF parses"))
+}
 
 fn input() -> Vec<u8> {
     std::fs::read(fixtures_dir().join("loader/input.bin")).unwrap()
@@ -46,7 +52,15 @@ fn memory_programs_give_the_expected_results() {
         if !program.ends_with("_mem") || !runnable(&file) {
             continue;
         }
-        let object = Object::parse(&loader_fixture(&file)).unwrap();
+        let mut object = Object::parse(&loader_fixture(&file)).unwrap();
+        if object.pending_core_relocations() > 0 {
+            // core.c's expected value is the kernel's layout.
+            let Some(vmlinux) = vmlinux() else {
+                println!("skipped {file} {program}: no /sys/kernel/btf/vmlinux");
+                continue;
+            };
+            object.relocate_core(&vmlinux).unwrap();
+        }
         let loaded = object
             .load()
             .unwrap_or_else(|e| panic!("{file}: cannot load: {e}"));
@@ -58,9 +72,10 @@ fn memory_programs_give_the_expected_results() {
         );
         ran += 1;
     }
-    // 40 memory programs in expected.txt (30 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
-    // cannot run yet (NOT_RUNNABLE).
-    assert_eq!(ran, 39, "programs run");
+    // 41 memory programs in expected.txt (31 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
+    // cannot run yet (NOT_RUNNABLE), 1 (core) only with the kernel's BTF.
+    let core = usize::from(vmlinux().is_some());
+    assert_eq!(ran, 39 + core, "programs run");
 }
 
 #[test]
@@ -108,4 +123,22 @@ fn program_array_initial_values_are_refused() {
         err.starts_with("cannot create map `jumps` (type 3)"),
         "{err}"
     );
+}
+
+#[test]
+fn core_relocations_against_a_target_btf() {
+    let mut object = Object::parse(&loader_fixture("core.o")).unwrap();
+    // Unresolved, the offsets are the local struct's: the program is not handed out.
+    let err = object.program("core_mem").unwrap().insns().unwrap_err();
+    assert!(
+        matches!(&err, ObjectError::CoreNotApplied { section, count: 6 } if section == "memory"),
+        "{err}"
+    );
+    // core_target.c's layouts: 0x50c4050a, derived in its comment.
+    let target = std::fs::read(fixtures_dir().join("loader/core_target.btf")).unwrap();
+    object.relocate_core(&Btf::parse(&target).unwrap()).unwrap();
+    assert_eq!(object.pending_core_relocations(), 0);
+    let loaded = object.load().unwrap();
+    let insns = loaded.program("core_mem").unwrap().insns.clone();
+    assert_eq!(run(loaded.maps, &insns, &mut input()), 0x50c4050a);
 }

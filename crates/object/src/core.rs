@@ -1,0 +1,443 @@
+//! CO-RE ("compile once, run everywhere") relocations: clang records, for each
+//! instruction whose constant depends on a type's layout, the local type, an access path
+//! and what is wanted (a field's offset, size or existence, a type's existence, size or
+//! id, an enumerator's existence or value). Resolving one finds the same type in a target
+//! BTF (the running kernel's, usually) by name, follows the same path by member names,
+//! and patches the instruction with the target's value. This mirrors libbpf's
+//! `bpf_core_apply_relo_insn` (tools/lib/bpf/relo_core.c), without bitfield relocations
+//! and `TYPE_MATCHES`.
+
+use crate::btf::{Btf, BtfKind, BtfType, TypeId, MAX_RESOLVE_DEPTH};
+use crate::btf_ext::CoreRelo;
+use crate::error::ObjectError;
+
+/// `enum bpf_core_relo_kind`.
+const FIELD_BYTE_OFFSET: u32 = 0;
+const FIELD_BYTE_SIZE: u32 = 1;
+const FIELD_EXISTS: u32 = 2;
+const TYPE_ID_LOCAL: u32 = 6;
+const TYPE_ID_TARGET: u32 = 7;
+const TYPE_EXISTS: u32 = 8;
+const TYPE_SIZE: u32 = 9;
+const ENUMVAL_EXISTS: u32 = 10;
+const ENUMVAL_VALUE: u32 = 11;
+
+/// The helper number libbpf writes into an instruction whose relocation has no target
+/// (`POISON_CALL_KFUNC_BASE`'s older sibling `0xbad2310`): the verifier rejects it only
+/// if the instruction is reachable.
+const POISON_HELPER: i32 = 0xbad2310;
+
+/// The name of a relocation kind, for errors.
+fn kind_name(kind: u32) -> &'static str {
+    match kind {
+        FIELD_BYTE_OFFSET => "field byte offset",
+        FIELD_BYTE_SIZE => "field byte size",
+        FIELD_EXISTS => "field existence",
+        3 => "field signedness",
+        4 => "field left shift",
+        5 => "field right shift",
+        TYPE_ID_LOCAL => "local type id",
+        TYPE_ID_TARGET => "target type id",
+        TYPE_EXISTS => "type existence",
+        TYPE_SIZE => "type size",
+        ENUMVAL_EXISTS => "enum value existence",
+        ENUMVAL_VALUE => "enum value",
+        12 => "type match",
+        _ => "unknown kind",
+    }
+}
+
+/// What a relocation resolves to: the value for the local and the target types, or no
+/// target (the instruction is poisoned, or 0 for the existence kinds).
+struct Resolution {
+    local: u64,
+    target: Option<u64>,
+}
+
+/// Resolves every relocation of `relos` (of code section `section`, whose bytes are
+/// `code`) against `target`, patching `code`.
+pub(crate) fn apply(
+    local: &Btf,
+    target: &Btf,
+    section: &str,
+    code: &mut [u8],
+    relos: &[CoreRelo],
+) -> Result<(), ObjectError> {
+    for relo in relos {
+        let fail = |reason: String| ObjectError::Core {
+            section: section.to_string(),
+            offset: relo.offset,
+            kind: kind_name(relo.kind),
+            reason,
+        };
+        let resolution = resolve(local, target, relo).map_err(|e| match e {
+            ObjectError::Btf { reason, .. } => fail(reason),
+            other => other,
+        })?;
+        patch(code, relo.offset, &resolution, relo.kind).map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn resolve(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<Resolution, ObjectError> {
+    let (local_id, local_type) = match local.get(relo.type_id)? {
+        Some(t) => (relo.type_id, t),
+        None => return Err(btf_error("the relocation's type is void")),
+    };
+    let candidates = candidates(local_type, target)?;
+    match relo.kind {
+        FIELD_BYTE_OFFSET | FIELD_BYTE_SIZE | FIELD_EXISTS => {
+            let path = local_path(local, local_id, &relo.access)?;
+            let field = |f: &Field| match relo.kind {
+                FIELD_BYTE_OFFSET => f.offset,
+                FIELD_BYTE_SIZE => f.size,
+                _ => 1,
+            };
+            let local_value = field(&path.field);
+            let mut found = None;
+            for id in candidates {
+                if let Some(f) = match_path(target, id, &path)? {
+                    agree(&mut found, field(&f))?;
+                }
+            }
+            Ok(Resolution {
+                local: local_value,
+                target: exists_or(relo.kind == FIELD_EXISTS, found),
+            })
+        }
+        TYPE_ID_LOCAL => Ok(Resolution {
+            local: u64::from(local_id),
+            target: Some(u64::from(local_id)),
+        }),
+        TYPE_ID_TARGET | TYPE_EXISTS | TYPE_SIZE => {
+            let value = |btf: &Btf, id: TypeId| -> Result<u64, ObjectError> {
+                Ok(match relo.kind {
+                    TYPE_ID_TARGET => u64::from(id),
+                    TYPE_EXISTS => 1,
+                    _ => btf.size_of(id)?,
+                })
+            };
+            let mut found = None;
+            for id in candidates {
+                agree(&mut found, value(target, id)?)?;
+            }
+            Ok(Resolution {
+                local: value(local, local_id)?,
+                target: exists_or(relo.kind == TYPE_EXISTS, found),
+            })
+        }
+        ENUMVAL_EXISTS | ENUMVAL_VALUE => {
+            let index: usize = relo
+                .access
+                .parse()
+                .map_err(|_| btf_error(format!("bad enum access string `{}`", relo.access)))?;
+            let BtfKind::Enum { values, .. } = &local_type.kind else {
+                return Err(btf_error(
+                    "an enum value relocation on a type that is not an enum",
+                ));
+            };
+            let (name, local_value) = values
+                .get(index)
+                .ok_or_else(|| btf_error(format!("the enum has no value number {index}")))?;
+            let value = |v: i64| {
+                if relo.kind == ENUMVAL_EXISTS {
+                    1
+                } else {
+                    v as u64
+                }
+            };
+            let mut found = None;
+            for id in candidates {
+                if let Some(BtfKind::Enum { values, .. }) = target.get(id)?.map(|t| &t.kind) {
+                    if let Some((_, v)) =
+                        values.iter().find(|(n, _)| essential(n) == essential(name))
+                    {
+                        agree(&mut found, value(*v))?;
+                    }
+                }
+            }
+            Ok(Resolution {
+                local: value(*local_value),
+                target: exists_or(relo.kind == ENUMVAL_EXISTS, found),
+            })
+        }
+        _ => Err(btf_error("this relocation kind is not supported")),
+    }
+}
+
+/// For the existence kinds, a missing target is the answer 0.
+fn exists_or(existence: bool, found: Option<u64>) -> Option<u64> {
+    if existence {
+        Some(found.unwrap_or(0))
+    } else {
+        found
+    }
+}
+
+/// Records `value` as the resolution, checking every matching candidate agrees (libbpf
+/// refuses ambiguous relocations).
+fn agree(found: &mut Option<u64>, value: u64) -> Result<(), ObjectError> {
+    match *found {
+        Some(previous) if previous != value => Err(btf_error(format!(
+            "target candidates disagree ({previous} and {value})"
+        ))),
+        _ => {
+            *found = Some(value);
+            Ok(())
+        }
+    }
+}
+
+/// A name without its `___flavour` suffix: `iphdr___local` is looked up as `iphdr`.
+fn essential(name: &str) -> &str {
+    name.find("___").map_or(name, |i| &name[..i])
+}
+
+/// Which kinds a local type may match: structs and unions with each other, enums with
+/// enums, and otherwise the same kind.
+fn kind_class(kind: &BtfKind) -> u8 {
+    match kind {
+        BtfKind::Struct { .. } | BtfKind::Union { .. } => 1,
+        BtfKind::Enum { .. } => 2,
+        BtfKind::Int { .. } => 3,
+        BtfKind::Ptr(_) => 4,
+        BtfKind::Array { .. } => 5,
+        BtfKind::Typedef(_) => 6,
+        BtfKind::Func { .. } => 7,
+        BtfKind::FuncProto { .. } => 8,
+        BtfKind::Float { .. } => 9,
+        BtfKind::Fwd => 10,
+        _ => 0,
+    }
+}
+
+/// The target types with the local type's essential name and kind (libbpf's
+/// `bpf_core_add_cands`).
+fn candidates(local: &BtfType, target: &Btf) -> Result<Vec<TypeId>, ObjectError> {
+    let name = essential(&local.name);
+    if name.is_empty() {
+        return Err(btf_error("the relocated type has no name to find it by"));
+    }
+    let class = kind_class(&local.kind);
+    Ok(target
+        .types()
+        .filter(|(_, t)| kind_class(&t.kind) == class && essential(&t.name) == name)
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// One step of an access path after the first (array) index.
+enum Step {
+    /// A named member of a struct or union (anonymous members are folded into offsets).
+    Member(String),
+    /// An element of an array.
+    Index(u32),
+}
+
+/// Where an access path lands: byte offset from the root and the field's size.
+struct Field {
+    offset: u64,
+    size: u64,
+}
+
+/// The access path of a field relocation, resolved in the local BTF.
+struct Path {
+    first: u64,
+    steps: Vec<Step>,
+    field: Field,
+}
+
+fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError> {
+    let indices = access
+        .split(':')
+        .map(|s| s.parse::<u32>())
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| btf_error(format!("bad access string `{access}`")))?;
+    let Some((&first, rest)) = indices.split_first() else {
+        return Err(btf_error("empty access string"));
+    };
+    if rest.len() > MAX_RESOLVE_DEPTH {
+        return Err(btf_error("access string too long"));
+    }
+    let mut offset = u64::from(first) * btf.size_of(root)?;
+    let mut current = root;
+    let mut steps = Vec::new();
+    for &index in rest {
+        let (id, ty) = btf.skip_mods(current)?;
+        match ty.map(|t| &t.kind) {
+            Some(BtfKind::Struct { members, .. } | BtfKind::Union { members, .. }) => {
+                let member = members
+                    .get(index as usize)
+                    .ok_or_else(|| btf_error(format!("type {id} has no member number {index}")))?;
+                offset += u64::from(member.bit_offset / 8);
+                current = member.type_id;
+                if !member.name.is_empty() {
+                    steps.push(Step::Member(member.name.clone()));
+                }
+            }
+            Some(BtfKind::Array { elem, .. }) => {
+                offset += u64::from(index) * btf.size_of(*elem)?;
+                current = *elem;
+                steps.push(Step::Index(index));
+            }
+            _ => {
+                return Err(btf_error(format!(
+                    "type {id} cannot be indexed by `{access}`"
+                )))
+            }
+        }
+    }
+    Ok(Path {
+        first: u64::from(first),
+        steps,
+        field: Field {
+            offset,
+            size: btf.size_of(current)?,
+        },
+    })
+}
+
+/// Follows `path` from target type `root`, by member names; `None` if it does not fit.
+fn match_path(btf: &Btf, root: TypeId, path: &Path) -> Result<Option<Field>, ObjectError> {
+    let mut offset = path.first * btf.size_of(root)?;
+    let mut current = root;
+    for step in &path.steps {
+        let (_, ty) = btf.skip_mods(current)?;
+        match (step, ty.map(|t| &t.kind)) {
+            (Step::Member(name), Some(BtfKind::Struct { .. } | BtfKind::Union { .. })) => {
+                let Some((bits, type_id)) = find_member(btf, current, name, 0)? else {
+                    return Ok(None);
+                };
+                if !has_layout(btf, type_id)? {
+                    return Ok(None);
+                }
+                offset += bits / 8;
+                current = type_id;
+            }
+            (Step::Index(i), Some(BtfKind::Array { elem, nelems })) => {
+                // A zero-length array is a flexible array member: any index fits.
+                if *nelems != 0 && *i >= *nelems {
+                    return Ok(None);
+                }
+                offset += u64::from(*i) * btf.size_of(*elem)?;
+                current = *elem;
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(Field {
+        offset,
+        size: btf.size_of(current)?,
+    }))
+}
+
+/// Whether a target member's type is data with a layout (not a function or a forward
+/// declaration): a looser check than libbpf's `bpf_core_fields_are_compat`, which also
+/// compares the kinds of the local and target member types.
+fn has_layout(target: &Btf, target_id: TypeId) -> Result<bool, ObjectError> {
+    let (_, ty) = target.skip_mods(target_id)?;
+    Ok(!matches!(
+        ty.map(|t| &t.kind),
+        None | Some(BtfKind::Func { .. } | BtfKind::FuncProto { .. } | BtfKind::Fwd)
+    ))
+}
+
+/// The bit offset and type of member `name` of struct or union `id`, looking inside
+/// anonymous members as C does.
+fn find_member(
+    btf: &Btf,
+    id: TypeId,
+    name: &str,
+    depth: usize,
+) -> Result<Option<(u64, TypeId)>, ObjectError> {
+    if depth > MAX_RESOLVE_DEPTH {
+        return Err(btf_error("anonymous members nest too deep"));
+    }
+    let members = match btf.skip_mods(id)?.1.map(|t| &t.kind) {
+        Some(BtfKind::Struct { members, .. } | BtfKind::Union { members, .. }) => members,
+        _ => return Ok(None),
+    };
+    for member in members {
+        if member.name == name {
+            return Ok(Some((u64::from(member.bit_offset), member.type_id)));
+        }
+        if member.name.is_empty() {
+            if let Some((bits, type_id)) = find_member(btf, member.type_id, name, depth + 1)? {
+                return Ok(Some((u64::from(member.bit_offset) + bits, type_id)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Writes the resolution into the instruction at `offset` of `code`: the immediate of an
+/// ALU instruction or an `lddw`, the offset of a load or store. The instruction must hold
+/// the local value, as clang wrote it.
+fn patch(code: &mut [u8], offset: u64, resolution: &Resolution, kind: u32) -> Result<(), String> {
+    let at = usize::try_from(offset)
+        .ok()
+        .filter(|at| at.is_multiple_of(8) && at + 8 <= code.len())
+        .ok_or_else(|| format!("offset {offset:#x} is not an instruction of the section"))?;
+    let opcode = code[at];
+    let class = opcode & 7;
+    let imm = |code: &[u8], at: usize| i32::from_le_bytes(code[at + 4..at + 8].try_into().unwrap());
+    let Some(value) = resolution.target else {
+        // No target: the instruction becomes a call of a helper that does not exist.
+        if opcode == 0x18 {
+            return Err("no target type, and an lddw cannot be poisoned".into());
+        }
+        code[at] = 0x85;
+        code[at + 1] = 0;
+        code[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
+        code[at + 4..at + 8].copy_from_slice(&POISON_HELPER.to_le_bytes());
+        return Ok(());
+    };
+    let mismatch = |found: i64| {
+        format!(
+            "the instruction holds {found}, not the local {} {}",
+            kind_name(kind),
+            resolution.local
+        )
+    };
+    match class {
+        // lddw: the 64-bit immediate is split over the two slots.
+        0 if opcode == 0x18 && at + 16 <= code.len() => {
+            let old = u64::from(imm(code, at) as u32) | u64::from(imm(code, at + 8) as u32) << 32;
+            if old != resolution.local {
+                return Err(mismatch(old as i64));
+            }
+            code[at + 4..at + 8].copy_from_slice(&(value as u32).to_le_bytes());
+            code[at + 12..at + 16].copy_from_slice(&((value >> 32) as u32).to_le_bytes());
+        }
+        // ALU and ALU64 with an immediate operand.
+        4 | 7 if opcode & 8 == 0 => {
+            let old = i64::from(imm(code, at));
+            if old as u64 != resolution.local {
+                return Err(mismatch(old));
+            }
+            let new =
+                i32::try_from(value).map_err(|_| format!("{value} does not fit an immediate"))?;
+            code[at + 4..at + 8].copy_from_slice(&new.to_le_bytes());
+        }
+        // LDX, ST, STX: the field offset is the instruction's offset.
+        1..=3 if kind == FIELD_BYTE_OFFSET => {
+            let old = i16::from_le_bytes([code[at + 2], code[at + 3]]);
+            if old as u64 != resolution.local {
+                return Err(mismatch(i64::from(old)));
+            }
+            let new =
+                i16::try_from(value).map_err(|_| format!("{value} does not fit an offset"))?;
+            code[at + 2..at + 4].copy_from_slice(&new.to_le_bytes());
+        }
+        _ => return Err(format!("opcode {opcode:#04x} cannot take this relocation")),
+    }
+    Ok(())
+}
+
+fn btf_error(reason: impl Into<String>) -> ObjectError {
+    ObjectError::Btf {
+        section: ".BTF".into(),
+        offset: 0,
+        reason: reason.into(),
+    }
+}
