@@ -23,8 +23,7 @@ const ENUMVAL_EXISTS: u32 = 10;
 const ENUMVAL_VALUE: u32 = 11;
 
 /// The helper number libbpf writes into an instruction whose relocation has no target
-/// (`POISON_CALL_KFUNC_BASE`'s older sibling `0xbad2310`): the verifier rejects it only
-/// if the instruction is reachable.
+/// (`bpf_core_poison_insn`): the verifier rejects it only if the instruction is reachable.
 const POISON_HELPER: i32 = 0xbad2310;
 
 /// The name of a relocation kind, for errors.
@@ -382,14 +381,16 @@ fn patch(code: &mut [u8], offset: u64, resolution: &Resolution, kind: u32) -> Re
     let class = opcode & 7;
     let imm = |code: &[u8], at: usize| i32::from_le_bytes(code[at + 4..at + 8].try_into().unwrap());
     let Some(value) = resolution.target else {
-        // No target: the instruction becomes a call of a helper that does not exist.
-        if opcode == 0x18 {
-            return Err("no target type, and an lddw cannot be poisoned".into());
+        // No target: the instruction becomes a call of a helper that does not exist, and
+        // so does an lddw's second slot, so that the code still decodes.
+        let slots = if opcode == 0x18 { 2 } else { 1 };
+        for slot in 0..slots {
+            let poison = code
+                .get_mut(at + slot * 8..at + slot * 8 + 8)
+                .ok_or("the lddw's second slot is past the section")?;
+            poison[..4].copy_from_slice(&[0x85, 0, 0, 0]);
+            poison[4..].copy_from_slice(&POISON_HELPER.to_le_bytes());
         }
-        code[at] = 0x85;
-        code[at + 1] = 0;
-        code[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
-        code[at + 4..at + 8].copy_from_slice(&POISON_HELPER.to_le_bytes());
         return Ok(());
     };
     let mismatch = |found: i64| {

@@ -232,7 +232,8 @@ impl Object {
     /// /sys/kernel/btf/vmlinux with [`Btf::parse`], or another BTF), patching the code as
     /// libbpf does before loading. Fields, types or enum values missing from the target
     /// give 0 for the existence relocations; other instructions relocated against them
-    /// are replaced by a call of helper 0xbad2310, so that a program reaching one fails.
+    /// are replaced by a call of helper 0xbad2310 (both slots of an `lddw`), so that a
+    /// program reaching one fails.
     /// On error the object is unchanged.
     pub fn relocate_core(&mut self, target: &Btf) -> Result<(), ObjectError> {
         let Some(local) = &self.btf else {

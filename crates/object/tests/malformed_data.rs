@@ -4,7 +4,8 @@
 
 mod common;
 
-use bpfkit_object::{Object, ObjectError, R_BPF_64_64};
+use bpfkit_isa::Insn;
+use bpfkit_object::{Btf, Object, ObjectError, R_BPF_64_64};
 use common::*;
 
 fn parse_err(bytes: &[u8]) -> String {
@@ -140,4 +141,44 @@ fn bad_btf() {
         "{}",
         parse_err(&bytes)
     );
+}
+
+/// core.o's first CO-RE relocation: `r2 = *(u8 *)(r1 + 0x0)`, the offset of `ttl`, at
+/// memory+0x18 (slot 3 in llvm-objdump-19 -d).
+const TTL_LOAD: usize = 0x18;
+
+fn core_target() -> Btf {
+    Btf::parse(&std::fs::read(fixtures_dir().join("loader/core_target.btf")).unwrap()).unwrap()
+}
+
+#[test]
+fn co_re_relocation_of_an_instruction_without_the_local_value() {
+    let mut bytes = loader_fixture("core.o");
+    let at = section_data(&bytes, "memory") + TTL_LOAD;
+    assert_eq!(bytes[at], 0x71, "ldxb");
+    put_u16(&mut bytes, at + 2, 5);
+    let mut object = Object::parse(&bytes).unwrap();
+    let err = object.relocate_core(&core_target()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CO-RE field byte offset relocation at memory+0x18: the instruction holds 5, not the local field byte offset 0"
+    );
+    // Nothing was patched: the relocations are still pending.
+    assert_eq!(object.pending_core_relocations(), 12);
+}
+
+#[test]
+fn co_re_relocations_without_target_types_poison_their_instructions() {
+    // hash_map.o's BTF has no iphdr and no xdp_action: the existence relocation gives 0,
+    // every other instruction becomes `call 0xbad2310` (both slots of the enum's lddw).
+    let other = Object::parse(&loader_fixture("hash_map.o")).unwrap();
+    let mut object = Object::parse(&loader_fixture("core.o")).unwrap();
+    object.relocate_core(other.btf().unwrap()).unwrap();
+    let insns = object.program("core_mem").unwrap().insns().unwrap();
+    let poisoned = insns
+        .iter()
+        .filter(|i| matches!(i, Insn::Call { imm: 0xbad2310 }))
+        .count();
+    // ttl's load, saddr's load, saddr's size, the type size, the enum value (2 slots).
+    assert_eq!(poisoned, 6);
 }
