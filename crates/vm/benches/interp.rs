@@ -16,67 +16,23 @@
 //! Before timing, both engines must return the same r0 for a fixture; a fixture rbpf
 //! cannot load or run is reported on stderr and benchmarked with bpfkit only.
 //!
-//! The native baseline is the same C compiled for the host (crates/fixtures-native), for
+//! The native baseline is the same C compiled for the host (crates/fixtures), for
 //! scale.
 //!
 //! Run with `cargo bench -p bpfkit-vm --bench interp`.
 
-use bpfkit_isa::{encode_program, AluOp, Insn, Operand, Reg, Width};
-use bpfkit_object::Object;
+use bpfkit_fixtures::{bench_frame, mem_program, with_len_in_r2};
+use bpfkit_isa::encode_program;
 use bpfkit_vm::{Helpers, Interpreter};
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::path::PathBuf;
 
 /// The fixtures, by file stem; each has a `<stem>_mem` program.
 const FIXTURES: &[&str] = &["parse", "checksum", "hash", "sort", "loop", "calls"];
 
-/// Length of the benchmark's input frame.
-const FRAME_LEN: usize = 1500;
-
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// fixtures/inputs/ipv4_tcp.bin padded to [`FRAME_LEN`] bytes with an xorshift payload.
-fn frame() -> Vec<u8> {
-    let mut frame = std::fs::read(fixtures_dir().join("inputs/ipv4_tcp.bin"))
-        .expect("read fixtures/inputs/ipv4_tcp.bin");
-    let mut x: u32 = 0x9e37_79b9;
-    while frame.len() < FRAME_LEN {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        frame.push(x as u8);
-    }
-    frame
-}
-
-fn fixture_program(stem: &str) -> Vec<Insn> {
-    let bytes = std::fs::read(fixtures_dir().join(format!("{stem}.o"))).expect("read fixture");
-    let object = Object::parse(&bytes).expect("parse fixture");
-    let program = object
-        .program(&format!("{stem}_mem"))
-        .expect("memory program");
-    program.insns().expect("link fixture")
-}
-
-/// The bytecode rbpf runs: `r2 = len` prepended to `insns`.
-fn rbpf_bytecode(insns: &[Insn], len: usize) -> Vec<u8> {
-    let set_len = Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: Reg::R2,
-        src: Operand::Imm(len as i32),
-    };
-    let mut prog = vec![set_len];
-    prog.extend_from_slice(insns);
-    encode_program(&prog)
-}
-
 fn interpreters(c: &mut Criterion) {
-    let input = frame();
+    let input = bench_frame();
     for &stem in FIXTURES {
-        let insns = fixture_program(stem);
+        let insns = mem_program(stem);
         let mut bpfkit = Interpreter::new(&insns, &Helpers::new()).expect("prepare fixture");
         let mut buffer = input.clone();
         let expected = bpfkit.run_mem(&mut buffer).expect("bpfkit runs fixture");
@@ -85,7 +41,7 @@ fn interpreters(c: &mut Criterion) {
             expected.r0, expected.insns
         );
 
-        let bytecode = rbpf_bytecode(&insns, input.len());
+        let bytecode = encode_program(&with_len_in_r2(&insns, input.len()));
         let rbpf = match rbpf::EbpfVmRaw::new(Some(&bytecode)) {
             Ok(vm) => {
                 buffer.copy_from_slice(&input);
@@ -121,10 +77,10 @@ fn interpreters(c: &mut Criterion) {
                 b.iter(|| vm.execute_program(&mut buffer).expect("rbpf run"))
             });
         }
-        let native = bpfkit_fixtures_native::run(stem, &mut buffer);
+        let native = bpfkit_fixtures::native::run(stem, &mut buffer);
         assert_eq!(native, Some(expected.r0), "{stem}: native result");
         group.bench_function("native", |b| {
-            b.iter(|| bpfkit_fixtures_native::run(stem, &mut buffer))
+            b.iter(|| bpfkit_fixtures::native::run(stem, &mut buffer))
         });
         group.finish();
         assert_eq!(buffer, input, "{stem} wrote to its input");

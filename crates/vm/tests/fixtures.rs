@@ -2,31 +2,18 @@
 //! the value in fixtures/expected.txt (computed by fixtures/reference.py, a Python model of
 //! the C sources, and checked against the kernel running the XDP twins by build.sh).
 
-use bpfkit_object::Object;
 use bpfkit_vm::{Helpers, Interpreter};
-use std::path::PathBuf;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 #[test]
 fn fixtures_return_the_expected_values() {
-    let expected = std::fs::read_to_string(fixtures().join("expected.txt")).unwrap();
-    let mut checked = 0;
-    for line in expected.lines() {
-        let [name, input, value] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-            panic!("malformed line in expected.txt: {line:?}");
-        };
-        let want = u64::from_str_radix(value.trim_start_matches("0x"), 16).unwrap();
-        let bytes = std::fs::read(fixtures().join(format!("{name}.o"))).unwrap();
-        let object = Object::parse(&bytes).unwrap();
-        let insns = object.program(&format!("{name}_mem")).unwrap().insns().unwrap();
+    let runs = bpfkit_fixtures::expected();
+    assert!(runs.len() >= 30, "only {} reference values", runs.len());
+    for run in runs {
+        let insns = bpfkit_fixtures::mem_program(&run.name);
         let mut vm = Interpreter::new(&insns, &Helpers::new()).unwrap();
-        let mut mem = std::fs::read(fixtures().join(input)).unwrap();
-        let out = vm.run_mem(&mut mem).unwrap_or_else(|e| panic!("{name} on {input}: {e}"));
-        assert_eq!(out.r0, want, "{name} on {input}");
-        checked += 1;
+        let out = vm
+            .run_mem(&mut run.input_bytes())
+            .unwrap_or_else(|e| panic!("{} on {}: {e}", run.name, run.input));
+        assert_eq!(out.r0, run.value, "{} on {}", run.name, run.input);
     }
-    assert!(checked >= 30, "only {checked} fixture runs found");
 }
