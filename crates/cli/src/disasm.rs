@@ -1,7 +1,7 @@
 //! `bpfkit disasm`: bytecode to a listing in llvm-objdump-19's syntax.
 
 use crate::error::{CliError, CliResult};
-use crate::input::{self, Format, Input, Selector};
+use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
 use bpfkit_isa::{disassemble, encode_program, Dialect, ListingOptions, Symbol};
 use bpfkit_object::LineInfo;
@@ -68,7 +68,9 @@ pub fn run(args: &DisasmArgs) -> CliResult {
         elf_listings(&input, &args.selector, options, args.source)?
     } else {
         // Only an ELF object has programs to select; `load_program` reports that.
-        let code = encode_program(&input::load_program(&input, format, &args.selector)?.insns);
+        let code = encode_program(
+            &input::load_program(&input, format, &args.selector, &LoadOptions::default())?.insns,
+        );
         vec![listing(&input, &code, ANONYMOUS_SECTION, &[], options)?]
     };
     if args.json {

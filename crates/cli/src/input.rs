@@ -59,15 +59,31 @@ pub struct Selector {
     /// program is used.
     #[arg(long, value_name = "SEC")]
     pub section: Option<String>,
-    /// For an ELF object with CO-RE relocations: the BTF to resolve them against (a raw
-    /// BTF file such as /sys/kernel/btf/vmlinux, the default).
-    #[arg(long, value_name = "FILE")]
-    pub btf: Option<String>,
 }
 
 impl Selector {
     fn is_set(&self) -> bool {
-        self.program.is_some() || self.section.is_some() || self.btf.is_some()
+        self.program.is_some() || self.section.is_some()
+    }
+}
+
+/// How an ELF object is prepared before its program runs, as user space adjusts an
+/// object between opening and loading it.
+#[derive(Clone, Debug, Default, Args)]
+pub struct LoadOptions {
+    /// For an ELF object with CO-RE relocations: the BTF to resolve them against (a raw
+    /// BTF file; default /sys/kernel/btf/vmlinux).
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<String>,
+    /// For an ELF object: set global variable NAME (of .data, .rodata or .bss, e.g. a
+    /// `const volatile` parameter) to the bytes HEX before its maps are created; repeatable.
+    #[arg(long = "set", value_name = "NAME=HEX")]
+    pub globals: Vec<String>,
+}
+
+impl LoadOptions {
+    fn is_set(&self) -> bool {
+        self.btf.is_some() || !self.globals.is_empty()
     }
 }
 
@@ -163,18 +179,24 @@ pub struct Loaded {
     pub origin: String,
 }
 
-/// Loads the program `input` holds in `format`; `selector` picks one from an ELF object.
-pub fn load_program(input: &Input, format: Format, selector: &Selector) -> CliResult<Loaded> {
+/// Loads the program `input` holds in `format`; `selector` picks one from an ELF object,
+/// `options` say how to prepare the object.
+pub fn load_program(
+    input: &Input,
+    format: Format,
+    selector: &Selector,
+    options: &LoadOptions,
+) -> CliResult<Loaded> {
     let format = format.resolve(&input.bytes);
-    if format != Format::Elf && selector.is_set() {
+    if format != Format::Elf && (selector.is_set() || options.is_set()) {
         return Err(CliError::input(format!(
-            "--program, --section and --btf apply to ELF objects only, but {} is read as {}",
+            "--program, --section, --btf and --set apply to ELF objects only, but {} is read as {}",
             input.name,
             format_name(format)
         )));
     }
     match format {
-        Format::Elf => load_elf(input, selector),
+        Format::Elf => load_elf(input, selector, options),
         Format::Asm => Ok(Loaded {
             insns: assemble(input)?,
             maps: MapTable::new(),
@@ -213,10 +235,19 @@ pub fn assemble(input: &Input) -> CliResult<Vec<Insn>> {
 /// The kernel's BTF, the default target of CO-RE relocations.
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-fn load_elf(input: &Input, selector: &Selector) -> CliResult<Loaded> {
+fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliResult<Loaded> {
     let mut object = input.object()?;
+    for global in &options.globals {
+        let (name, hex) = global
+            .split_once('=')
+            .ok_or_else(|| CliError::input(format!("--set {global}: expected NAME=HEX")))?;
+        let bytes = parse_hex(hex).map_err(|e| CliError::input(format!("--set {global}: {e}")))?;
+        object
+            .set_global(name, &bytes)
+            .map_err(|e| CliError::input(format!("{}: {e}", input.name)))?;
+    }
     if object.pending_core_relocations() > 0 {
-        let path = selector.btf.as_deref().unwrap_or(VMLINUX_BTF);
+        let path = options.btf.as_deref().unwrap_or(VMLINUX_BTF);
         let bytes = std::fs::read(path).map_err(|e| {
             CliError::input(format!(
                 "{} has CO-RE relocations, but the target BTF {path} cannot be read ({e}); give one with --btf",

@@ -1,7 +1,7 @@
 //! `bpfkit run`: runs a program in the interpreter on a memory buffer.
 
 use crate::error::{CliError, CliResult};
-use crate::input::{self, Format, Input, Selector};
+use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::{Helpers, Interpreter, Invocation, Outcome};
@@ -18,6 +18,11 @@ run time by the interpreter (each memory access against the regions the program 
 and an instruction budget). Verification will become the default once the verifier exists; \
 --no-verify will then skip it. For now running with and without --no-verify is the same.
 
+Maps: an ELF object's maps are created as libbpf would create them (global data sections \
+as arrays holding their initial values, after --set), its CO-RE relocations resolved \
+(--btf), and Linux's helpers are available. Maps keep their contents from one --repeat run \
+to the next.
+
 Exit status: 0 when the program ran, 1 when it faulted or cannot be run, 2 for a usage or \
 input error.")]
 pub struct RunArgs {
@@ -29,6 +34,8 @@ pub struct RunArgs {
     format: Format,
     #[command(flatten)]
     selector: Selector,
+    #[command(flatten)]
+    load: LoadOptions,
     /// A file whose bytes are the program's memory: r1 = its start, r2 = its length.
     #[arg(long, value_name = "FILE", conflicts_with = "mem_hex")]
     mem: Option<String>,
@@ -63,7 +70,7 @@ struct RunJson {
 /// Runs `bpfkit run`.
 pub fn run(args: &RunArgs) -> CliResult {
     let program = Input::read(&args.file)?;
-    let loaded = input::load_program(&program, args.format, &args.selector)?;
+    let loaded = input::load_program(&program, args.format, &args.selector, &args.load)?;
     let memory = memory(args)?;
     let origin = &loaded.origin;
     // An object's programs name its maps and call Linux's helpers on them.

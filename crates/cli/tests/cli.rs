@@ -501,3 +501,24 @@ fn run_resolves_co_re_relocations_against_a_btf_file() {
         "loader/input.bin is not a BTF file",
     );
 }
+
+#[test]
+fn run_sets_globals_before_load() {
+    // global_data.c: total * scale + counter = 36 * scale + 6; scale = 10 gives 366.
+    let out = bpfkit(&[
+        "run",
+        "loader/global_data.o",
+        "--program",
+        "global_data_mem",
+        "--mem",
+        "loader/input.bin",
+        "--set",
+        "scale=0a000000",
+    ]);
+    assert_eq!(success(&out), "0x16e\n");
+    fails_with(
+        &bpfkit(&["run", "loader/global_data.o", "--set", "scale=0a"]),
+        2,
+        "global variable `scale`: it is 4 bytes, but 1 were given",
+    );
+}
