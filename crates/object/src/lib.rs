@@ -5,6 +5,15 @@
 //! section's name (`SEC("xdp")`, `SEC("memory")`, ...) says what kind of program it is;
 //! functions in `.text` are subprograms, linked into the programs that call them.
 //!
+//! As with libbpf, an object is opened ([`Object::parse`]), adjusted, then loaded:
+//! - its maps ([`Object::maps`]) come from BTF-defined `.maps`, legacy `maps` and global
+//!   data sections (`.data*`, `.rodata*`, `.bss`), and may be adjusted ([`Object::map_mut`],
+//!   [`Object::set_global`] for `const volatile` parameters);
+//! - CO-RE relocations are resolved against a target BTF ([`Object::relocate_core`]);
+//! - each program links into instructions whose `lddw`s name maps by index
+//!   ([`Program::insns`]), with source line info from `.BTF.ext` ([`Program::line_info`]);
+//! - with the `vm` feature, [`Object::load`] creates the maps in bpfkit's virtual machine.
+//!
 //! ```no_run
 //! let bytes = std::fs::read("prog.o").unwrap();
 //! let object = bpfkit_object::Object::parse(&bytes).unwrap();
