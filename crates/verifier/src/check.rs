@@ -11,10 +11,11 @@ use crate::diag::{Path, Step};
 use crate::error::ErrorKind;
 use crate::facts::InsnFacts;
 use crate::progtype::{Entry, ProgType};
-use crate::prune::states_equal;
+use crate::prune::{fingerprint, states_equal};
 use crate::state::{Frame, RegState, RegType, State};
 use crate::{bounds::Scalar, VerifierOptions};
 use bpfkit_isa::{disasm, Dialect, Insn, Reg};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// A failed rule at the current instruction: the rule and the registers it is about.
@@ -64,12 +65,25 @@ struct Walker {
     since_save: (usize, usize),
 }
 
-/// A state saved at a prune point.
+/// A state saved at a prune point whose every path has been explored: it prunes the
+/// visits it contains.
 struct Saved {
     state: State,
-    /// Whether every path from it has been explored (only then may it prune others;
-    /// before, it is an ancestor of the current path and serves loop detection).
-    complete: bool,
+    /// Visits it pruned and visits it did not: states that rarely prune are dropped.
+    hits: u32,
+    misses: u32,
+}
+
+/// A state saved at a prune point while paths from it are still being explored: an
+/// ancestor of the current path. Coming back to it unchanged means an endless loop.
+struct Open {
+    pc: usize,
+    state: State,
+    /// [`fingerprint`] of the state: the exact comparison is needed only on a match.
+    hash: u64,
+    /// Length of the worklist when it was saved: every entry pushed since descends
+    /// from it, so it is complete when the worklist is back to this length.
+    depth: usize,
 }
 
 /// Verification statistics.
@@ -98,10 +112,14 @@ pub struct Checker<'a> {
     pub cfg: Cfg,
     pub prog: &'a ProgType,
     pub opts: &'a VerifierOptions,
+    /// Complete saved states, per slot.
     saved: Vec<Vec<Saved>>,
-    /// Saved states not yet complete: (slot, index in `saved[slot]`, worklist length when
-    /// saved).
-    open: Vec<(usize, usize, usize)>,
+    /// Saved states not yet complete, oldest first (they complete last first).
+    open: Vec<Open>,
+    /// Indexes into `open` by slot and fingerprint.
+    open_by_key: HashMap<(usize, u64), Vec<usize>>,
+    /// Number of open states per slot.
+    open_at: Vec<u32>,
     worklist: Vec<Walker>,
     pub stats: Stats,
     next_id: u32,
@@ -124,6 +142,8 @@ impl<'a> Checker<'a> {
             opts,
             saved: (0..len).map(|_| Vec::new()).collect(),
             open: Vec::new(),
+            open_by_key: HashMap::new(),
+            open_at: vec![0; len],
             worklist: Vec::new(),
             stats: Stats::default(),
             next_id: 0,
@@ -271,37 +291,51 @@ impl<'a> Checker<'a> {
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
         let live = self.live_sets(&w.state, w.pc);
-        let mut in_loop = false;
-        for saved in &self.saved[w.pc] {
-            in_loop |= !saved.complete;
-            if saved.complete {
-                if states_equal(&saved.state, &w.state, &live, false) {
-                    self.stats.states_pruned += 1;
-                    if let Some(log) = &mut self.log {
-                        let _ = writeln!(log, "{}: safe", w.pc);
-                    }
-                    return Ok(true);
-                }
-            } else if states_equal(&saved.state, &w.state, &live, true) {
+        let hash = fingerprint(&w.state, &live);
+        if let Some(ancestors) = self.open_by_key.get(&(w.pc, hash)) {
+            if ancestors
+                .iter()
+                .any(|&i| states_equal(&self.open[i].state, &w.state, &live, true))
+            {
                 return fail(ErrorKind::InfiniteLoop, &[]);
             }
         }
-        // Like the kernel, save only every so often within a path (first visits always),
-        // and in a loop (an ancestor saved here) more rarely still: iterations differ and
-        // would only make every later visit compare against more states.
+        let saved = &mut self.saved[w.pc];
+        let mut i = 0;
+        while i < saved.len() {
+            if states_equal(&saved[i].state, &w.state, &live, false) {
+                saved[i].hits += 1;
+                self.stats.states_pruned += 1;
+                if let Some(log) = &mut self.log {
+                    let _ = writeln!(log, "{}: safe", w.pc);
+                }
+                return Ok(true);
+            }
+            saved[i].misses += 1;
+            // Like the kernel, forget states that keep failing to prune, so that visits
+            // do not compare against all of them.
+            if saved[i].misses > saved[i].hits * 3 + 3 {
+                saved.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        // Like the kernel, save only every so often within a path (but always on a first
+        // visit), to bound memory on long loops.
         let (insns, jumps) = w.since_save;
-        let due = if in_loop {
-            insns >= 100 && jumps >= 20
-        } else {
-            insns >= 8 && jumps >= 2
-        };
-        if self.saved[w.pc].is_empty() || due {
-            self.saved[w.pc].push(Saved {
+        let first = self.saved[w.pc].is_empty() && self.open_at[w.pc] == 0;
+        if first || (insns >= 8 && jumps >= 2) {
+            self.open_by_key
+                .entry((w.pc, hash))
+                .or_default()
+                .push(self.open.len());
+            self.open.push(Open {
+                pc: w.pc,
                 state: w.state.clone(),
-                complete: false,
+                hash,
+                depth: self.worklist.len(),
             });
-            self.open
-                .push((w.pc, self.saved[w.pc].len() - 1, self.worklist.len()));
+            self.open_at[w.pc] += 1;
             self.stats.states_saved += 1;
             w.since_save = (0, 0);
         }
@@ -326,12 +360,20 @@ impl<'a> Checker<'a> {
     /// A path ended: saved states whose every descendant has been explored are complete.
     fn path_ended(&mut self) {
         let pending = self.worklist.len();
-        while let Some(&(pc, i, depth)) = self.open.last() {
-            if depth < pending {
-                break;
+        while self.open.last().is_some_and(|o| o.depth >= pending) {
+            let open = self.open.pop().expect("checked");
+            let key = (open.pc, open.hash);
+            let ancestors = self.open_by_key.get_mut(&key).expect("indexed when saved");
+            ancestors.pop();
+            if ancestors.is_empty() {
+                self.open_by_key.remove(&key);
             }
-            self.saved[pc][i].complete = true;
-            self.open.pop();
+            self.open_at[open.pc] -= 1;
+            self.saved[open.pc].push(Saved {
+                state: open.state,
+                hits: 0,
+                misses: 0,
+            });
         }
     }
 

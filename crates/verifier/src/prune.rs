@@ -4,6 +4,8 @@
 
 use crate::cfg::RegSet;
 use crate::state::{ByteKind, RegState, RegType, StackSlot, State};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 
 /// A consistent renaming of ids from the old state to the new one: two registers sharing
 /// an id in the old state must share one in the new state too (`check_ids`).
@@ -57,6 +59,27 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
         (None, None) => true,
         _ => false,
     }
+}
+
+/// A hash of what [`states_equal`] compares exactly: equal states hash equally.
+pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for (i, f) in st.frames.iter().enumerate() {
+        f.callsite.hash(&mut h);
+        for r in 0..10 {
+            if live[i] >> r & 1 == 1 {
+                f.regs[r].hash(&mut h);
+            }
+        }
+        // Missing slots are empty ones: only written slots count.
+        for (s, slot) in f.slots.iter().enumerate() {
+            if slot.bytes != [ByteKind::Uninit; crate::state::SLOT] {
+                (s, slot).hash(&mut h);
+            }
+        }
+    }
+    st.buffer_len.hash(&mut h);
+    h.finish()
 }
 
 /// Whether register value `old` covers `cur` (`regsafe`).
