@@ -1,0 +1,125 @@
+//! bpfkit's loader against the kernel: each loader fixture's XDP programs, linked and
+//! relocated by bpfkit (not libbpf), with their maps created by `BPF_MAP_CREATE` and
+//! map references rewritten to those maps' descriptors, are loaded with `BPF_PROG_LOAD`
+//! (the kernel's verifier checks the relocations) and run on fixtures/loader/input.bin
+//! with `BPF_PROG_TEST_RUN`; the result must be the hand-derived one in expected.txt,
+//! which build.sh --kernel also checks through libbpf. Skipped, with a line, where this
+//! process may not load programs.
+
+mod common;
+
+use bpfkit_isa::{encode_program, Insn, LddwKind};
+use bpfkit_kernel::{KernelMap, ProgType, Program, TestRun};
+use bpfkit_object::{Btf, Initial, MapDef, Object};
+use common::*;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+/// Objects this test leaves to build.sh --kernel, and why.
+const NOT_HERE: [(&str, &str); 4] = [
+    (
+        "map_in_map",
+        "creating a map of maps needs an inner map descriptor",
+    ),
+    (
+        "hash_of_maps",
+        "creating a map of maps needs an inner map descriptor",
+    ),
+    ("prog_array", "program array slots need program descriptors"),
+    (
+        "loop_callback",
+        "callbacks need the program's BTF and func_info, which Program::load does not pass",
+    ),
+];
+
+/// Creates `def` in the kernel with its initial contents.
+fn create(def: &MapDef) -> KernelMap {
+    let map = KernelMap::create(
+        def.map_type,
+        def.key_size,
+        def.value_size,
+        def.max_entries,
+        def.flags,
+    )
+    .unwrap_or_else(|e| panic!("map {}: {e}", def.name));
+    if let Initial::Data(bytes) = &def.initial {
+        let mut value = bytes.clone();
+        value.resize(def.value_size as usize, 0);
+        map.update(Some(&0u32.to_ne_bytes()), &value, 0).unwrap();
+    }
+    map
+}
+
+/// `insns` with map references by index turned into references by descriptor.
+fn by_fd(insns: &[Insn], fds: &[BorrowedFd<'_>]) -> Vec<Insn> {
+    insns
+        .iter()
+        .map(|insn| match *insn {
+            Insn::Lddw {
+                dst,
+                kind: kind @ (LddwKind::MapIdx | LddwKind::MapIdxValue),
+                imm,
+                next_imm,
+            } => Insn::Lddw {
+                dst,
+                kind: if kind == LddwKind::MapIdx {
+                    LddwKind::MapFd
+                } else {
+                    LddwKind::MapValue
+                },
+                imm: fds[imm as usize].as_raw_fd(),
+                next_imm,
+            },
+            other => other,
+        })
+        .collect()
+}
+
+#[test]
+fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
+    if let Err(why) = bpfkit_kernel::available() {
+        println!("skipped: this process may not load BPF programs ({why})");
+        return;
+    }
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").ok();
+    let input = std::fs::read(fixtures_dir().join("loader/input.bin")).unwrap();
+    let mut ran = 0;
+    for (file, program, expected) in loader_expected() {
+        let stem = file.split('.').next().unwrap();
+        if !program.ends_with("_xdp") || NOT_HERE.iter().any(|(n, _)| *n == stem) {
+            continue;
+        }
+        let mut object = Object::parse(&loader_fixture(&file)).unwrap();
+        if object.pending_core_relocations() > 0 {
+            let Some(vmlinux) = &vmlinux else {
+                println!("skipped {file}: no /sys/kernel/btf/vmlinux");
+                continue;
+            };
+            object.relocate_core(&Btf::parse(vmlinux).unwrap()).unwrap();
+        }
+        let maps: Vec<KernelMap> = object.maps().iter().map(create).collect();
+        let fds: Vec<BorrowedFd<'_>> = maps.iter().map(|m| m.as_fd()).collect();
+        let insns = object.program(&program).unwrap().insns().unwrap();
+        let code = encode_program(&by_fd(&insns, &fds));
+        let license = object.license().unwrap_or_default();
+        let loaded = Program::load(ProgType::Xdp, &code, &license, &program)
+            .unwrap_or_else(|e| panic!("{file} {program}: {e}"));
+        let result = loaded
+            .test_run(&TestRun {
+                data_in: &input,
+                ..TestRun::default()
+            })
+            .unwrap();
+        assert_eq!(
+            u64::from(result.retval),
+            expected,
+            "{file} {program}: kernel {:#x}, expected {expected:#x}",
+            result.retval
+        );
+        ran += 1;
+    }
+    // 42 `_xdp` programs in expected.txt (32 in the objects built at -O2 -g, multi_prog
+    // having two; 3 at -O1; 7 without -g); 4 of them in NOT_HERE's objects, and core's
+    // only with the kernel's BTF.
+    let core = usize::from(vmlinux.is_some());
+    assert_eq!(ran, 37 + core, "programs run");
+}
