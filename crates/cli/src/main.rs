@@ -4,6 +4,7 @@ mod asm;
 mod disasm;
 mod error;
 mod input;
+mod map;
 mod output;
 mod run;
 
@@ -30,6 +31,8 @@ enum Command {
     Disasm(disasm::DisasmArgs),
     /// Run a program in the interpreter on a memory buffer and print r0.
     Run(run::RunArgs),
+    /// Create, inspect and change maps pinned in a directory.
+    Map(map::MapArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Asm(args) => asm::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Run(args) => run::run(args),
+        Command::Map(args) => map::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
