@@ -361,19 +361,35 @@ impl<'a> Program<'a> {
     /// The line info of the linked program ([`Program::insns`]): each record with the slot
     /// index it starts at, in slot order.
     pub fn line_info(&self) -> Result<Vec<(usize, &'a LineInfo)>, ObjectError> {
+        self.linked_records(|o, section| o.line_info(section), |l| l.offset)
+    }
+
+    /// The function info of the linked program: each function's first slot and BTF
+    /// `FUNC` type, in slot order, as `BPF_PROG_LOAD`'s `func_info` wants it (the kernel
+    /// requires it, with the object's BTF, for programs with callbacks).
+    pub fn func_info(&self) -> Result<Vec<(usize, &'a FuncInfo)>, ObjectError> {
+        self.linked_records(|o, section| o.func_info(section), |f| f.offset)
+    }
+
+    /// The `.BTF.ext` records of every function linked into the program, with the linked
+    /// slot each applies to.
+    fn linked_records<T>(
+        &self,
+        records: impl Fn(&'a Object, &str) -> &'a [T],
+        offset: impl Fn(&T) -> u64,
+    ) -> Result<Vec<(usize, &'a T)>, ObjectError> {
         let linked = self.object.link(self.info)?;
-        let mut lines = Vec::new();
+        let mut out = Vec::new();
         for placed in &linked.placed {
             let section = &self.object.elf.code[placed.section].name;
-            lines.extend(
-                self.object
-                    .line_info(section)
+            out.extend(
+                records(self.object, section)
                     .iter()
-                    .filter(|l| (placed.start..placed.end).contains(&l.offset))
-                    .map(|l| (placed.slot_of(l.offset), l)),
+                    .filter(|r| (placed.start..placed.end).contains(&offset(r)))
+                    .map(|r| (placed.slot_of(offset(r)), r)),
             );
         }
-        lines.sort_by_key(|(slot, _)| *slot);
-        Ok(lines)
+        out.sort_by_key(|(slot, _)| *slot);
+        Ok(out)
     }
 }

@@ -308,3 +308,26 @@ fn line_info_without_and_with_debug_info() {
     let linked = program.line_info().unwrap();
     assert_eq!(linked.first().map(|(slot, _)| *slot), Some(0));
 }
+
+#[test]
+fn func_info_of_a_linked_program() {
+    // subprog_maps.c: subprog_maps_mem calls bump() and get() (.text): three functions,
+    // the program's own at slot 0, then its callees where the linker appended them.
+    let object = object("subprog_maps.o");
+    let program = object.program("subprog_maps_mem").unwrap();
+    let funcs = program.func_info().unwrap();
+    let own = (program.range().end - program.range().start) / 8;
+    let slots: Vec<usize> = funcs.iter().map(|(slot, _)| *slot).collect();
+    assert_eq!(slots.len(), 3, "{slots:?}");
+    assert_eq!(slots[0], 0);
+    assert_eq!(slots[1] as u64, own, "the first callee follows the program");
+    let btf = object.btf().unwrap();
+    let names: Vec<&str> = funcs
+        .iter()
+        .map(|(_, f)| btf.get(f.type_id).unwrap().unwrap().name.as_str())
+        .collect();
+    assert_eq!(names[0], "subprog_maps_mem");
+    let mut callees = names[1..].to_vec();
+    callees.sort();
+    assert_eq!(callees, ["bump", "get"]);
+}
