@@ -95,7 +95,7 @@ fn resolve(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<Resolution, Obj
             let local_value = field(&path.field);
             let mut found = None;
             for id in candidates {
-                if let Some(f) = match_path(target, id, &path)? {
+                if let Some(f) = match_path(local, target, id, &path)? {
                     agree(&mut found, field(&f))?;
                 }
             }
@@ -227,8 +227,9 @@ fn candidates(local: &BtfType, target: &Btf) -> Result<Vec<TypeId>, ObjectError>
 
 /// One step of an access path after the first (array) index.
 enum Step {
-    /// A named member of a struct or union (anonymous members are folded into offsets).
-    Member(String),
+    /// A named member of a struct or union (anonymous members are folded into offsets),
+    /// with its local type.
+    Member(String, TypeId),
     /// An element of an array.
     Index(u32),
 }
@@ -271,7 +272,7 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
                 offset += u64::from(member.bit_offset / 8);
                 current = member.type_id;
                 if !member.name.is_empty() {
-                    steps.push(Step::Member(member.name.clone()));
+                    steps.push(Step::Member(member.name.clone(), member.type_id));
                 }
             }
             Some(BtfKind::Array { elem, .. }) => {
@@ -297,17 +298,25 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
 }
 
 /// Follows `path` from target type `root`, by member names; `None` if it does not fit.
-fn match_path(btf: &Btf, root: TypeId, path: &Path) -> Result<Option<Field>, ObjectError> {
+fn match_path(
+    local: &Btf,
+    btf: &Btf,
+    root: TypeId,
+    path: &Path,
+) -> Result<Option<Field>, ObjectError> {
     let mut offset = path.first * btf.size_of(root)?;
     let mut current = root;
     for step in &path.steps {
         let (_, ty) = btf.skip_mods(current)?;
         match (step, ty.map(|t| &t.kind)) {
-            (Step::Member(name), Some(BtfKind::Struct { .. } | BtfKind::Union { .. })) => {
+            (
+                Step::Member(name, local_type),
+                Some(BtfKind::Struct { .. } | BtfKind::Union { .. }),
+            ) => {
                 let Some((bits, type_id)) = find_member(btf, current, name, 0)? else {
                     return Ok(None);
                 };
-                if !has_layout(btf, type_id)? {
+                if !fields_compatible(local, *local_type, btf, type_id)? {
                     return Ok(None);
                 }
                 offset += bits / 8;
@@ -330,15 +339,42 @@ fn match_path(btf: &Btf, root: TypeId, path: &Path) -> Result<Option<Field>, Obj
     }))
 }
 
-/// Whether a target member's type is data with a layout (not a function or a forward
-/// declaration): a looser check than libbpf's `bpf_core_fields_are_compat`, which also
-/// compares the kinds of the local and target member types.
-fn has_layout(target: &Btf, target_id: TypeId) -> Result<bool, ObjectError> {
-    let (_, ty) = target.skip_mods(target_id)?;
-    Ok(!matches!(
-        ty.map(|t| &t.kind),
-        None | Some(BtfKind::Func { .. } | BtfKind::FuncProto { .. } | BtfKind::Fwd)
-    ))
+/// Whether a target member's type can stand for the local member's, as libbpf's
+/// `bpf_core_fields_are_compat` decides: structs and unions always (their members are
+/// matched by name further down the path), otherwise the same kind, enums and forward
+/// declarations with the same essential name, arrays with compatible elements.
+fn fields_compatible(
+    local: &Btf,
+    local_id: TypeId,
+    target: &Btf,
+    target_id: TypeId,
+) -> Result<bool, ObjectError> {
+    let (mut local_id, mut target_id) = (local_id, target_id);
+    for _ in 0..MAX_RESOLVE_DEPTH {
+        let (_, l) = local.skip_mods(local_id)?;
+        let (_, t) = target.skip_mods(target_id)?;
+        let (Some(l), Some(t)) = (l, t) else {
+            return Ok(false);
+        };
+        return Ok(match (&l.kind, &t.kind) {
+            (
+                BtfKind::Struct { .. } | BtfKind::Union { .. },
+                BtfKind::Struct { .. } | BtfKind::Union { .. },
+            ) => true,
+            (BtfKind::Ptr(_), BtfKind::Ptr(_))
+            | (BtfKind::Float { .. }, BtfKind::Float { .. })
+            | (BtfKind::Int { .. }, BtfKind::Int { .. }) => true,
+            (BtfKind::Enum { .. }, BtfKind::Enum { .. }) | (BtfKind::Fwd, BtfKind::Fwd) => {
+                essential(&l.name) == essential(&t.name)
+            }
+            (BtfKind::Array { elem: le, .. }, BtfKind::Array { elem: te, .. }) => {
+                (local_id, target_id) = (*le, *te);
+                continue;
+            }
+            _ => false,
+        });
+    }
+    Err(btf_error("array types nest too deep"))
 }
 
 /// The bit offset and type of member `name` of struct or union `id`, looking inside
