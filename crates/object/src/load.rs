@@ -115,7 +115,7 @@ impl Object {
 }
 
 /// The `bpfkit_vm` spec of a definition.
-pub fn spec(def: &MapDef) -> Result<MapSpec, LoadError> {
+fn spec(def: &MapDef) -> Result<MapSpec, LoadError> {
     let map_type = MapType::from_raw(def.map_type)
         .ok_or_else(|| map_error(def, "bpfkit does not know this map type"))?;
     let mut spec =
