@@ -7,17 +7,20 @@
 
 mod entry;
 mod hex;
+mod operands;
 mod pins;
+mod refused;
+mod show;
 mod types;
 
 use crate::error::{CliError, CliResult};
-use crate::input;
 use crate::output;
-use bpfkit_vm::maps::{self, Map, MapError, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
+use bpfkit_vm::maps::{self, Map, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
 use clap::{Args, Subcommand, ValueEnum};
 use entry::EntryJson;
 use pins::Store;
-use serde::Serialize;
+use refused::refused;
+use show::MapInfo;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `bpfkit map`.
@@ -232,61 +235,9 @@ fn create(store: &Store, args: &CreateArgs, json: bool) -> CliResult {
     done(json)
 }
 
-/// A map as `show` describes it.
-#[derive(Serialize)]
-struct ShowJson {
-    /// The pin's name.
-    pin: String,
-    #[serde(rename = "type")]
-    map_type: &'static str,
-    /// The map's own name, for maps that have one (those of ELF objects).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    name: String,
-    flags: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    elements: usize,
-}
-
-impl ShowJson {
-    fn new(pin: &str, map: &dyn Map) -> ShowJson {
-        let spec = map.spec();
-        ShowJson {
-            pin: pin.to_owned(),
-            map_type: types::name(spec.map_type),
-            name: spec.name.clone(),
-            flags: spec.flags,
-            key_size: spec.key_size,
-            value_size: spec.value_size,
-            max_entries: spec.max_entries,
-            elements: map.entries().len(),
-        }
-    }
-
-    /// Two lines in the shape of `bpftool map show`'s, with the element count added.
-    fn plain(&self) -> String {
-        let name = if self.name.is_empty() {
-            String::new()
-        } else {
-            format!("name {}  ", self.name)
-        };
-        format!(
-            "{}: {}  {name}flags {:#x}\n\tkey {}B  value {}B  max_entries {}  elements {}\n",
-            self.pin,
-            self.map_type,
-            self.flags,
-            self.key_size,
-            self.value_size,
-            self.max_entries,
-            self.elements
-        )
-    }
-}
-
 fn show(store: &Store, name: Option<&str>, json: bool) -> CliResult {
     if let Some(name) = name {
-        let shown = ShowJson::new(name, &*store.load(name)?);
+        let shown = MapInfo::new(name, &*store.load(name)?);
         return if json {
             output::json(&shown)
         } else {
@@ -296,12 +247,12 @@ fn show(store: &Store, name: Option<&str>, json: bool) -> CliResult {
     let shown = store
         .names()?
         .iter()
-        .map(|name| Ok(ShowJson::new(name, &*store.load(name)?)))
+        .map(|name| Ok(MapInfo::new(name, &*store.load(name)?)))
         .collect::<CliResult<Vec<_>>>()?;
     if json {
         output::json(&shown)
     } else {
-        let text: String = shown.iter().map(ShowJson::plain).collect();
+        let text: String = shown.iter().map(MapInfo::plain).collect();
         output::stdout(text.as_bytes())
     }
 }
@@ -345,7 +296,7 @@ fn dump_order(map: &dyn Map) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn lookup(store: &Store, target: &KeyArgs, json: bool) -> CliResult {
     let map = store.load(&target.name)?;
     let spec = map.spec();
-    let key = key(spec, target)?;
+    let key = operands::key(&target.name, spec, target.key.as_deref())?;
     let mut value = vec![0u8; spec.user_value_size()];
     map.lookup(&key, &mut value)
         .map_err(|e| refused("look up", &target.name, &key, spec, e))?;
@@ -356,8 +307,8 @@ fn update(store: &Store, args: &UpdateArgs, json: bool) -> CliResult {
     let name = &args.target.name;
     let map = store.load(name)?;
     let spec = map.spec();
-    let key = key(spec, &args.target)?;
-    let value = value(name, spec, &args.value)?;
+    let key = operands::key(name, spec, args.target.key.as_deref())?;
+    let value = operands::value(name, spec, &args.value)?;
     map.update(&key, &value, args.flags.bits())
         .map_err(|e| refused("update", name, &key, spec, e))?;
     store.save(name, &*map)?;
@@ -367,7 +318,7 @@ fn update(store: &Store, args: &UpdateArgs, json: bool) -> CliResult {
 fn delete(store: &Store, target: &KeyArgs, json: bool) -> CliResult {
     let map = store.load(&target.name)?;
     let spec = map.spec();
-    let key = key(spec, target)?;
+    let key = operands::key(&target.name, spec, target.key.as_deref())?;
     map.delete(&key)
         .map_err(|e| refused("delete", &target.name, &key, spec, e))?;
     store.save(&target.name, &*map)?;
@@ -406,89 +357,6 @@ fn pin(store: &Store, name: &str, path: &Path, json: bool) -> CliResult {
     }
     target.save(file, &*map)?;
     done(json)
-}
-
-/// The key `target` gives, checked against the map: none for keyless maps (queues,
-/// stacks, ring buffers), else exactly `key_size` bytes.
-fn key(spec: &MapSpec, target: &KeyArgs) -> CliResult<Vec<u8>> {
-    let name = &target.name;
-    match (spec.key_size, &target.key) {
-        (0, None) => Ok(Vec::new()),
-        (0, Some(_)) => Err(CliError::input(format!(
-            "{name} is a {} map, which has no keys: leave out --key",
-            types::name(spec.map_type)
-        ))),
-        (size, None) => Err(CliError::input(format!(
-            "--key is required: {name} takes {size}-byte keys"
-        ))),
-        (size, Some(text)) => {
-            let key = hex::parse("--key", &text.join(" "))?;
-            check_size("--key", &key, size, name, "keys")?;
-            Ok(key)
-        }
-    }
-}
-
-/// The value `text` gives, of the map's value size, in the user-space layout: for a
-/// per-CPU map, repeated in every CPU's slot.
-fn value(name: &str, spec: &MapSpec, text: &[String]) -> CliResult<Vec<u8>> {
-    let value = hex::parse("--value", &text.join(" "))?;
-    check_size("--value", &value, spec.value_size, name, "values")?;
-    if !spec.map_type.is_percpu() {
-        return Ok(value);
-    }
-    let mut slots = vec![0u8; spec.user_value_size()];
-    for slot in slots.chunks_mut(entry::cpu_stride(spec)) {
-        slot[..value.len()].copy_from_slice(&value);
-    }
-    Ok(slots)
-}
-
-fn check_size(option: &str, bytes: &[u8], size: u32, name: &str, what: &str) -> CliResult {
-    if bytes.len() == size as usize {
-        return Ok(());
-    }
-    let unit = if bytes.len() == 1 { "byte" } else { "bytes" };
-    Err(CliError::input(format!(
-        "{option} is {} {unit} long, but {name} takes {size}-byte {what}",
-        bytes.len()
-    )))
-}
-
-/// A map refusing an operation: `cannot <verb> key <hex> of <name>: <why> (<errno>)`.
-fn refused(verb: &str, name: &str, key: &[u8], spec: &MapSpec, e: MapError) -> CliError {
-    let target = if key.is_empty() {
-        name.to_owned()
-    } else {
-        format!("key {} of {name}", input::to_hex(key))
-    };
-    CliError::failed(format!(
-        "cannot {verb} {target}: {}",
-        reason(e, spec.map_type)
-    ))
-}
-
-/// Why a map refused an operation, in the words of its type, naming Linux's errno.
-fn reason(e: MapError, map_type: MapType) -> String {
-    let is_array = matches!(
-        map_type,
-        MapType::Array
-            | MapType::PercpuArray
-            | MapType::ProgArray
-            | MapType::PerfEventArray
-            | MapType::ArrayOfMaps
-    );
-    match e {
-        MapError::NoEntry if matches!(map_type, MapType::Queue | MapType::Stack) => {
-            format!("the {} is empty (ENOENT)", types::name(map_type))
-        }
-        MapError::NoEntry => "no such key (ENOENT)".into(),
-        MapError::Exists => "key exists (EEXIST)".into(),
-        MapError::TooBig if is_array => "index out of range (E2BIG)".into(),
-        MapError::TooBig => "map is full (E2BIG)".into(),
-        MapError::NoSpace => "map is full (ENOSPC)".into(),
-        other => other.to_string(),
-    }
 }
 
 fn print_entry(spec: &MapSpec, key: &[u8], value: &[u8], json: bool) -> CliResult {

@@ -283,7 +283,8 @@ fn percpu_array_lists_every_cpu() {
 }
 
 /// lru_hash of 2 elements: a third key evicts an element instead of failing with E2BIG.
-/// Which of the first two goes is the eviction policy's choice; the new key stays.
+/// Which of the first two goes is the eviction policy's choice; the new key stays, and
+/// deleting it leaves one element.
 #[test]
 fn lru_hash_evicts_when_full() {
     let pins = Pins::new("lru_hash");
@@ -299,6 +300,13 @@ fn lru_hash_evicts_when_full() {
     assert_eq!(dump.as_array().map(Vec::len), Some(2), "dump: {dump}");
     let show = parse_json(&pins.ok("show lru --json"));
     assert_eq!(show["elements"], 2);
+    pins.ok("delete lru --key 03000000");
+    fails_with(
+        &pins.map("lookup lru --key 03000000"),
+        1,
+        &["no such key (ENOENT)"],
+    );
+    assert_eq!(parse_json(&pins.ok("show lru --json"))["elements"], 1);
 }
 
 /// queue of 2 u16 values: update pushes, lookup peeks at the oldest, pop removes it; a
@@ -321,6 +329,8 @@ fn queue_push_peek_pop() {
         &["EINVAL"],
     );
     assert_eq!(pins.ok("lookup q"), "value: 01 00\n");
+    // Queues have no keys to delete: Linux answers EINVAL.
+    fails_with(&pins.map("delete q"), 1, &["EINVAL"]);
     pins.ok("update q --value 0300 --flags exist");
     assert_eq!(
         pins.ok("dump q"),
