@@ -248,8 +248,7 @@ fn read_btf_maps(
                 map: name.clone(),
                 reason: "no symbol of that name in .maps".into(),
             })?;
-        let (mut def, values) = parse_btf_def(btf, &name, type_id, true)?;
-        def.section = section.name.clone();
+        let (def, values) = parse_btf_def(btf, &name, type_id, true)?;
         maps.push(def);
         sites.push(Site {
             data: d,
@@ -281,7 +280,8 @@ fn parse_btf_def(
     };
     let mut def = MapDef {
         name: name.to_string(),
-        section: String::new(),
+        // Inner map definitions too: they are described in `.maps`.
+        section: ".maps".to_string(),
         map_type: 0,
         key_size: 0,
         value_size: 0,

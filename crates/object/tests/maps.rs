@@ -193,6 +193,7 @@ fn map_in_map_and_prog_array_values() {
     );
     let inner = outer.inner.as_deref().expect("inner definition");
     assert_eq!(shape(inner), (BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0));
+    assert!(!inner.is_global_data());
 
     let object = object_of("hash_of_maps.o");
     let tables = map(&object, "tables");
