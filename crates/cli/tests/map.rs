@@ -12,14 +12,25 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A fresh, empty working directory for one test.
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("map")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test directory");
-    dir
+/// A fresh, empty working directory for one test, removed when dropped. The process id
+/// in its name keeps simultaneous runs of the tests apart.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("map")
+            .join(format!("{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs `bpfkit args` in `cwd` with `BPFKIT_PIN_DIR` unset.
@@ -32,15 +43,28 @@ fn bpfkit_in(cwd: &Path, args: &[&str]) -> Output {
         .expect("run bpfkit")
 }
 
-/// A pin directory of its own for one test.
+/// A pin directory.
 struct Pins {
     dir: PathBuf,
+    /// The test's directory holding `dir`, if this owns it.
+    _scratch: Option<Scratch>,
 }
 
 impl Pins {
+    /// A pin directory in a scratch directory of its own for the test `test`.
     fn new(test: &str) -> Pins {
+        let scratch = Scratch::new(test);
         Pins {
-            dir: scratch_dir(test).join("pins"),
+            dir: scratch.0.join("pins"),
+            _scratch: Some(scratch),
+        }
+    }
+
+    /// The pin directory `dir`, owned by someone else.
+    fn at(dir: PathBuf) -> Pins {
+        Pins {
+            dir,
+            _scratch: None,
         }
     }
 
@@ -620,7 +644,7 @@ fn pin_copies_a_map() {
     fails_with(&pins.map(&format!("pin h {into_dir}")), 1, &["EEXIST"]);
 
     pins.ok("update h --key 01 --value 0b");
-    let copies = Pins { dir: shared };
+    let copies = Pins::at(shared);
     assert_eq!(copies.ok("lookup h --key 01"), "key: 01  value: 0a\n");
     assert_eq!(
         copies.ok("lookup snapshot --key 01"),
@@ -632,15 +656,16 @@ fn pin_copies_a_map() {
 /// Without --pin-dir, maps live in $BPFKIT_PIN_DIR, else in ./bpffs.
 #[test]
 fn pin_dir_defaults() {
-    let cwd = scratch_dir("pin_dir_defaults");
+    let scratch = Scratch::new("pin_dir_defaults");
+    let cwd = &scratch.0;
     let create = "map create m --type array --key-size 4 --value-size 1 --max-entries 1";
     let create: Vec<&str> = create.split_whitespace().collect();
-    success(&bpfkit_in(&cwd, &create));
+    success(&bpfkit_in(cwd, &create));
     assert!(cwd.join("bpffs/m").is_file(), "pinned in ./bpffs");
 
     let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
         .args(&create)
-        .current_dir(&cwd)
+        .current_dir(cwd)
         .env("BPFKIT_PIN_DIR", "elsewhere")
         .output()
         .expect("run bpfkit");
