@@ -15,7 +15,7 @@ mod types;
 
 use crate::error::{CliError, CliResult};
 use crate::output;
-use bpfkit_vm::maps::{self, Map, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
+use bpfkit_vm::maps::{self, Map, MapError, MapSpec, MapType, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
 use clap::{Args, Subcommand, ValueEnum};
 use entry::EntryJson;
 use pins::Store;
@@ -224,12 +224,13 @@ fn create(store: &Store, args: &CreateArgs, json: bool) -> CliResult {
         args.max_entries,
     )
     .with_flags(args.flags);
-    let map = maps::create(&spec).map_err(|e| {
-        CliError::input(format!(
+    let map = maps::create(&spec).map_err(|e| match e {
+        MapError::NoMemory => CliError::failed(format!("cannot create {name}: {e}")),
+        _ => CliError::input(format!(
             "cannot create {name}: map type {} refuses these attributes: {e}; \
              `bpfkit map create --help` lists what each type needs",
             types::name(spec.map_type)
-        ))
+        )),
     })?;
     store.save(name, &*map)?;
     done(json)
