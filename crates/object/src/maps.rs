@@ -37,7 +37,8 @@ pub struct MapDef {
     pub flags: u32,
     pub numa_node: u32,
     pub map_extra: u64,
-    /// `LIBBPF_PIN_*`: 0 none, 1 by name.
+    /// `LIBBPF_PIN_*` (0 none, 1 by name); for a legacy definition in iproute2's layout,
+    /// its `PIN_*` (0 none, 1 object namespace, 2 global namespace).
     pub pinning: u32,
     /// For maps of maps: the definition of the maps it holds.
     pub inner: Option<Box<MapDef>>,
@@ -74,6 +75,10 @@ pub(crate) struct Site {
     /// For BTF-defined maps with `values`: the byte offset of that member.
     pub values: Option<u64>,
 }
+
+/// Where iproute2's `struct bpf_elf_map` has inner_id: the first byte of a legacy
+/// definition bpfkit does not read.
+const ELF_MAP_INNER: usize = 28;
 
 /// Reads every map definition of the object, in libbpf's order.
 pub(crate) fn read_maps(
@@ -145,8 +150,11 @@ pub(crate) fn read_maps(
 
 /// `struct bpf_map_def` (type, key_size, value_size, max_entries, map_flags): each symbol
 /// of the section is one, all of the same size (the section size over the symbol count),
-/// as `bpf_object__init_user_maps` reads them. A definition may be shorter (the missing
-/// fields are 0) or longer (the extra bytes must be 0).
+/// as libbpf 0.x's `bpf_object__init_user_maps` read them. A definition may be shorter
+/// (the missing fields are 0) or longer: iproute2's `struct bpf_elf_map` continues with
+/// id, pinning, inner_id and inner_idx; the id is only iproute2's own name for the map,
+/// the pinning is kept, and any other byte must be 0 (iproute2's maps of maps are not
+/// supported).
 fn read_legacy(
     section: &DataSection,
     d: usize,
@@ -179,10 +187,10 @@ fn read_legacy(
                     symbol.offset
                 ),
             })?;
-        if bytes.iter().skip(20).any(|&b| b != 0) {
+        if bytes.iter().skip(ELF_MAP_INNER).any(|&b| b != 0) {
             return Err(ObjectError::Map {
                 map: symbol.name.clone(),
-                reason: "its definition has non-zero fields bpfkit does not know".into(),
+                reason: "its definition has non-zero fields past id and pinning (iproute2's inner_id/inner_idx for maps of maps are not supported)".into(),
             });
         }
         let field = |i: usize| {
@@ -200,7 +208,7 @@ fn read_legacy(
             flags: field(4),
             numa_node: 0,
             map_extra: 0,
-            pinning: 0,
+            pinning: field(6),
             inner: None,
             initial: Initial::Empty,
         });

@@ -113,6 +113,18 @@ fn legacy_map_definitions() {
 }
 
 #[test]
+fn iproute2_map_definitions() {
+    // iproute2_maps.c: struct bpf_elf_map (36 bytes) with id and pinning.
+    let object = object("iproute2_maps.o");
+    let sums = map(&object, "sums");
+    assert_eq!(shape(sums), (HASH, 4, 8, 2, 0));
+    assert_eq!(sums.pinning, 2, "PIN_GLOBAL_NS");
+    let last = map(&object, "last");
+    assert_eq!(shape(last), (BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0));
+    assert_eq!(last.pinning, 0);
+}
+
+#[test]
 fn global_data_sections_are_single_element_arrays() {
     // global_data.c: __u32 counter = 5 (.data); __u32 total (.bss);
     // const volatile __u32 scale = 3 (.rodata).
