@@ -182,3 +182,27 @@ fn co_re_relocations_without_target_types_poison_their_instructions() {
     // ttl's load, saddr's load, saddr's size, the type size, the enum value (2 slots).
     assert_eq!(poisoned, 6);
 }
+
+#[test]
+fn legacy_definitions_that_do_not_fit() {
+    // iproute2_maps.o: `sums` is the first struct bpf_elf_map (36 bytes) of `maps`;
+    // inner_id (byte 28) set makes it an iproute2 map of maps.
+    let original = loader_fixture("iproute2_maps.o");
+    let mut bytes = original.clone();
+    let maps = section_data(&bytes, "maps");
+    put_u32(&mut bytes, maps + 28, 1);
+    assert!(
+        parse_err(&bytes)
+            .starts_with("map `sums`: its definition has non-zero fields past id and pinning"),
+        "{}",
+        parse_err(&bytes)
+    );
+    // A section size that does not divide among its 2 definitions: 73 bytes.
+    let mut bytes = original;
+    let header = section_header(&bytes, section_index(&bytes, "maps"));
+    put_u64(&mut bytes, header + SH_SIZE, 73);
+    assert_eq!(
+        parse_err(&bytes),
+        "map `maps`: 73 bytes do not divide into 2 map definitions of equal size"
+    );
+}
