@@ -364,8 +364,8 @@ impl Scalar {
             && self.var_off.includes(other.var_off)
     }
 
-    /// `self op src` at `width` (`adjust_scalar_min_max_vals`). `None` for `Mov`,
-    /// `Movsx`, which are not arithmetic on `self` (the caller handles them).
+    /// `self op src` at `width` (`adjust_scalar_min_max_vals`). `Mov` and `Movsx` are not
+    /// arithmetic on `self`: the caller handles them (here they give an unknown value).
     pub fn alu(&self, op: AluOp, src: &Scalar, width: Width) -> Scalar {
         let (d, s) = (self.view(width), src.view(width));
         let r = alu_view(op, d, s);
@@ -393,6 +393,9 @@ impl Scalar {
     /// Sign-extends the low `bits` bits (movsx, ldsx), or zero-extends when `signed` is
     /// false (a narrow load or `mov32`).
     pub fn extend(&self, bits: u32, signed: bool) -> Scalar {
+        if bits >= 64 {
+            return *self;
+        }
         if let Some(v) = self.as_const() {
             let shift = 64 - bits;
             let e = if signed {

@@ -11,6 +11,11 @@ use crate::mem::Stored;
 use crate::state::{Frame, RegState, RegType, State};
 use bpfkit_isa::Reg;
 
+/// Embedders' prototypes can be inconsistent; these say how.
+const NEEDS_MAP: &str =
+    "a helper prototype with a map key, value or result but no map argument before it";
+const NEEDS_SIZE: &str = "a helper prototype with a memory argument not followed by its size";
+
 impl Checker<'_> {
     /// The prototype of helper `id`: the embedder's first, then Linux's.
     fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
@@ -55,7 +60,7 @@ impl Checker<'_> {
         let r0 = match proto.ret {
             Ret::Integer => RegState::scalar(Scalar::unknown()),
             Ret::MapValueOrNull => RegState {
-                map: map.expect("map lookups take a map argument"),
+                map: map.ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]))?,
                 id: self.new_id(),
                 ..RegState::pointer(RegType::MapValueOrNull)
             },
@@ -104,7 +109,8 @@ impl Checker<'_> {
                 Ok(())
             }
             Arg::MapKey | Arg::MapValue => {
-                let m = &self.opts.maps[map.expect("key and value follow the map") as usize];
+                let m = map.ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]))?;
+                let m = &self.opts.maps[m as usize];
                 let size = if arg == Arg::MapKey {
                     m.key_size
                 } else {
@@ -113,9 +119,13 @@ impl Checker<'_> {
                 self.check_mem_arg(st, r, reg, size as u64, false)
             }
             Arg::Mem | Arg::UninitMem => {
-                let size_reg = Reg::new(i as u8 + 2).expect("the size follows");
+                let size_reg = match proto.args.get(i + 1) {
+                    Some(Arg::ConstSize | Arg::ConstSizeOrZero) => Reg::new(i as u8 + 2),
+                    _ => None,
+                }
+                .ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_SIZE), &[]))?;
                 let size = self.read_reg(st, size_reg)?;
-                let zero_ok = proto.args.get(i + 1) == Some(&Arg::ConstSizeOrZero);
+                let zero_ok = proto.args[i + 1] == Arg::ConstSizeOrZero;
                 let max = self.check_size_arg(size_reg, &size, zero_ok)?;
                 if max == 0 && reg.as_const() == Some(0) {
                     return Ok(());
