@@ -45,4 +45,11 @@ proptest! {
             }
         }
     }
+
+    /// Whatever the program, verification ends with a verdict, for every program type.
+    #[test]
+    fn verification_never_panics(body in arbitrary::program(32), which in 0..ProgType::ALL.len()) {
+        let opts = VerifierOptions { max_insns: 20_000, ..VerifierOptions::default() };
+        let _ = verify(&body, &ProgType::ALL[which], &opts);
+    }
 }
