@@ -272,6 +272,70 @@ pub static BPF_SOCK_ADDR: Context = Context {
     ],
 };
 
+/// `struct bpf_sock_ops` (`sock_ops_is_valid_access`): 4-byte fields read whole, `reply`
+/// (`args[0]`) and `sk_txhash` writable; the TCP header as a read-only packet. `sk` is
+/// not described.
+pub static BPF_SOCK_OPS: Context = Context {
+    name: "struct bpf_sock_ops",
+    size: 216,
+    fields: &[
+        exact(field("op", 0, 4, ALL, NONE)),
+        exact(field("args[0]", 4, 4, ALL, ALL)),
+        exact(field("args[1]", 8, 4, ALL, NONE)),
+        exact(field("args[2]", 12, 4, ALL, NONE)),
+        exact(field("args[3]", 16, 4, ALL, NONE)),
+        exact(field("family", 20, 4, ALL, NONE)),
+        exact(field("remote_ip4", 24, 4, ALL, NONE)),
+        exact(field("local_ip4", 28, 4, ALL, NONE)),
+        exact(field("remote_ip6[0]", 32, 4, ALL, NONE)),
+        exact(field("remote_ip6[1]", 36, 4, ALL, NONE)),
+        exact(field("remote_ip6[2]", 40, 4, ALL, NONE)),
+        exact(field("remote_ip6[3]", 44, 4, ALL, NONE)),
+        exact(field("local_ip6[0]", 48, 4, ALL, NONE)),
+        exact(field("local_ip6[1]", 52, 4, ALL, NONE)),
+        exact(field("local_ip6[2]", 56, 4, ALL, NONE)),
+        exact(field("local_ip6[3]", 60, 4, ALL, NONE)),
+        exact(field("remote_port", 64, 4, ALL, NONE)),
+        exact(field("local_port", 68, 4, ALL, NONE)),
+        exact(field("is_fullsock", 72, 4, ALL, NONE)),
+        exact(field("snd_cwnd", 76, 4, ALL, NONE)),
+        exact(field("srtt_us", 80, 4, ALL, NONE)),
+        exact(field("bpf_sock_ops_cb_flags", 84, 4, ALL, NONE)),
+        exact(field("state", 88, 4, ALL, NONE)),
+        exact(field("rtt_min", 92, 4, ALL, NONE)),
+        exact(field("snd_ssthresh", 96, 4, ALL, NONE)),
+        exact(field("rcv_nxt", 100, 4, ALL, NONE)),
+        exact(field("snd_nxt", 104, 4, ALL, NONE)),
+        exact(field("snd_una", 108, 4, ALL, NONE)),
+        exact(field("mss_cache", 112, 4, ALL, NONE)),
+        exact(field("ecn_flags", 116, 4, ALL, NONE)),
+        exact(field("rate_delivered", 120, 4, ALL, NONE)),
+        exact(field("rate_interval_us", 124, 4, ALL, NONE)),
+        exact(field("packets_out", 128, 4, ALL, NONE)),
+        exact(field("retrans_out", 132, 4, ALL, NONE)),
+        exact(field("total_retrans", 136, 4, ALL, NONE)),
+        exact(field("segs_in", 140, 4, ALL, NONE)),
+        exact(field("data_segs_in", 144, 4, ALL, NONE)),
+        exact(field("segs_out", 148, 4, ALL, NONE)),
+        exact(field("data_segs_out", 152, 4, ALL, NONE)),
+        exact(field("lost_out", 156, 4, ALL, NONE)),
+        exact(field("sacked_out", 160, 4, ALL, NONE)),
+        exact(field("sk_txhash", 164, 4, ALL, ALL)),
+        exact(field("bytes_received", 168, 8, ALL, NONE)),
+        exact(field("bytes_acked", 176, 8, ALL, NONE)),
+        CtxField {
+            size: 8,
+            ..ptr("skb_data", 192, FieldKind::PacketData, ALL)
+        },
+        CtxField {
+            size: 8,
+            ..ptr("skb_data_end", 200, FieldKind::PacketEnd, ALL)
+        },
+        exact(field("skb_len", 208, 4, ALL, NONE)),
+        field("skb_tcp_flags", 212, 4, ALL, NONE),
+    ],
+};
+
 /// Helpers every type has (`bpf_base_func_proto`, the subset bpfkit describes).
 const BASE: &[u32] = &[
     MAP_LOOKUP_ELEM,
@@ -404,6 +468,11 @@ impl ProgType {
         ..ctx_type("cgroup_sock_addr", 18, &BPF_SOCK_ADDR, CGROUP_HELPERS)
     };
 
+    pub const SOCK_OPS: ProgType = ProgType {
+        ret_range: Some((0, 1)),
+        ..ctx_type("sock_ops", 13, &BPF_SOCK_OPS, CGROUP_HELPERS)
+    };
+
     /// Every type bpfkit describes.
     pub const ALL: &'static [ProgType] = &[
         ProgType::MEMORY,
@@ -418,6 +487,7 @@ impl ProgType {
         ProgType::CGROUP_SOCK,
         ProgType::RAW_TRACEPOINT,
         ProgType::CGROUP_SOCK_ADDR,
+        ProgType::SOCK_OPS,
     ];
 
     /// The type named `name`: the kernel's name in lower case (`socket_filter`, `xdp`,
@@ -448,6 +518,7 @@ impl ProgType {
             "raw_tracepoint" | "raw_tp" => "raw_tracepoint",
             "perf_event" => "perf_event",
             "cgroup_skb" => "cgroup_skb",
+            "sockops" => "sock_ops",
             "cgroup" => return ProgType::for_cgroup_section(section),
             _ => return None,
         };
@@ -505,6 +576,7 @@ mod tests {
         assert_eq!(t("cgroup/sock_create"), Some("cgroup_sock"));
         assert_eq!(t("cgroup_skb/ingress"), Some("cgroup_skb"));
         assert_eq!(t("memory"), Some("memory"));
+        assert_eq!(t("sockops"), Some("sock_ops"));
         assert_eq!(t(".text"), None);
     }
 
