@@ -4,8 +4,8 @@
 //! (r10 is read-only and always the top of a frame in the stack), exactly as in the
 //! interpreter. Any other access is checked inline against one of the context's fast
 //! regions (`runtime::FastRegion`: one subtraction and one unsigned comparison, no
-//! `addr + size` that could overflow), the stack for a register that was derived from r10
-//! in the same segment, else the caller's first region; an address outside it jumps to an
+//! `addr + size` that could overflow), the stack for a register that may hold a value derived
+//! from r10 (a guess made before code generation), else the caller's first region; an address outside it jumps to an
 //! out-of-line stub that tries the other fast region, then calls `runtime::check_access`,
 //! which checks every region of the run (including those a helper added) and faults if
 //! none holds the access.
@@ -31,7 +31,7 @@ fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, acc
         return at;
     }
     let bytes = size.bytes();
-    let (first, other) = if c.stack_pointers & (1 << base.index()) != 0 {
+    let (first, other) = if c.stack_pointers[pc] & (1 << base.index()) != 0 {
         (FAST_STACK, FAST_USER)
     } else {
         (FAST_USER, FAST_STACK)

@@ -85,11 +85,9 @@ pub(crate) struct Compiler<'a> {
     shared: Shared,
     nslots: usize,
     blinding: Option<u64>,
-    /// BPF registers (bit per register) that probably point into the stack: r10 and
-    /// registers computed from it by the instructions before, in program order (a guess
-    /// across jumps, and only a guess: it only chooses which region a bounds check tries
-    /// first).
-    stack_pointers: u16,
+    /// Per slot, the BPF registers (bit per register) that probably point into the stack
+    /// there (see [`stack_pointer_guess`]).
+    stack_pointers: Vec<u16>,
 }
 
 /// Compiles a program that `Interpreter::new` accepted.
@@ -113,7 +111,7 @@ pub(crate) fn compile(
             check_common: 0,
         },
         nslots,
-        stack_pointers: FP_ONLY,
+        stack_pointers: stack_pointer_guess(insns, nslots),
         blinding: opts.blinding.then(|| {
             std::collections::hash_map::RandomState::new()
                 .build_hasher()
@@ -144,7 +142,6 @@ pub(crate) fn compile(
         } else {
             c.insn(pc, insn).map_err(|kind| PrepareError { pc, kind })?;
         }
-        c.stack_pointers = track_stack_pointers(c.stack_pointers, insn);
     }
     starts[nslots] = c.e.pos() as u32;
     let j = c.e.jmp32();
@@ -174,8 +171,8 @@ pub(crate) fn compile(
 
 const FP_ONLY: u16 = 1 << 10;
 
-/// The registers that probably point into the stack after `insn`: moves from such a
-/// register and additions to one keep the property, any other write loses it.
+/// The registers that may point into the stack after `insn`: moves from such a register
+/// and additions to one keep the property, any other write loses it.
 fn track_stack_pointers(set: u16, insn: &Insn) -> u16 {
     let bit = |r: bpfkit_isa::Reg| 1u16 << r.index();
     match *insn {
@@ -205,6 +202,48 @@ fn track_stack_pointers(set: u16, insn: &Insn) -> u16 {
         Insn::Call { .. } => set & !1,
         _ => set,
     }
+}
+
+/// Per slot, the registers that may point into the stack on entry: r10, and registers
+/// computed from such a register on some path to the slot (a forward data flow over the
+/// jumps, iterated until stable). It only chooses which region a bounds check tries
+/// first, so it need not be exact: local calls are assumed to clobber r0..r5, and `callx`
+/// targets get nothing.
+fn stack_pointer_guess(insns: &[Insn], nslots: usize) -> Vec<u16> {
+    let mut at = vec![0u16; nslots + 1];
+    at[0] = FP_ONLY;
+    // Each pass only adds bits (at most 11 per slot), so this ends.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        let mut cur = 0u16;
+        for (pc, insn) in with_pcs(insns) {
+            if at[pc] | cur != at[pc] {
+                at[pc] |= cur;
+                changed = true;
+            }
+            cur = at[pc];
+            let out = track_stack_pointers(cur, insn);
+            if let Some(off) = insn.branch_offset() {
+                let t = (pc as i64 + off + 1) as usize;
+                let into = if matches!(insn, Insn::CallLocal { .. }) {
+                    cur
+                } else {
+                    out
+                };
+                if at[t] | into != at[t] {
+                    at[t] |= into;
+                    changed = true;
+                }
+            }
+            cur = match insn {
+                Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => 0,
+                Insn::CallLocal { .. } | Insn::Callx { .. } => (cur & !0x3f) | FP_ONLY,
+                _ => out,
+            };
+        }
+    }
+    at
 }
 
 /// Whether an instruction ends a counting segment.
