@@ -11,6 +11,9 @@ use crate::mem::Stored;
 use crate::state::{Frame, RegState, RegType, State};
 use bpfkit_isa::Reg;
 
+/// `BPF_MAP_TYPE_PROG_ARRAY`, the tail-call table.
+const PROG_ARRAY: u32 = 3;
+
 /// Embedders' prototypes can be inconsistent; these say how.
 const NEEDS_MAP: &str =
     "a helper prototype with a map key, value or result but no map argument before it";
@@ -44,6 +47,19 @@ impl Checker<'_> {
         for (i, &arg) in proto.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).expect("r1..r5");
             self.check_arg(st, &proto, i, r, arg, &mut map)?;
+        }
+        if let Some(m) = map {
+            // `check_map_func_compatibility`: program arrays are for tail calls only,
+            // and tail calls need one.
+            let map_type = self.opts.maps[m as usize].map_type;
+            if (map_type == PROG_ARRAY) != (proto.id == helpers::ids::TAIL_CALL) {
+                let kind = ErrorKind::MapHelperMismatch {
+                    map_type,
+                    helper: proto.name,
+                    id: proto.id,
+                };
+                return fail(kind, &[Reg::R1, Reg::R2]);
+            }
         }
         if proto.changes_packet {
             // The packet may have moved: every pointer into it is now a number

@@ -128,6 +128,12 @@ pub enum ErrorKind {
     // Maps and helpers.
     /// `lddw` of a map that the options do not describe.
     UnknownMap { fd: i64 },
+    /// A map passed to a helper that does not work on its type.
+    MapHelperMismatch {
+        map_type: u32,
+        helper: &'static str,
+        id: u32,
+    },
     /// Call of a helper number with no prototype.
     UnknownHelper { id: i32 },
     /// Helper not available to the program type.
@@ -261,6 +267,12 @@ impl ErrorKind {
                 format!("{what} pointer offset {off} is not allowed")
             }
             UnknownMap { fd } => format!("fd {fd} is not pointing to valid bpf_map"),
+            MapHelperMismatch { id: 12, .. } => "expected prog array map for tail call".into(),
+            MapHelperMismatch {
+                map_type,
+                helper,
+                id,
+            } => format!("cannot pass map_type {map_type} into func bpf_{helper}#{id}"),
             UnknownHelper { id } => format!("invalid func unknown#{id}"),
             HelperNotAllowed { id, name } => {
                 format!("program of this type cannot use helper bpf_{name}#{id}")
@@ -340,6 +352,8 @@ impl ErrorKind {
             PointerMath { reg, value, .. } => format!("adding {value} to {reg} moves the pointer outside any object"),
             PointerOffset { reg, off, .. } => format!("{reg}'s offset {off} is outside any object"),
             UnknownMap { fd } => format!("map {fd} is not known to the verifier"),
+            MapHelperMismatch { map_type: 3, helper, .. } => format!("a program array can only be used by bpf_tail_call, not bpf_{helper}"),
+            MapHelperMismatch { helper, .. } => format!("bpf_{helper} needs a program array (BPF_MAP_TYPE_PROG_ARRAY)"),
             UnknownHelper { id } => format!("there is no helper number {id}"),
             HelperNotAllowed { name, .. } => format!("bpf_{name} is not available to this program type"),
             ArgType { reg, what, expected } => format!("{reg} should be {expected} for this helper but is {what}"),
