@@ -49,7 +49,7 @@ impl Checker<'_> {
                 outcome
             }
         } else {
-            self.pointer_compare(st, &mut taken, width, cond, &d, src_reg, &s)
+            pointer_compare(st, &mut taken, width, cond, &d, src_reg, &s)
         };
         Ok(match outcome {
             Some(true) => {
@@ -67,42 +67,40 @@ impl Checker<'_> {
             },
         })
     }
+}
 
-    /// Comparisons involving a pointer: null checks of map lookups and packet bounds
-    /// checks refine; others (allowed to privileged programs) teach nothing.
-    #[allow(clippy::too_many_arguments)]
-    fn pointer_compare(
-        &mut self,
-        fall: &mut State,
-        taken: &mut State,
-        width: Width,
-        cond: JmpCond,
-        d: &RegState,
-        src_reg: Option<Reg>,
-        s: &RegState,
-    ) -> Option<bool> {
-        let is_null_test = width == Width::W64
-            && matches!(cond, JmpCond::Eq | JmpCond::Ne)
-            && s.as_const() == Some(0);
-        if is_null_test && d.ty.is_pointer() {
-            if d.ty != RegType::MapValueOrNull {
-                // Other pointers are never null.
-                return Some(cond == JmpCond::Ne);
-            }
-            let (null, non_null) = if cond == JmpCond::Eq {
-                (taken, fall)
-            } else {
-                (fall, taken)
-            };
-            mark_or_null(null, d.id, true);
-            mark_or_null(non_null, d.id, false);
-            return None;
+/// Comparisons involving a pointer: null checks of map lookups and packet bounds
+/// checks refine; others (allowed to privileged programs) teach nothing.
+#[allow(clippy::too_many_arguments)]
+fn pointer_compare(
+    fall: &mut State,
+    taken: &mut State,
+    width: Width,
+    cond: JmpCond,
+    d: &RegState,
+    src_reg: Option<Reg>,
+    s: &RegState,
+) -> Option<bool> {
+    let is_null_test =
+        width == Width::W64 && matches!(cond, JmpCond::Eq | JmpCond::Ne) && s.as_const() == Some(0);
+    if is_null_test && d.ty.is_pointer() {
+        if d.ty != RegType::MapValueOrNull {
+            // Other pointers are never null.
+            return Some(cond == JmpCond::Ne);
         }
-        if width == Width::W64 && src_reg.is_some() {
-            match_packet_pointers(fall, taken, cond, d, s);
-        }
-        None
+        let (null, non_null) = if cond == JmpCond::Eq {
+            (taken, fall)
+        } else {
+            (fall, taken)
+        };
+        mark_or_null(null, d.id, true);
+        mark_or_null(non_null, d.id, false);
+        return None;
     }
+    if width == Width::W64 && src_reg.is_some() {
+        match_packet_pointers(fall, taken, cond, d, s);
+    }
+    None
 }
 
 /// `pkt' > pkt_end` and its variants: on the side where the bytes up to `pkt'` exist,
