@@ -482,7 +482,7 @@ fn disasm_interleaves_source_lines() {
 
 #[test]
 fn run_resolves_co_re_relocations_against_a_btf_file() {
-    // fixtures/loader/core_target.c derives 0x50c4050a for core_mem against its BTF.
+    // fixtures/loader/core_target.c derives 0x5104050a for core_mem against its BTF.
     let out = bpfkit(&[
         "run",
         "loader/core.o",
@@ -493,7 +493,7 @@ fn run_resolves_co_re_relocations_against_a_btf_file() {
         "--mem",
         "loader/input.bin",
     ]);
-    assert_eq!(success(&out), "0x50c4050a\n");
+    assert_eq!(success(&out), "0x5104050a\n");
     // Not a BTF file: an input error naming it.
     fails_with(
         &bpfkit(&["run", "loader/core.o", "--btf", "loader/input.bin"]),

@@ -23,8 +23,11 @@ pub type TypeId = u32;
 pub struct Member {
     pub name: String,
     pub type_id: TypeId,
-    /// Offset from the start of the struct in bits (the bitfield size is not kept).
+    /// Offset from the start of the struct in bits.
     pub bit_offset: u32,
+    /// For a bitfield declared with the struct's kind_flag set, its size in bits; 0
+    /// otherwise.
+    pub bitfield_size: u32,
 }
 
 /// A variable of a `DATASEC`.
@@ -40,6 +43,11 @@ pub struct VarSecinfo {
 pub enum BtfKind {
     Int {
         size: u32,
+        /// `BTF_INT_SIGNED` in the encoding.
+        signed: bool,
+        /// Bits used, from `offset` bits into the value (older compilers' bitfields).
+        bits: u32,
+        offset: u32,
     },
     Ptr(TypeId),
     Array {
@@ -57,6 +65,8 @@ pub enum BtfKind {
     /// `ENUM` and `ENUM64`, values widened to 64 bits.
     Enum {
         size: u32,
+        /// The kind_flag: values are signed.
+        signed: bool,
         values: Vec<(String, i64)>,
     },
     Fwd,
@@ -190,7 +200,7 @@ impl Btf {
         for _ in 0..MAX_RESOLVE_DEPTH {
             let (resolved, ty) = self.skip_mods(id)?;
             let size = match ty.map(|t| &t.kind) {
-                Some(BtfKind::Int { size })
+                Some(BtfKind::Int { size, .. })
                 | Some(BtfKind::Struct { size, .. })
                 | Some(BtfKind::Union { size, .. })
                 | Some(BtfKind::Enum { size, .. })
@@ -238,8 +248,14 @@ impl Btf {
         let vlen = info & 0xffff;
         let kind = match (info >> 24) & 0x1f {
             1 => {
-                r.u32()?;
-                BtfKind::Int { size: size_or_type }
+                // Encoding in bits 24..28, offset in 16..24, bits in 0..8.
+                let encoding = r.u32()?;
+                BtfKind::Int {
+                    size: size_or_type,
+                    signed: (encoding >> 24) & 1 == 1,
+                    bits: encoding & 0xff,
+                    offset: (encoding >> 16) & 0xff,
+                }
             }
             2 => BtfKind::Ptr(size_or_type),
             3 => {
@@ -257,15 +273,16 @@ impl Btf {
                         let type_id = r.u32()?;
                         let offset = r.u32()?;
                         // With kind_flag set, the high 8 bits are the bitfield size.
-                        let bit_offset = if info >> 31 == 1 {
-                            offset & 0xff_ffff
+                        let (bit_offset, bitfield_size) = if info >> 31 == 1 {
+                            (offset & 0xff_ffff, offset >> 24)
                         } else {
-                            offset
+                            (offset, 0)
                         };
                         Ok(Member {
                             name,
                             type_id,
                             bit_offset,
+                            bitfield_size,
                         })
                     })
                     .collect::<Result<_, ObjectError>>()?;
@@ -283,6 +300,7 @@ impl Btf {
             }
             6 => BtfKind::Enum {
                 size: size_or_type,
+                signed: info >> 31 == 1,
                 values: (0..vlen)
                     .map(|_| Ok((self.string(r.u32()?)?, i64::from(r.u32()? as i32))))
                     .collect::<Result<_, ObjectError>>()?,
@@ -329,6 +347,7 @@ impl Btf {
             18 => BtfKind::TypeTag(size_or_type),
             19 => BtfKind::Enum {
                 size: size_or_type,
+                signed: info >> 31 == 1,
                 values: (0..vlen)
                     .map(|_| {
                         let name = self.string(r.u32()?)?;

@@ -4,10 +4,10 @@
 //! id, an enumerator's existence or value). Resolving one finds the same type in a target
 //! BTF (the running kernel's, usually) by name, follows the same path by member names,
 //! and patches the instruction with the target's value. This mirrors libbpf's
-//! `bpf_core_apply_relo_insn` (tools/lib/bpf/relo_core.c), without bitfield relocations
-//! and `TYPE_MATCHES`.
+//! `bpf_core_apply_relo_insn` (tools/lib/bpf/relo_core.c), bitfields included, without
+//! `TYPE_MATCHES` and for little-endian targets only.
 
-use crate::btf::{Btf, BtfKind, BtfType, TypeId, MAX_RESOLVE_DEPTH};
+use crate::btf::{Btf, BtfKind, BtfType, Member, TypeId, MAX_RESOLVE_DEPTH};
 use crate::btf_ext::CoreRelo;
 use crate::error::ObjectError;
 
@@ -15,6 +15,9 @@ use crate::error::ObjectError;
 const FIELD_BYTE_OFFSET: u32 = 0;
 const FIELD_BYTE_SIZE: u32 = 1;
 const FIELD_EXISTS: u32 = 2;
+const FIELD_SIGNED: u32 = 3;
+const FIELD_LSHIFT_U64: u32 = 4;
+const FIELD_RSHIFT_U64: u32 = 5;
 const TYPE_ID_LOCAL: u32 = 6;
 const TYPE_ID_TARGET: u32 = 7;
 const TYPE_EXISTS: u32 = 8;
@@ -32,9 +35,9 @@ fn kind_name(kind: u32) -> &'static str {
         FIELD_BYTE_OFFSET => "field byte offset",
         FIELD_BYTE_SIZE => "field byte size",
         FIELD_EXISTS => "field existence",
-        3 => "field signedness",
-        4 => "field left shift",
-        5 => "field right shift",
+        FIELD_SIGNED => "field signedness",
+        FIELD_LSHIFT_U64 => "field left shift",
+        FIELD_RSHIFT_U64 => "field right shift",
         TYPE_ID_LOCAL => "local type id",
         TYPE_ID_TARGET => "target type id",
         TYPE_EXISTS => "type existence",
@@ -85,18 +88,13 @@ fn resolve(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<Resolution, Obj
     };
     let candidates = candidates(local_type, target)?;
     match relo.kind {
-        FIELD_BYTE_OFFSET | FIELD_BYTE_SIZE | FIELD_EXISTS => {
+        FIELD_BYTE_OFFSET..=FIELD_RSHIFT_U64 => {
             let path = local_path(local, local_id, &relo.access)?;
-            let field = |f: &Field| match relo.kind {
-                FIELD_BYTE_OFFSET => f.offset,
-                FIELD_BYTE_SIZE => f.size,
-                _ => 1,
-            };
-            let local_value = field(&path.field);
+            let local_value = field_value(local, &path.field, relo.kind)?;
             let mut found = None;
             for id in candidates {
                 if let Some(f) = match_path(local, target, id, &path)? {
-                    agree(&mut found, field(&f))?;
+                    agree(&mut found, field_value(target, &f, relo.kind)?)?;
                 }
             }
             Ok(Resolution {
@@ -234,10 +232,55 @@ enum Step {
     Index(u32),
 }
 
-/// Where an access path lands: byte offset from the root and the field's size.
+/// Where an access path lands.
 struct Field {
-    offset: u64,
-    size: u64,
+    /// Bits from the start of the root.
+    bit_offset: u64,
+    /// The size in bits of a bitfield member; 0 for other fields.
+    bitfield_size: u32,
+    type_id: TypeId,
+}
+
+/// What a field relocation of `kind` asks of `field`, as libbpf's
+/// `bpf_core_calc_field_relo` computes it: a bitfield is read with the smallest aligned
+/// load (of its type's size or wider) that holds it, then shifted left and right.
+fn field_value(btf: &Btf, field: &Field, kind: u32) -> Result<u64, ObjectError> {
+    let (_, ty) = btf.skip_mods(field.type_id)?;
+    let mut byte_size = btf.size_of(field.type_id)?;
+    let bit_offset = field.bit_offset;
+    let (byte_offset, bit_size) = if field.bitfield_size == 0 {
+        (bit_offset / 8, byte_size * 8)
+    } else {
+        let bit_size = u64::from(field.bitfield_size);
+        if byte_size == 0 {
+            return Err(btf_error("a bitfield of a type without size"));
+        }
+        let mut byte_offset = bit_offset / 8 / byte_size * byte_size;
+        while bit_offset + bit_size - byte_offset * 8 > byte_size * 8 {
+            if byte_size >= 8 {
+                return Err(btf_error("a bitfield that no 64-bit load holds"));
+            }
+            byte_size *= 2;
+            byte_offset = bit_offset / 8 / byte_size * byte_size;
+        }
+        (byte_offset, bit_size)
+    };
+    Ok(match kind {
+        FIELD_BYTE_OFFSET => byte_offset,
+        FIELD_BYTE_SIZE => byte_size,
+        FIELD_EXISTS => 1,
+        FIELD_SIGNED => u64::from(matches!(
+            ty.map(|t| &t.kind),
+            Some(BtfKind::Int { signed: true, .. } | BtfKind::Enum { signed: true, .. })
+        )),
+        // Little-endian: the field's bits, loaded, end `bit_offset + bit_size` bits in.
+        FIELD_LSHIFT_U64 => (64 + byte_offset * 8)
+            .checked_sub(bit_offset + bit_size)
+            .ok_or_else(|| btf_error("a field wider than 64 bits"))?,
+        _ => 64u64
+            .checked_sub(bit_size)
+            .ok_or_else(|| btf_error("a field wider than 64 bits"))?,
+    })
 }
 
 /// The access path of a field relocation, resolved in the local BTF.
@@ -259,7 +302,8 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
     if rest.len() > MAX_RESOLVE_DEPTH {
         return Err(btf_error("access string too long"));
     }
-    let mut offset = u64::from(first) * btf.size_of(root)?;
+    let mut bits = u64::from(first) * btf.size_of(root)? * 8;
+    let mut bitfield_size = 0;
     let mut current = root;
     let mut steps = Vec::new();
     for &index in rest {
@@ -269,14 +313,16 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
                 let member = members
                     .get(index as usize)
                     .ok_or_else(|| btf_error(format!("type {id} has no member number {index}")))?;
-                offset += u64::from(member.bit_offset / 8);
+                bits += u64::from(member.bit_offset);
+                bitfield_size = member.bitfield_size;
                 current = member.type_id;
                 if !member.name.is_empty() {
                     steps.push(Step::Member(member.name.clone(), member.type_id));
                 }
             }
             Some(BtfKind::Array { elem, .. }) => {
-                offset += u64::from(index) * btf.size_of(*elem)?;
+                bits += u64::from(index) * btf.size_of(*elem)? * 8;
+                bitfield_size = 0;
                 current = *elem;
                 steps.push(Step::Index(index));
             }
@@ -291,8 +337,9 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
         first: u64::from(first),
         steps,
         field: Field {
-            offset,
-            size: btf.size_of(current)?,
+            bit_offset: bits,
+            bitfield_size,
+            type_id: current,
         },
     })
 }
@@ -304,7 +351,8 @@ fn match_path(
     root: TypeId,
     path: &Path,
 ) -> Result<Option<Field>, ObjectError> {
-    let mut offset = path.first * btf.size_of(root)?;
+    let mut bits = path.first * btf.size_of(root)? * 8;
+    let mut bitfield_size = 0;
     let mut current = root;
     for step in &path.steps {
         let (_, ty) = btf.skip_mods(current)?;
@@ -313,29 +361,32 @@ fn match_path(
                 Step::Member(name, local_type),
                 Some(BtfKind::Struct { .. } | BtfKind::Union { .. }),
             ) => {
-                let Some((bits, type_id)) = find_member(btf, current, name, 0)? else {
+                let Some((member_bits, member)) = find_member(btf, current, name, 0)? else {
                     return Ok(None);
                 };
-                if !fields_compatible(local, *local_type, btf, type_id)? {
+                if !fields_compatible(local, *local_type, btf, member.type_id)? {
                     return Ok(None);
                 }
-                offset += bits / 8;
-                current = type_id;
+                bits += member_bits;
+                bitfield_size = member.bitfield_size;
+                current = member.type_id;
             }
             (Step::Index(i), Some(BtfKind::Array { elem, nelems })) => {
                 // A zero-length array is a flexible array member: any index fits.
                 if *nelems != 0 && *i >= *nelems {
                     return Ok(None);
                 }
-                offset += u64::from(*i) * btf.size_of(*elem)?;
+                bits += u64::from(*i) * btf.size_of(*elem)? * 8;
+                bitfield_size = 0;
                 current = *elem;
             }
             _ => return Ok(None),
         }
     }
     Ok(Some(Field {
-        offset,
-        size: btf.size_of(current)?,
+        bit_offset: bits,
+        bitfield_size,
+        type_id: current,
     }))
 }
 
@@ -377,14 +428,14 @@ fn fields_compatible(
     Err(btf_error("array types nest too deep"))
 }
 
-/// The bit offset and type of member `name` of struct or union `id`, looking inside
-/// anonymous members as C does.
-fn find_member(
-    btf: &Btf,
+/// Member `name` of struct or union `id` and its bit offset from the start of `id`,
+/// looking inside anonymous members as C does.
+fn find_member<'b>(
+    btf: &'b Btf,
     id: TypeId,
     name: &str,
     depth: usize,
-) -> Result<Option<(u64, TypeId)>, ObjectError> {
+) -> Result<Option<(u64, &'b Member)>, ObjectError> {
     if depth > MAX_RESOLVE_DEPTH {
         return Err(btf_error("anonymous members nest too deep"));
     }
@@ -394,11 +445,11 @@ fn find_member(
     };
     for member in members {
         if member.name == name {
-            return Ok(Some((u64::from(member.bit_offset), member.type_id)));
+            return Ok(Some((u64::from(member.bit_offset), member)));
         }
         if member.name.is_empty() {
-            if let Some((bits, type_id)) = find_member(btf, member.type_id, name, depth + 1)? {
-                return Ok(Some((u64::from(member.bit_offset) + bits, type_id)));
+            if let Some((bits, found)) = find_member(btf, member.type_id, name, depth + 1)? {
+                return Ok(Some((u64::from(member.bit_offset) + bits, found)));
             }
         }
     }

@@ -54,7 +54,7 @@ fn memory_programs_give_the_expected_results() {
         }
         let mut object = Object::parse(&loader_fixture(&file)).unwrap();
         if object.pending_core_relocations() > 0 {
-            // core.c's expected value is the kernel's layout.
+            // The CO-RE fixtures' expected values are for the kernel's layouts.
             let Some(vmlinux) = vmlinux() else {
                 println!("skipped {file} {program}: no /sys/kernel/btf/vmlinux");
                 continue;
@@ -72,10 +72,10 @@ fn memory_programs_give_the_expected_results() {
         );
         ran += 1;
     }
-    // 42 memory programs in expected.txt (32 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
-    // cannot run yet (NOT_RUNNABLE), 1 (core) only with the kernel's BTF.
-    let core = usize::from(vmlinux().is_some());
-    assert_eq!(ran, 40 + core, "programs run");
+    // 43 memory programs in expected.txt (33 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
+    // cannot run yet (NOT_RUNNABLE), 2 (core, core_bitfield) only with the kernel's BTF.
+    let co_re = 2 * usize::from(vmlinux().is_some());
+    assert_eq!(ran, 40 + co_re, "programs run");
 }
 
 #[test]
@@ -134,11 +134,18 @@ fn core_relocations_against_a_target_btf() {
         matches!(&err, ObjectError::CoreNotApplied { section, count: 6 } if section == "memory"),
         "{err}"
     );
-    // core_target.c's layouts: 0x50c4050a, derived in its comment.
+    // core_target.c's layouts: 0x5104050a, derived in its comment.
     let target = std::fs::read(fixtures_dir().join("loader/core_target.btf")).unwrap();
     object.relocate_core(&Btf::parse(&target).unwrap()).unwrap();
     assert_eq!(object.pending_core_relocations(), 0);
     let loaded = object.load().unwrap();
     let insns = loaded.program("core_mem").unwrap().insns.clone();
-    assert_eq!(run(loaded.maps, &insns, &mut input()), 0x50c4050a);
+    assert_eq!(run(loaded.maps, &insns, &mut input()), 0x5104050a);
+
+    // Bitfields: core_bitfield_mem gives ihl * 16 + version = 0xd0 against it.
+    let mut object = Object::parse(&loader_fixture("core_bitfield.o")).unwrap();
+    object.relocate_core(&Btf::parse(&target).unwrap()).unwrap();
+    let loaded = object.load().unwrap();
+    let insns = loaded.program("core_bitfield_mem").unwrap().insns.clone();
+    assert_eq!(run(loaded.maps, &insns, &mut input()), 0xd0);
 }
