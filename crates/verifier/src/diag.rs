@@ -122,7 +122,14 @@ pub(crate) fn rejection(
     let registers = state
         .map(|st| regs.iter().map(|&r| (r, st.reg(r).to_string())).collect())
         .unwrap_or_default();
-    let slice = cfg.map(|c| slice(insns, c, path, regs)).unwrap_or_default();
+    let slice = cfg
+        .map(|c| match kind {
+            // Nothing on the path wrote the register: the branch decisions that steered
+            // around the writes are the explanation.
+            ErrorKind::UninitRegister { .. } => decisions(insns, c, path),
+            _ => slice(insns, c, path, regs),
+        })
+        .unwrap_or_default();
     Rejection {
         pc,
         insn: insn.map(|i| disasm::format_insn(i, Dialect::Generic)),
@@ -197,6 +204,26 @@ fn slice(insns: &[Insn], cfg: &Cfg, path: &Path, regs: &[Reg]) -> Vec<SliceStep>
             });
         }
     }
+    out.reverse();
+    out
+}
+
+/// The conditional jumps of `path` and which way each went, oldest first (at most the
+/// newest [`MAX_SLICE`]).
+fn decisions(insns: &[Insn], cfg: &Cfg, path: &Path) -> Vec<SliceStep> {
+    let mut out: Vec<SliceStep> = path
+        .rev_steps()
+        .filter(|s| s.taken.is_some())
+        .take(MAX_SLICE)
+        .filter_map(|s| {
+            let insn = cfg.insn(insns, s.pc)?;
+            Some(SliceStep {
+                pc: s.pc,
+                text: disasm::format_insn(insn, Dialect::Generic),
+                taken: s.taken,
+            })
+        })
+        .collect();
     out.reverse();
     out
 }

@@ -156,6 +156,24 @@ pub enum ErrorKind {
     LdAbsNeedsCtx,
 }
 
+/// "1 byte", "4 bytes".
+fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// "1 byte was", "14 bytes were".
+fn were(n: u32) -> String {
+    if n == 1 {
+        "1 byte was".into()
+    } else {
+        format!("{n} bytes were")
+    }
+}
+
 impl ErrorKind {
     /// The kernel's verifier log message for the same rule (kernel/bpf/verifier.c).
     pub fn kernel_message(&self) -> String {
@@ -315,7 +333,7 @@ impl ErrorKind {
             InfiniteLoop => "this loop can come back to the same state, so it may never end".into(),
             CallTooDeep => "function calls nest more than 8 deep".into(),
             CombinedStackTooLarge { size } => format!("the functions of this call chain use {size} bytes of stack together, more than 512"),
-            UninitRegister { reg } => format!("{reg} is read here but no path writes it before"),
+            UninitRegister { reg } => format!("{reg} is read here but nothing on this path wrote it"),
             FramePointerWrite => "r10, the frame pointer, is read-only".into(),
             ReturnsPointer { what } => format!("the program returns a pointer ({what}) instead of a number"),
             ReturnOutOfRange { min, max } => format!("the return value may be outside [{min}, {max}], the range this program type accepts"),
@@ -336,10 +354,10 @@ impl ErrorKind {
             CtxModified { reg, var: Some(_), .. } => format!("{reg} points a variable distance into the context; context fields must be accessed from the unmodified context pointer"),
             CtxModified { reg, off, .. } => format!("{reg} points {off} bytes into the context; context fields must be accessed from the unmodified context pointer"),
             StackPointerSubtraction { reg } => format!("{reg} is a stack pointer: a variable may be added to it, not subtracted"),
-            PacketOutOfRange { reg, off, size, range } => format!("the packet access of {size} bytes at offset {off} from {reg} is not proven in bounds: only {range} bytes were checked against data_end"),
+            PacketOutOfRange { reg, off, size, range } => format!("the packet access of {} at offset {off} from {reg} is not proven in bounds: only {} checked against data_end", bytes(*size), were(*range)),
             NegativeOffset { reg } => format!("{reg}'s offset may be negative"),
             PacketReadOnly => "this program type may not write into the packet".into(),
-            MapValueOutOfRange { off, size, value_size, .. } => format!("the access of {size} bytes at offset {off} is outside the {value_size}-byte map value"),
+            MapValueOutOfRange { off, size, value_size, .. } => format!("the access of {} at offset {off} is outside the {value_size}-byte map value", bytes(*size)),
             UnboundedAccess { reg } => format!("{reg}'s offset has no proven upper bound"),
             AtomicNotAllowed { what, .. } => format!("atomic operations are not allowed on {what}"),
             PointerArithmeticOn { reg, what } => format!("{reg} is a {what} pointer, on which arithmetic is not allowed"),
