@@ -234,8 +234,8 @@ enum Step {
 
 /// Where an access path lands.
 struct Field {
-    /// Bits from the start of the root.
-    bit_offset: u64,
+    /// Bits from the start of the root (wide enough that no hostile BTF overflows it).
+    bit_offset: u128,
     /// The size in bits of a bitfield member; 0 for other fields.
     bitfield_size: u32,
     type_id: TypeId,
@@ -246,12 +246,12 @@ struct Field {
 /// load (of its type's size or wider) that holds it, then shifted left and right.
 fn field_value(btf: &Btf, field: &Field, kind: u32) -> Result<u64, ObjectError> {
     let (_, ty) = btf.skip_mods(field.type_id)?;
-    let mut byte_size = btf.size_of(field.type_id)?;
+    let mut byte_size = u128::from(btf.size_of(field.type_id)?);
     let bit_offset = field.bit_offset;
     let (byte_offset, bit_size) = if field.bitfield_size == 0 {
         (bit_offset / 8, byte_size * 8)
     } else {
-        let bit_size = u64::from(field.bitfield_size);
+        let bit_size = u128::from(field.bitfield_size);
         if byte_size == 0 {
             return Err(btf_error("a bitfield of a type without size"));
         }
@@ -265,11 +265,11 @@ fn field_value(btf: &Btf, field: &Field, kind: u32) -> Result<u64, ObjectError> 
         }
         (byte_offset, bit_size)
     };
-    Ok(match kind {
+    let value = match kind {
         FIELD_BYTE_OFFSET => byte_offset,
         FIELD_BYTE_SIZE => byte_size,
         FIELD_EXISTS => 1,
-        FIELD_SIGNED => u64::from(matches!(
+        FIELD_SIGNED => u128::from(matches!(
             ty.map(|t| &t.kind),
             Some(BtfKind::Int { signed: true, .. } | BtfKind::Enum { signed: true, .. })
         )),
@@ -277,10 +277,11 @@ fn field_value(btf: &Btf, field: &Field, kind: u32) -> Result<u64, ObjectError> 
         FIELD_LSHIFT_U64 => (64 + byte_offset * 8)
             .checked_sub(bit_offset + bit_size)
             .ok_or_else(|| btf_error("a field wider than 64 bits"))?,
-        _ => 64u64
+        _ => 64u128
             .checked_sub(bit_size)
             .ok_or_else(|| btf_error("a field wider than 64 bits"))?,
-    })
+    };
+    u64::try_from(value).map_err(|_| btf_error("a field offset or size beyond 64 bits"))
 }
 
 /// The access path of a field relocation, resolved in the local BTF.
@@ -302,7 +303,7 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
     if rest.len() > MAX_RESOLVE_DEPTH {
         return Err(btf_error("access string too long"));
     }
-    let mut bits = u64::from(first) * btf.size_of(root)? * 8;
+    let mut bits = u128::from(first) * u128::from(btf.size_of(root)?) * 8;
     let mut bitfield_size = 0;
     let mut current = root;
     let mut steps = Vec::new();
@@ -313,7 +314,7 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
                 let member = members
                     .get(index as usize)
                     .ok_or_else(|| btf_error(format!("type {id} has no member number {index}")))?;
-                bits += u64::from(member.bit_offset);
+                bits += u128::from(member.bit_offset);
                 bitfield_size = member.bitfield_size;
                 current = member.type_id;
                 if !member.name.is_empty() {
@@ -321,7 +322,7 @@ fn local_path(btf: &Btf, root: TypeId, access: &str) -> Result<Path, ObjectError
                 }
             }
             Some(BtfKind::Array { elem, .. }) => {
-                bits += u64::from(index) * btf.size_of(*elem)? * 8;
+                bits += u128::from(index) * u128::from(btf.size_of(*elem)?) * 8;
                 bitfield_size = 0;
                 current = *elem;
                 steps.push(Step::Index(index));
@@ -351,7 +352,7 @@ fn match_path(
     root: TypeId,
     path: &Path,
 ) -> Result<Option<Field>, ObjectError> {
-    let mut bits = path.first * btf.size_of(root)? * 8;
+    let mut bits = u128::from(path.first) * u128::from(btf.size_of(root)?) * 8;
     let mut bitfield_size = 0;
     let mut current = root;
     for step in &path.steps {
@@ -367,7 +368,7 @@ fn match_path(
                 if !fields_compatible(local, *local_type, btf, member.type_id)? {
                     return Ok(None);
                 }
-                bits += member_bits;
+                bits += u128::from(member_bits);
                 bitfield_size = member.bitfield_size;
                 current = member.type_id;
             }
@@ -376,7 +377,7 @@ fn match_path(
                 if *nelems != 0 && *i >= *nelems {
                     return Ok(None);
                 }
-                bits += u64::from(*i) * btf.size_of(*elem)? * 8;
+                bits += u128::from(*i) * u128::from(btf.size_of(*elem)?) * 8;
                 bitfield_size = 0;
                 current = *elem;
             }
@@ -462,7 +463,7 @@ fn find_member<'b>(
 fn patch(code: &mut [u8], offset: u64, resolution: &Resolution, kind: u32) -> Result<(), String> {
     let at = usize::try_from(offset)
         .ok()
-        .filter(|at| at.is_multiple_of(8) && at + 8 <= code.len())
+        .filter(|at| at.is_multiple_of(8) && at.checked_add(8).is_some_and(|end| end <= code.len()))
         .ok_or_else(|| format!("offset {offset:#x} is not an instruction of the section"))?;
     let opcode = code[at];
     let class = opcode & 7;

@@ -186,8 +186,12 @@ impl Object {
         let Initial::Data(data) = &mut map.initial else {
             unreachable!("set just above")
         };
-        let start = symbol.offset as usize;
-        data[start..start + bytes.len()].copy_from_slice(bytes);
+        let (start, end) = (symbol.offset as usize, symbol.offset as usize + bytes.len());
+        // The definition may have been adjusted through `map_mut` since it was read.
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(bytes);
         Ok(())
     }
 
