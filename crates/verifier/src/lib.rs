@@ -25,7 +25,7 @@
 //!
 //! Modules, from the bottom up: [`tnum`] and [`bounds`] (what is known of a number),
 //! [`state`] (registers and stack), [`progtype`] and [`helpers`] (program types and helper
-//! prototypes as data), [`cfg`] (structural checks), the interpreter (`check` driving
+//! prototypes as data), [`cfg`](mod@cfg) (structural checks), the interpreter (`check` driving
 //! `alu`, `mem`, `branch`, `call`, with `prune` for state pruning), [`facts`] (what
 //! accepted programs give engines) and [`diag`] (rejections).
 
