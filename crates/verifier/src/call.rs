@@ -11,9 +11,6 @@ use crate::mem::Stored;
 use crate::state::{Frame, RegState, RegType, State};
 use bpfkit_isa::Reg;
 
-/// `BPF_MAP_TYPE_PROG_ARRAY`, the tail-call table.
-const PROG_ARRAY: u32 = 3;
-
 /// Embedders' prototypes can be inconsistent; these say how.
 const NEEDS_MAP: &str =
     "a helper prototype with a map key, value or result but no map argument before it";
@@ -49,10 +46,8 @@ impl Checker<'_> {
             self.check_arg(st, &proto, i, r, arg, &mut map)?;
         }
         if let Some(m) = map {
-            // `check_map_func_compatibility`: program arrays are for tail calls only,
-            // and tail calls need one.
             let map_type = self.opts.maps[m as usize].map_type;
-            if (map_type == PROG_ARRAY) != (proto.id == helpers::ids::TAIL_CALL) {
+            if !helpers::map_compatible(proto.id, map_type) {
                 let kind = ErrorKind::MapHelperMismatch {
                     map_type,
                     helper: proto.name,

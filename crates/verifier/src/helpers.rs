@@ -256,3 +256,47 @@ pub static STANDARD: &[HelperProto] = &[
 pub fn standard(id: u32) -> Option<&'static HelperProto> {
     STANDARD.iter().find(|p| p.id == id)
 }
+
+/// Map types (`enum bpf_map_type`) some helpers are tied to.
+pub mod map_types {
+    pub const PROG_ARRAY: u32 = 3;
+    pub const PERF_EVENT_ARRAY: u32 = 4;
+    pub const DEVMAP: u32 = 14;
+    pub const CPUMAP: u32 = 16;
+    pub const XSKMAP: u32 = 17;
+    pub const DEVMAP_HASH: u32 = 25;
+    pub const RINGBUF: u32 = 27;
+}
+
+use map_types::*;
+
+/// Map types that only some helpers may take (`check_map_func_compatibility`, first
+/// half): a program array is for tail calls only, and so on.
+pub static MAP_ONLY_WITH: &[(u32, &[u32])] = &[
+    (PROG_ARRAY, &[TAIL_CALL]),
+    (PERF_EVENT_ARRAY, &[PERF_EVENT_OUTPUT]),
+    (RINGBUF, &[RINGBUF_OUTPUT]),
+    (DEVMAP, &[REDIRECT_MAP, MAP_LOOKUP_ELEM]),
+    (DEVMAP_HASH, &[REDIRECT_MAP, MAP_LOOKUP_ELEM]),
+    (CPUMAP, &[REDIRECT_MAP]),
+    (XSKMAP, &[REDIRECT_MAP, MAP_LOOKUP_ELEM]),
+];
+
+/// Helpers that take only some map types (`check_map_func_compatibility`, second half).
+pub static HELPER_ONLY_WITH: &[(u32, &[u32])] = &[
+    (TAIL_CALL, &[PROG_ARRAY]),
+    (PERF_EVENT_OUTPUT, &[PERF_EVENT_ARRAY]),
+    (RINGBUF_OUTPUT, &[RINGBUF]),
+    (REDIRECT_MAP, &[DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP]),
+];
+
+/// Whether helper `id` may take a map of type `map_type`.
+pub fn map_compatible(id: u32, map_type: u32) -> bool {
+    let allows = |table: &[(u32, &[u32])], key: u32, value: u32| {
+        table
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .all(|(_, values)| values.contains(&value))
+    };
+    allows(MAP_ONLY_WITH, map_type, id) && allows(HELPER_ONLY_WITH, id, map_type)
+}
