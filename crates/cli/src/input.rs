@@ -177,6 +177,8 @@ pub struct Loaded {
     pub maps: MapTable,
     /// `program hash_mem (section memory) of hash.o`, or `prog.bin`.
     pub origin: String,
+    /// The ELF section the program came from (its type, by libbpf's conventions).
+    pub section: Option<String>,
 }
 
 /// Loads the program `input` holds in `format`; `selector` picks one from an ELF object,
@@ -201,11 +203,13 @@ pub fn load_program(
             insns: assemble(input)?,
             maps: MapTable::new(),
             origin: input.name.clone(),
+            section: None,
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
             maps: MapTable::new(),
             origin: input.name.clone(),
+            section: None,
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
     }
@@ -299,6 +303,7 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
         insns,
         maps,
         origin,
+        section: Some(program.section().to_string()),
     })
 }
 

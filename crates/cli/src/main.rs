@@ -1,4 +1,4 @@
-//! `bpfkit`: assemble, disassemble and run eBPF programs.
+//! `bpfkit`: assemble, disassemble, verify and run eBPF programs.
 
 mod asm;
 mod disasm;
@@ -7,6 +7,7 @@ mod input;
 mod map;
 mod output;
 mod run;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Run(run::RunArgs),
     /// Create, inspect and change maps pinned in a directory.
     Map(map::MapArgs),
+    /// Prove a program safe for its program type, or explain why it is not.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(args),
         Command::Run(args) => run::run(args),
         Command::Map(args) => map::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

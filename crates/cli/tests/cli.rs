@@ -1,4 +1,4 @@
-//! The `bpfkit` binary end to end: asm, disasm and run on the fixtures and on small
+//! The `bpfkit` binary end to end: asm, disasm, run and verify on the fixtures and on small
 //! snippets, the JSON shapes, and the exit status of each error class.
 //!
 //! Expected values come from outside bpfkit: fixtures/expected.txt (reference.py, checked
@@ -520,5 +520,59 @@ fn run_sets_globals_before_load() {
         &bpfkit(&["run", "loader/global_data.o", "--set", "scale=0a"]),
         2,
         "global variable `scale`: it is 4 bytes, but 1 were given",
+    );
+}
+
+#[test]
+fn verify_accepts_every_fixture_the_kernel_accepts() {
+    // fixtures/build.sh --kernel loads every *_xdp program into the kernel, whose verifier
+    // accepts them; the section name says xdp.
+    for name in ["hash", "parse", "checksum", "sort", "loop", "calls"] {
+        let object = format!("{name}.o");
+        let program = format!("{name}_xdp");
+        let out = bpfkit(&["verify", &object, "--program", &program]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert!(stdout(&out).contains("accepted as xdp"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn verify_explains_a_rejection_with_exit_status_1() {
+    // Reading a stack slot nothing wrote: the kernel's check_stack_read says
+    // "invalid read from stack off -8+0 size 8" for this program.
+    let prog = "r0 = *(u64 *)(r10 - 8)\nexit\n";
+    let out = bpfkit_stdin(&["verify", "-"], prog);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("rejected at instruction 0"), "{err}");
+    assert!(
+        err.contains("invalid read from stack off -8+0 size 8"),
+        "{err}"
+    );
+    let out = bpfkit_stdin(&["verify", "-", "--json"], prog);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    assert_eq!(json["accepted"], false);
+    assert_eq!(json["type"], "memory");
+    assert_eq!(json["rejection"]["pc"], 0);
+    assert_eq!(
+        json["rejection"]["kernel_message"],
+        "invalid read from stack off -8+0 size 8"
+    );
+}
+
+#[test]
+fn verify_takes_the_type_from_the_flag_and_refuses_unknown_types() {
+    // An XDP program may return without touching its context; `--log` traces it.
+    let out = bpfkit_stdin(&["verify", "-", "--type", "xdp", "--log"], "r0 = 2\nexit\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("accepted as xdp"));
+    assert!(stdout(&out).contains("0: r0 = 0x2"), "{}", stdout(&out));
+    let out = bpfkit_stdin(&["verify", "-", "--type", "nosuch"], "r0 = 0\nexit\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown program type"),
+        "{}",
+        stderr(&out)
     );
 }
