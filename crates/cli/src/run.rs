@@ -13,10 +13,10 @@ use std::time::Instant;
 /// Arguments of `bpfkit run`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verification: bpfkit has no verifier yet, so every program runs unverified, checked at \
-run time by the interpreter (each memory access against the regions the program may touch, \
-and an instruction budget). Verification will become the default once the verifier exists; \
---no-verify will then skip it. For now running with and without --no-verify is the same.
+Verification: `run` does not verify programs yet (`bpfkit verify` does), so every program \
+runs unverified, checked at run time by the interpreter (each memory access against the regions the program may touch, \
+and an instruction budget). Verification will become the default of `run`; --no-verify \
+will then skip it. For now running with and without --no-verify is the same.
 
 Maps: an ELF object's maps are created as libbpf would create them (global data sections \
 as arrays holding their initial values, after --set), its CO-RE relocations resolved \
@@ -91,7 +91,7 @@ pub fn run(args: &RunArgs) -> CliResult {
             let verification = if args.no_verify {
                 "unverified, as --no-verify asks"
             } else {
-                "unverified: bpfkit has no verifier yet"
+                "unverified: run does not verify programs yet"
             };
             CliError::failed(format!("{origin} faulted ({verification}): {e}"))
         })?;
