@@ -68,8 +68,8 @@ pub struct JitOptions {
     pub blinding: bool,
 }
 
-/// A program compiled to x86-64 machine code, with its own stack. Run it many times; it
-/// is `Send` and `Sync` apart from the mutable stack that `run` borrows.
+/// A program compiled to x86-64 machine code, with its own stack. Run it many times; a
+/// run borrows it mutably (for the stack), so compile one per thread to run in parallel.
 pub struct JitProgram {
     exec: ExecMemory,
     insns: Vec<Insn>,
