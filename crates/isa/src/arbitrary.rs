@@ -213,6 +213,14 @@ pub fn program(max_len: usize) -> impl Strategy<Value = Vec<Insn>> {
         20 => insn(),
         1 => any::<i32>().prop_map(|imm| Insn::CallLocal { imm }),
         1 => Just(Insn::Exit),
+        // A function's address, for callx.
+        1 => (writable_reg(), any::<i32>()).prop_map(|(dst, imm)| Insn::Lddw {
+            dst,
+            kind: LddwKind::Func,
+            imm,
+            next_imm: 0,
+        }),
+        1 => reg().prop_map(|dst| Insn::Callx { dst }),
     ];
     prop::collection::vec(body, 0..max_len.max(1)).prop_map(|mut insns| {
         insns.push(Insn::Exit);
@@ -221,20 +229,30 @@ pub fn program(max_len: usize) -> impl Strategy<Value = Vec<Insn>> {
     })
 }
 
-/// Points every branch of `insns` at an instruction start, keeping its direction and
-/// roughly its distance.
+/// Points every branch and function address of `insns` at an instruction start, keeping
+/// its direction and roughly its distance.
 fn retarget(insns: &mut [Insn]) {
     let pcs: Vec<usize> = with_pcs(insns).map(|(pc, _)| pc).collect();
     let n = insns.len() as i64;
     for i in 0..insns.len() {
-        let Some(off) = insns[i].branch_offset() else {
-            continue;
+        let off = match insns[i] {
+            Insn::Lddw {
+                kind: LddwKind::Func,
+                imm,
+                ..
+            } => imm.into(),
+            ref insn => match insn.branch_offset() {
+                Some(off) => off,
+                None => continue,
+            },
         };
         let target = (i as i64 + 1 + off % (n + 1)).rem_euclid(n) as usize;
         let rel = pcs[target] as i64 - pcs[i] as i64 - 1;
         match &mut insns[i] {
             Insn::Ja { off } | Insn::Jmp { off, .. } => *off = rel as i16,
-            Insn::JaLong { imm } | Insn::CallLocal { imm } => *imm = rel as i32,
+            Insn::JaLong { imm } | Insn::CallLocal { imm } | Insn::Lddw { imm, .. } => {
+                *imm = rel as i32
+            }
             _ => {}
         }
     }

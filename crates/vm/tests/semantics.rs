@@ -718,3 +718,28 @@ fn sequences_run_as_one_keep_their_meaning() {
     let mut vm = Interpreter::new(&insns, &Helpers::new()).unwrap();
     assert_eq!(vm.run_mem(&mut []).unwrap().insns, 7);
 }
+
+#[test]
+fn function_addresses_outside_the_program_are_refused() {
+    // lddw r1, BPF_PSEUDO_FUNC with targets past the end (pc 0 + 5 + 1 = 6 of 4 slots),
+    // before the start, and on the second slot of an lddw (0 + 0 + 1 = 1).
+    for imm in [5, -3, 0] {
+        let p = [
+            i(LDDW, 1, PSEUDO_FUNC, 0, imm),
+            i(0, 0, 0, 0, 0),
+            i(ALU64 | MOV | K, 0, 0, 0, 0),
+            exit(),
+        ];
+        let insns = decode_program(&bytes(&p)).unwrap();
+        let err = Interpreter::new(&insns, &Helpers::new())
+            .err()
+            .expect("refused");
+        assert_eq!(err.pc, 0);
+        assert_eq!(
+            err.kind,
+            PrepareErrorKind::BadBranch {
+                target: 1 + imm as i64
+            }
+        );
+    }
+}

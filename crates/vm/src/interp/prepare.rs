@@ -34,6 +34,7 @@ pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, Pr
             },
         },
     })?;
+    check_function_addresses(insns)?;
     let mut p = Prepared {
         code: Vec::with_capacity(insns.len() + 2),
         helpers: Vec::new(),
@@ -49,6 +50,33 @@ pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, Pr
     p.code.push(Op::new(Opc::FellOff));
     fuse(&mut p.code, insns);
     Ok(p)
+}
+
+/// A function address (lddw of BPF_PSEUDO_FUNC) must name an instruction of the program,
+/// as a branch target must.
+fn check_function_addresses(insns: &[Insn]) -> Result<(), PrepareError> {
+    let len: usize = insns.iter().map(Insn::slots).sum();
+    let mut starts = vec![false; len];
+    for (pc, _) in with_pcs(insns) {
+        starts[pc] = true;
+    }
+    for (pc, insn) in with_pcs(insns) {
+        if let Insn::Lddw {
+            kind: LddwKind::Func,
+            imm,
+            ..
+        } = *insn
+        {
+            let target = pc as i64 + imm as i64 + 1;
+            if !(0..len as i64).contains(&target) || !starts[target as usize] {
+                return Err(PrepareError {
+                    pc,
+                    kind: PrepareErrorKind::BadBranch { target },
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn written_reg(insn: &Insn) -> Option<Reg> {
