@@ -35,30 +35,6 @@ use bpfkit_vm::{
 };
 use execmem::ExecMemory;
 
-/// Refuses a function address (`lddw` of `BPF_PSEUDO_FUNC`) that is not a slot of the
-/// program, as a bad branch: the interpreter's preparation does not check it and panics on
-/// it, so it must not get there.
-fn func_targets_inside(insns: &[Insn]) -> Result<(), PrepareError> {
-    let nslots: usize = insns.iter().map(Insn::slots).sum();
-    for (pc, insn) in bpfkit_isa::with_pcs(insns) {
-        if let Insn::Lddw {
-            kind: bpfkit_isa::LddwKind::Func,
-            imm,
-            ..
-        } = *insn
-        {
-            let target = pc as i64 + imm as i64 + 1;
-            if !(0..nslots as i64).contains(&target) {
-                return Err(PrepareError {
-                    pc,
-                    kind: PrepareErrorKind::BadBranch { target },
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JitOptions {
@@ -103,7 +79,6 @@ impl JitProgram {
                 kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 only)"),
             });
         }
-        func_targets_inside(insns)?;
         // The interpreter's preparation decides what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
         Interpreter::new(insns, helpers)?;
