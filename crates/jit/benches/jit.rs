@@ -22,67 +22,27 @@
 //! Before timing, every engine must return the reference r0 (the interpreter's); an engine
 //! that cannot load or run a fixture is reported on stderr and left out.
 //!
+//! The floor is the same C compiled for the host (crates/fixtures, clang-19 -O2 where
+//! installed), timed the same way.
+//!
 //! Run with `cargo bench -p bpfkit-jit --bench jit`.
 
-use bpfkit_isa::{encode_program, AluOp, Insn, Operand, Reg, Width};
+use bpfkit_fixtures::{bench_frame, mem_program, program, with_len_in_r2};
+use bpfkit_isa::encode_program;
 use bpfkit_jit::JitProgram;
-use bpfkit_object::Object;
 use bpfkit_vm::{Helpers, Interpreter};
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::path::PathBuf;
 use std::time::Duration;
 
 const FIXTURES: &[&str] = &["parse", "checksum", "hash", "sort", "loop", "calls"];
-const FRAME_LEN: usize = 1500;
-
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// fixtures/inputs/ipv4_tcp.bin padded to [`FRAME_LEN`] bytes with an xorshift payload.
-fn frame() -> Vec<u8> {
-    let mut frame = std::fs::read(fixtures_dir().join("inputs/ipv4_tcp.bin")).expect("input");
-    let mut x: u32 = 0x9e37_79b9;
-    while frame.len() < FRAME_LEN {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        frame.push(x as u8);
-    }
-    frame
-}
-
-fn object(stem: &str) -> (Vec<u8>, Vec<Insn>) {
-    let bytes = std::fs::read(fixtures_dir().join(format!("{stem}.o"))).expect("fixture");
-    let insns = Object::parse(&bytes)
-        .expect("parse fixture")
-        .program(&format!("{stem}_mem"))
-        .expect("memory program")
-        .insns()
-        .expect("link fixture");
-    (bytes, insns)
-}
-
-/// The bytecode rbpf runs: `r2 = len` prepended to `insns`.
-fn rbpf_bytecode(insns: &[Insn], len: usize) -> Vec<u8> {
-    let mut prog = vec![Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: Reg::R2,
-        src: Operand::Imm(len as i32),
-    }];
-    prog.extend_from_slice(insns);
-    encode_program(&prog)
-}
 
 /// The fixture's XDP twin loaded into the kernel, if this process may do that.
-fn kernel_program(stem: &str, object_bytes: &[u8]) -> Option<bpfkit_kernel::Program> {
+fn kernel_program(stem: &str) -> Option<bpfkit_kernel::Program> {
     if let Err(why) = bpfkit_kernel::available() {
         eprintln!("{stem}: kernel left out: {why}");
         return None;
     }
-    let object = Object::parse(object_bytes).ok()?;
-    let insns = object.program(&format!("{stem}_xdp")).ok()?.insns().ok()?;
+    let insns = program(stem, &format!("{stem}_xdp"));
     let loaded = bpfkit_kernel::Program::load(
         bpfkit_kernel::ProgType::Xdp,
         &encode_program(&insns),
@@ -119,9 +79,9 @@ fn cpu_timed<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
 }
 
 fn engines(c: &mut Criterion) {
-    let input = frame();
+    let input = bench_frame();
     for &stem in FIXTURES {
-        let (object_bytes, insns) = object(stem);
+        let insns = mem_program(stem);
         let mut buffer = input.clone();
         let mut interp = Interpreter::new(&insns, &Helpers::new()).expect("prepare");
         let expected = interp.run_mem(&mut buffer).expect("interpreter runs");
@@ -143,7 +103,7 @@ fn engines(c: &mut Criterion) {
             jit.code_len()
         );
 
-        let bytecode = rbpf_bytecode(&insns, input.len());
+        let bytecode = encode_program(&with_len_in_r2(&insns, input.len()));
         let mut rbpf = rbpf::EbpfVmRaw::new(Some(&bytecode)).ok();
         if let Some(vm) = &mut rbpf {
             // SAFETY: rbpf's JIT runs the fixture, which the interpreter just ran within
@@ -160,7 +120,7 @@ fn engines(c: &mut Criterion) {
             }
         }
 
-        let kernel = kernel_program(stem, &object_bytes).filter(|p| {
+        let kernel = kernel_program(stem).filter(|p| {
             let run = p.test_run(&bpfkit_kernel::TestRun {
                 data_in: &input,
                 data_out_size: input.len(),
@@ -175,7 +135,16 @@ fn engines(c: &mut Criterion) {
             same
         });
 
+        assert_eq!(
+            bpfkit_fixtures::native::run(stem, &mut buffer),
+            Some(expected.r0),
+            "{stem}: native vs interpreter"
+        );
+
         let mut group = c.benchmark_group(stem);
+        group.bench_function("native", |b| {
+            b.iter_custom(|n| cpu_timed(n, || bpfkit_fixtures::native::run(stem, &mut buffer)))
+        });
         group.bench_function("bpfkit-jit", |b| {
             b.iter_custom(|n| cpu_timed(n, || jit.run_mem(&mut buffer).expect("jit run").r0))
         });

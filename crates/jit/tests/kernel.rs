@@ -8,9 +8,7 @@
 use bpfkit_isa::encode_program;
 use bpfkit_jit::JitProgram;
 use bpfkit_kernel::{ProgType, Program, TestRun};
-use bpfkit_object::Object;
 use bpfkit_vm::Helpers;
-use std::path::PathBuf;
 
 #[test]
 fn jit_agrees_with_the_kernel_on_every_fixture_and_input() {
@@ -18,26 +16,16 @@ fn jit_agrees_with_the_kernel_on_every_fixture_and_input() {
         eprintln!("skipped: the kernel cannot be asked here: {why}");
         return;
     }
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    let expected = std::fs::read_to_string(fixtures.join("expected.txt")).unwrap();
     let mut compared = 0;
-    for line in expected.lines() {
-        let [name, input, _] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-            panic!("malformed line in expected.txt: {line:?}");
-        };
-        let object = Object::parse(&std::fs::read(fixtures.join(format!("{name}.o"))).unwrap())
-            .unwrap_or_else(|e| panic!("{name}.o: {e}"));
-        let insns = object
-            .program(&format!("{name}_mem"))
-            .unwrap()
-            .insns()
-            .unwrap();
-        let mut jit = JitProgram::new(&insns, &Helpers::new()).unwrap();
-        let xdp = object.program(&format!("{name}_xdp")).unwrap();
-        let code = encode_program(&xdp.insns().unwrap());
-        let kernel = Program::load(ProgType::Xdp, &code, "GPL", xdp.name())
-            .unwrap_or_else(|e| panic!("{name}_xdp: {e}"));
-        let mut mem = std::fs::read(fixtures.join(input)).unwrap();
+    for run in bpfkit_fixtures::expected() {
+        let (name, input) = (&run.name, &run.input);
+        let mut jit =
+            JitProgram::new(&bpfkit_fixtures::mem_program(name), &Helpers::new()).unwrap();
+        let xdp = format!("{name}_xdp");
+        let code = encode_program(&bpfkit_fixtures::program(name, &xdp));
+        let kernel = Program::load(ProgType::Xdp, &code, "GPL", &xdp)
+            .unwrap_or_else(|e| panic!("{xdp}: {e}"));
+        let mut mem = run.input_bytes();
         let packet = mem.clone();
         let ours = jit
             .run_mem(&mut mem)
