@@ -3,9 +3,10 @@
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
+use bpfkit_jit::JitProgram;
 use bpfkit_vm::helpers::linux::{self, Runtime};
-use bpfkit_vm::{Helpers, Interpreter, Invocation, Outcome};
-use clap::Args;
+use bpfkit_vm::{Engine, Helpers, Interpreter, Invocation, Outcome};
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::time::Duration;
 use std::time::Instant;
@@ -54,9 +55,22 @@ pub struct RunArgs {
     /// Run without verifying the program first (see below: currently always the case).
     #[arg(long)]
     no_verify: bool,
+    /// The engine that runs the program: the interpreter, or the x86-64 JIT compiler
+    /// (same results and errors, native speed).
+    #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
+    engine: EngineKind,
     /// Fault a run after N instructions (default: 2^32).
     #[arg(long, value_name = "N")]
     budget: Option<u64>,
+}
+
+/// The engines `--engine` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineKind {
+    /// The interpreter.
+    Interp,
+    /// The x86-64 JIT compiler.
+    Jit,
 }
 
 /// The JSON output of `bpfkit run`.
@@ -81,13 +95,16 @@ pub fn run(args: &RunArgs) -> CliResult {
         .maps
         .relocate(&loaded.insns)
         .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
-    let mut vm = Interpreter::new(&insns, &helpers)
-        .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
+    let prepared: Result<Box<dyn Engine>, _> = match args.engine {
+        EngineKind::Interp => Interpreter::new(&insns, &helpers).map(|v| Box::new(v) as _),
+        EngineKind::Jit => JitProgram::new(&insns, &helpers).map(|v| Box::new(v) as _),
+    };
+    let mut vm = prepared.map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
     if let Some(budget) = args.budget {
         vm.set_budget(budget);
     }
     let (outcome, elapsed) =
-        run_repeated(&mut vm, &runtime, &memory, args.repeat).map_err(|e| {
+        run_repeated(vm.as_mut(), &runtime, &memory, args.repeat).map_err(|e| {
             let verification = if args.no_verify {
                 "unverified, as --no-verify asks"
             } else {
@@ -121,7 +138,7 @@ fn memory(args: &RunArgs) -> CliResult<Vec<u8>> {
 /// run to run, as in the kernel); returns the last outcome and the time spent in the runs
 /// themselves.
 fn run_repeated(
-    vm: &mut Interpreter,
+    vm: &mut dyn Engine,
     runtime: &Runtime,
     memory: &[u8],
     repeat: u64,

@@ -85,24 +85,27 @@ fn parse_r0(text: &str) -> u64 {
 // ---- run ----
 
 #[test]
-fn run_returns_the_reference_value_for_every_fixture_and_input() {
-    let expected = std::fs::read_to_string(fixtures().join("expected.txt")).unwrap();
-    let mut checked = 0;
-    for line in expected.lines() {
-        let [name, input, value] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-            panic!("malformed line in expected.txt: {line:?}");
-        };
-        let program = format!("{name}_mem");
-        let object = format!("{name}.o");
-        let out = bpfkit(&["run", &object, "--program", &program, "--mem", input]);
-        assert_eq!(
-            parse_r0(&success(&out)),
-            parse_r0(value),
-            "{name} on {input}"
-        );
-        checked += 1;
+fn run_returns_the_reference_value_for_every_fixture_and_input_on_both_engines() {
+    let runs = bpfkit_fixtures::expected();
+    assert!(
+        runs.len() >= 30,
+        "only {} lines in expected.txt",
+        runs.len()
+    );
+    for engine in ["interp", "jit"] {
+        for run in &runs {
+            let (name, input) = (&run.name, &run.input);
+            let program = format!("{name}_mem");
+            let object = format!("{name}.o");
+            let args = ["run", &object, "--program", &program, "--mem", input];
+            let out = bpfkit(&[&args[..], &["--engine", engine]].concat());
+            assert_eq!(
+                parse_r0(&success(&out)),
+                run.value,
+                "{name} on {input} ({engine})"
+            );
+        }
     }
-    assert!(checked >= 30, "only {checked} lines in expected.txt");
 }
 
 #[test]

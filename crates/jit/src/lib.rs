@@ -175,3 +175,13 @@ impl JitProgram {
         )
     }
 }
+
+impl bpfkit_vm::Engine for JitProgram {
+    fn set_budget(&mut self, budget: u64) {
+        JitProgram::set_budget(self, budget)
+    }
+
+    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        JitProgram::run(self, inv)
+    }
+}

@@ -24,5 +24,5 @@ pub mod memory;
 
 pub use error::{Access, Fault, PrepareError, PrepareErrorKind, VmError};
 pub use helpers::{Helper, HelperContext, HelperError, HelperFn, Helpers};
-pub use interp::{Interpreter, Invocation, Outcome};
+pub use interp::{Engine, Interpreter, Invocation, Outcome};
 pub use memory::{Memory, Region};

@@ -54,6 +54,24 @@ impl<'m> Invocation<'m> {
     }
 }
 
+/// A prepared program that can be run: the interpreter, or a JIT-compiled program.
+pub trait Engine {
+    /// Sets the most instructions one run may execute before it faults.
+    fn set_budget(&mut self, budget: u64);
+    /// Runs the program once.
+    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError>;
+}
+
+impl Engine for Interpreter {
+    fn set_budget(&mut self, budget: u64) {
+        Interpreter::set_budget(self, budget)
+    }
+
+    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        Interpreter::run(self, inv)
+    }
+}
+
 /// The result of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
