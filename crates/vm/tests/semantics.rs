@@ -743,3 +743,60 @@ fn function_addresses_outside_the_program_are_refused() {
         );
     }
 }
+
+#[test]
+fn fused_bounds_checks_and_loop_counters_keep_their_meaning() {
+    // Sum of bytes, written the way clang writes loops over a buffer:
+    //   r0 = 0; r3 = r1 + r2 (end); r4 = 0 (index)
+    // loop: r5 = r1; r5 += r4 ... as `r6 = r1; r6 += 1`-style bounds check:
+    //   r5 = r1; r5 += 1; if r5 > r3 goto out; r6 = *(u8 *)(r1 + 0); r0 += r6;
+    //   r1 += 1; r4 += 1; if r4 != 3 goto loop; out: exit
+    // On [5, 6, 7, 8] the counter stops the loop after three bytes: 5 + 6 + 7 = 18.
+    let p = [
+        i(ALU64 | MOV | K, 0, 0, 0, 0),
+        i(ALU64 | MOV | X, 3, 1, 0, 0),
+        i(ALU64 | ADD | X, 3, 2, 0, 0),
+        i(ALU64 | MOV | K, 4, 0, 0, 0),
+        i(ALU64 | MOV | X, 5, 1, 0, 0),
+        i(ALU64 | ADD | K, 5, 0, 0, 1),
+        i(JMP | JGT | X, 5, 3, 6, 0),
+        i(LDX | MEM | B, 6, 1, 0, 0),
+        i(ALU64 | ADD | X, 0, 6, 0, 0),
+        i(ALU64 | ADD | K, 1, 0, 0, 1),
+        i(ALU64 | ADD | K, 4, 0, 0, 1),
+        i(JMP | JNE | K, 4, 0, -8, 3),
+        exit(),
+        exit(),
+    ];
+    assert_eq!(run_mem(&p, &mut [5, 6, 7, 8]).unwrap(), 18);
+    // On [5, 6] the bounds check ends it after two bytes: 11.
+    assert_eq!(run_mem(&p, &mut [5, 6]).unwrap(), 11);
+    // Instructions: 4 before the loop, 8 per byte summed, then the check that fails (3)
+    // and exit: on [5, 6], 4 + 2 * 8 + 3 + 1 = 24.
+    let insns = decode_program(&bytes(&p)).unwrap();
+    let mut vm = Interpreter::new(&insns, &Helpers::new()).unwrap();
+    assert_eq!(vm.run_mem(&mut [5, 6]).unwrap().insns, 24);
+    // The bound compared against the register being computed: r5 = r1 + 1 > r5 is false,
+    // so no jump: r0 = 1. And `r5 += 1; if r5 == 2` jumps when the counter reaches 2.
+    let p = [
+        i(ALU64 | MOV | K, 0, 0, 0, 1),
+        i(ALU64 | MOV | X, 5, 1, 0, 0),
+        i(ALU64 | ADD | K, 5, 0, 0, 1),
+        i(JMP | JGT | X, 5, 5, 1, 0),
+        exit(),
+        i(ALU64 | MOV | K, 0, 0, 0, 2),
+        exit(),
+    ];
+    assert_eq!(run_mem(&p, &mut []).unwrap(), 1);
+    let p = [
+        i(ALU64 | MOV | K, 0, 0, 0, 0),
+        i(ALU64 | MOV | K, 5, 0, 0, 0),
+        i(ALU64 | ADD | K, 0, 0, 0, 10),
+        i(ALU64 | ADD | K, 5, 0, 0, 1),
+        i(JMP | JEQ | K, 5, 0, 1, 2),
+        i(JMP | JA, 0, 0, -4, 0),
+        exit(),
+    ];
+    // Two rounds of r0 += 10 before r5 reaches 2.
+    assert_eq!(run_mem(&p, &mut []).unwrap(), 20);
+}

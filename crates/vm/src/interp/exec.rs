@@ -524,6 +524,22 @@ fn exec(
                 pc += 2;
                 continue;
             }
+            Opc::MovAddJgtR => {
+                let v = regs[s].wrapping_add(imm);
+                regs[d] = v;
+                executed += 2;
+                jump_if!(op, v > regs[(op.src2 & 15) as usize]);
+                pc += 3;
+                continue;
+            }
+            Opc::AddJneI | Opc::AddJeqI => {
+                let v = regs[d].wrapping_add(op.src2 as i8 as i64 as u64);
+                regs[d] = v;
+                executed += 1;
+                jump_if!(op, (v != imm) == (op.opc == Opc::AddJneI));
+                pc += 2;
+                continue;
+            }
             Opc::MovAddR => {
                 regs[d] = regs[s].wrapping_add(regs[(op.src2 & 15) as usize]);
                 executed += 1;

@@ -48,6 +48,13 @@ pub(crate) enum Opc {
     MovAddI,
     /// `d = s; d += s2` (two instructions).
     MovAddR,
+    /// `d = s; d += imm; if d > s2 goto target`: the bounds check of a loop over a buffer
+    /// (three instructions).
+    MovAddJgtR,
+    /// `d += (i8)src2; if d != imm goto target`: a loop counter (two instructions).
+    AddJneI,
+    /// `d += (i8)src2; if d == imm goto target` (two instructions).
+    AddJeqI,
     /// The second slot of an `lddw`: never executed (branches to it are rejected).
     LddwTail,
     /// One past the last instruction: reached only by falling off the end.

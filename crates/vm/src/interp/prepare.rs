@@ -461,6 +461,35 @@ fn fuse(code: &mut [Op], insns: &[Insn]) {
         let (head, next, third) = (code[pc], code[pc + 1], code[pc + 2]);
         let free = |n: usize| (1..n).all(|k| !entered[pc + k]);
         let fused = match head.opc {
+            Opc::Mov64R
+                if pc + 3 < code.len()
+                    && free(3)
+                    && next.opc == Opc::Add64I
+                    && next.dst == head.dst
+                    && third.opc == Opc::Jgt64R
+                    && third.dst == head.dst =>
+            {
+                code[pc].imm = next.imm;
+                code[pc].src2 = third.src;
+                code[pc].target = third.target;
+                Some(Opc::MovAddJgtR)
+            }
+            // The constant added to a loop counter is small: it fits the spare register byte.
+            Opc::Add64I
+                if free(2)
+                    && (head.imm as i64 >= i8::MIN as i64 && head.imm as i64 <= i8::MAX as i64)
+                    && matches!(next.opc, Opc::Jne64I | Opc::Jeq64I)
+                    && next.dst == head.dst =>
+            {
+                code[pc].src2 = head.imm as i8 as u8;
+                code[pc].imm = next.imm;
+                code[pc].target = next.target;
+                Some(if next.opc == Opc::Jne64I {
+                    Opc::AddJneI
+                } else {
+                    Opc::AddJeqI
+                })
+            }
             Opc::Mov64R if pc + 3 < code.len() && free(3) && is_zext(&next, &third, head.dst) => {
                 Some(Opc::MovZext)
             }
