@@ -4,6 +4,7 @@ use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
 use bpfkit_isa::{disassemble, encode_program, Dialect, ListingOptions, Symbol};
+use bpfkit_jit::JitProgram;
 use bpfkit_object::LineInfo;
 use clap::Args;
 use object::{Object as _, ObjectSection, ObjectSymbol, SectionFlags, SymbolKind};
@@ -39,6 +40,10 @@ pub struct DisasmArgs {
     /// Print `{"file": ..., "sections": [{"name": ..., "lines": [...]}]}` on one line.
     #[arg(long)]
     json: bool,
+    /// Compile the program (the one --program or --section names, or the first) with the
+    /// x86-64 JIT and list the native code under each BPF instruction it came from.
+    #[arg(long, conflicts_with_all = ["raw", "source", "json"])]
+    jited: bool,
 }
 
 /// The listing of one section.
@@ -59,6 +64,9 @@ struct DisasmJson {
 /// Runs `bpfkit disasm`.
 pub fn run(args: &DisasmArgs) -> CliResult {
     let input = Input::read(&args.file)?;
+    if args.jited {
+        return jited(&input, args);
+    }
     let options = ListingOptions {
         raw_bytes: args.raw,
         dialect: Dialect::Generic,
@@ -231,4 +239,13 @@ fn with_source(lines: &[String], info: &[LineInfo]) -> Vec<String> {
         out.push(line.clone());
     }
     out
+}
+
+/// `--jited`: the program compiled by the JIT, listed under its BPF instructions.
+fn jited(input: &Input, args: &DisasmArgs) -> CliResult {
+    let loaded = input::load_program(input, args.format, &args.selector, &LoadOptions::default())?;
+    let runnable = loaded.runnable()?;
+    let jit = JitProgram::new(&runnable.insns, &runnable.helpers)
+        .map_err(|e| CliError::failed(format!("{} cannot be compiled: {e}", runnable.origin)))?;
+    output::stdout(jit.disasm_jited().as_bytes())
 }

@@ -4,7 +4,9 @@
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
 use bpfkit_object::{Btf, Object};
+use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::MapTable;
+use bpfkit_vm::Helpers;
 use clap::{Args, ValueEnum};
 use std::io::Read;
 
@@ -212,6 +214,38 @@ pub fn load_program(
             section: None,
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
+    }
+}
+
+/// A loaded program made ready for an engine: its maps behind Linux's helpers, and its
+/// map references resolved against them.
+pub struct Runnable {
+    /// The maps and what the helpers collect (trace output, ring buffers).
+    pub runtime: Runtime,
+    /// Linux's helpers, working on `runtime`.
+    pub helpers: Helpers,
+    /// The instructions, map references resolved.
+    pub insns: Vec<Insn>,
+    /// Where the program came from, as [`Loaded::origin`].
+    pub origin: String,
+}
+
+impl Loaded {
+    /// Gives the program its maps and helpers, as an engine needs them.
+    pub fn runnable(self) -> CliResult<Runnable> {
+        let runtime = Runtime::new(self.maps);
+        let mut helpers = Helpers::new();
+        linux::register(&mut helpers, &runtime);
+        let insns = runtime
+            .maps
+            .relocate(&self.insns)
+            .map_err(|e| CliError::failed(format!("{} cannot be run: {e}", self.origin)))?;
+        Ok(Runnable {
+            runtime,
+            helpers,
+            insns,
+            origin: self.origin,
+        })
     }
 }
 

@@ -4,8 +4,8 @@ use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
 use bpfkit_jit::JitProgram;
-use bpfkit_vm::helpers::linux::{self, Runtime};
-use bpfkit_vm::{Engine, Helpers, Interpreter, Invocation, Outcome};
+use bpfkit_vm::helpers::linux::Runtime;
+use bpfkit_vm::{Engine, Interpreter, Invocation, Outcome};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::time::Duration;
@@ -86,15 +86,13 @@ pub fn run(args: &RunArgs) -> CliResult {
     let program = Input::read(&args.file)?;
     let loaded = input::load_program(&program, args.format, &args.selector, &args.load)?;
     let memory = memory(args)?;
-    let origin = &loaded.origin;
-    // An object's programs name its maps and call Linux's helpers on them.
-    let runtime = Runtime::new(loaded.maps);
-    let mut helpers = Helpers::new();
-    linux::register(&mut helpers, &runtime);
-    let insns = runtime
-        .maps
-        .relocate(&loaded.insns)
-        .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
+    let input::Runnable {
+        runtime,
+        helpers,
+        insns,
+        origin,
+    } = loaded.runnable()?;
+    let origin = &origin;
     let prepared: Result<Box<dyn Engine>, _> = match args.engine {
         EngineKind::Interp => Interpreter::new(&insns, &helpers).map(|v| Box::new(v) as _),
         EngineKind::Jit => JitProgram::new(&insns, &helpers).map(|v| Box::new(v) as _),

@@ -579,3 +579,33 @@ fn verify_takes_the_type_from_the_flag_and_refuses_unknown_types() {
         stderr(&out)
     );
 }
+
+#[test]
+fn disasm_jited_lists_native_code_under_each_instruction() {
+    // Each BPF instruction of hash_mem heads its native code as `; <index>: <text>`, the
+    // text as llvm-objdump-19 prints it (fixtures/hash.objdump, up to the xdp section).
+    let out = bpfkit(&["disasm", "hash.o", "--program", "hash_mem", "--jited"]);
+    let listing = success(&out);
+    let objdump = std::fs::read_to_string(fixtures().join("hash.objdump")).unwrap();
+    let memory_section = objdump.split("section xdp").next().unwrap();
+    let mut headers = 0;
+    for line in memory_section.lines() {
+        let Some((index, text)) = line.trim_start().split_once(":\t") else {
+            continue;
+        };
+        if index.parse::<usize>().is_err() {
+            continue; // the file's header line
+        }
+        let header = format!("; {index}: {}", text.split(" <").next().unwrap());
+        assert!(
+            listing.contains(&header),
+            "missing {header:?} in\n{listing}"
+        );
+        headers += 1;
+    }
+    assert_eq!(headers, 17, "hash_mem has 17 instructions in hash.objdump");
+    assert!(listing.contains("ret"), "{listing}");
+    // The listing options of the BPF listing do not apply to native code.
+    let out = bpfkit(&["disasm", "hash.o", "--jited", "--raw"]);
+    assert_eq!(out.status.code(), Some(2));
+}
