@@ -13,6 +13,8 @@ use crate::decode::{decode_at, raw_slots, DecodeError};
 use crate::insn::*;
 use std::fmt::Write;
 
+pub use crate::asm::tables::{alu_operator, cond_operator};
+
 /// Which llvm-objdump-19 CPU setting the text matches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -235,41 +237,6 @@ fn operand(src: Operand, width: Width) -> String {
     }
 }
 
-fn alu_symbol(op: AluOp) -> &'static str {
-    match op {
-        AluOp::Add => "+=",
-        AluOp::Sub => "-=",
-        AluOp::Mul => "*=",
-        AluOp::Div => "/=",
-        AluOp::Sdiv => "s/=",
-        AluOp::Or => "|=",
-        AluOp::And => "&=",
-        AluOp::Lsh => "<<=",
-        AluOp::Rsh => ">>=",
-        AluOp::Mod => "%=",
-        AluOp::Smod => "s%=",
-        AluOp::Xor => "^=",
-        AluOp::Mov | AluOp::Movsx(_) => "=",
-        AluOp::Arsh => "s>>=",
-    }
-}
-
-fn cond_symbol(cond: JmpCond) -> &'static str {
-    match cond {
-        JmpCond::Eq => "==",
-        JmpCond::Gt => ">",
-        JmpCond::Ge => ">=",
-        JmpCond::Set => "&",
-        JmpCond::Ne => "!=",
-        JmpCond::Sgt => "s>",
-        JmpCond::Sge => "s>=",
-        JmpCond::Lt => "<",
-        JmpCond::Le => "<=",
-        JmpCond::Slt => "s<",
-        JmpCond::Sle => "s<=",
-    }
-}
-
 fn write_insn(out: &mut String, insn: &Insn, dialect: Dialect) {
     // Writing to a String cannot fail.
     let _ = match *insn {
@@ -294,7 +261,7 @@ fn write_insn(out: &mut String, insn: &Insn, dialect: Dialect) {
             out,
             "{} {} {}",
             WReg(dst, width),
-            alu_symbol(op),
+            alu_operator(op),
             operand(src, width)
         ),
         Insn::Neg { width, dst } => write!(out, "{0} = -{0}", WReg(dst, width)),
@@ -318,7 +285,7 @@ fn write_insn(out: &mut String, insn: &Insn, dialect: Dialect) {
             out,
             "if {} {} {} goto {}",
             WReg(dst, width),
-            cond_symbol(cond),
+            cond_operator(cond),
             operand(src, width),
             Offset(off as i64)
         ),

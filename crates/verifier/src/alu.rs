@@ -6,31 +6,13 @@ use crate::bounds::Scalar;
 use crate::check::{fail, Checker, Fail};
 use crate::error::ErrorKind;
 use crate::state::{RegState, RegType, State};
+use bpfkit_isa::disasm::alu_operator;
 use bpfkit_isa::{AluOp, Endian, LddwKind, Operand, Reg, SwapBits, Width};
 
 /// Largest variable offset a pointer may carry (`BPF_MAX_VAR_OFF`).
 pub const MAX_VAR_OFF: i64 = 1 << 29;
 /// Largest offset into a packet (`MAX_PACKET_OFF`).
 pub const MAX_PACKET_OFF: u64 = 0xffff;
-
-fn op_name(op: AluOp) -> &'static str {
-    match op {
-        AluOp::Add => "+=",
-        AluOp::Sub => "-=",
-        AluOp::Mul => "*=",
-        AluOp::Div => "/=",
-        AluOp::Sdiv => "s/=",
-        AluOp::Or => "|=",
-        AluOp::And => "&=",
-        AluOp::Lsh => "<<=",
-        AluOp::Rsh => ">>=",
-        AluOp::Mod => "%=",
-        AluOp::Smod => "s%=",
-        AluOp::Xor => "^=",
-        AluOp::Mov | AluOp::Movsx(_) => "=",
-        AluOp::Arsh => "s>>=",
-    }
-}
 
 impl Checker<'_> {
     pub(crate) fn check_alu(
@@ -123,7 +105,7 @@ impl Checker<'_> {
                     fail(
                         ErrorKind::PointerPointer {
                             reg: dst,
-                            op: op_name(op),
+                            op: alu_operator(op),
                         },
                         &src_r,
                     )
@@ -137,7 +119,7 @@ impl Checker<'_> {
                 _ => fail(
                     ErrorKind::PointerOp {
                         reg: dst,
-                        op: op_name(op),
+                        op: alu_operator(op),
                     },
                     &src_r,
                 ),
@@ -158,7 +140,7 @@ impl Checker<'_> {
         if !matches!(op, AluOp::Add | AluOp::Sub) {
             let kind = ErrorKind::PointerOp {
                 reg: dst,
-                op: op_name(op),
+                op: alu_operator(op),
             };
             return fail(kind, regs);
         }

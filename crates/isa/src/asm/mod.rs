@@ -114,7 +114,7 @@ mod lexer;
 mod llvm;
 mod mnemonic;
 mod source;
-mod tables;
+pub(crate) mod tables;
 
 pub use error::{AsmError, AsmErrorKind};
 

@@ -37,6 +37,27 @@ pub(super) const CONDS: &[(JmpCond, &str, &str)] = &[
     (JmpCond::Sle, "s<=", "jsle"),
 ];
 
+/// The compound assignment llvm prints for `op` (`+=`, `s>>=`; `=` for moves, with or
+/// without sign extension).
+pub fn alu_operator(op: AluOp) -> &'static str {
+    let op = match op {
+        AluOp::Movsx(_) => AluOp::Mov,
+        op => op,
+    };
+    ALU_OPS
+        .iter()
+        .find(|&&(o, _, _)| o == op)
+        .map_or("=", |&(_, sym, _)| sym)
+}
+
+/// The comparison llvm prints for `cond` (`==`, `s<=`, `&` for jset).
+pub fn cond_operator(cond: JmpCond) -> &'static str {
+    CONDS
+        .iter()
+        .find(|&&(c, _, _)| c == cond)
+        .map_or("==", |&(_, sym, _)| sym)
+}
+
 /// A read-modify-write atomic.
 pub(super) struct Rmw {
     /// The name in `atomic_fetch_<name>` and in mnemonics.
