@@ -367,14 +367,19 @@ fn extend(width: Width, imm: i32) -> u64 {
     }
 }
 
+/// The op of one operation for its form: `[64-bit imm, 64-bit reg, 32-bit imm, 32-bit reg]`.
+fn by_form(width: Width, imm: bool, ops: [Opc; 4]) -> Opc {
+    ops[match (width, imm) {
+        (Width::W64, true) => 0,
+        (Width::W64, false) => 1,
+        (Width::W32, true) => 2,
+        (Width::W32, false) => 3,
+    }]
+}
+
 fn alu_opc(width: Width, op: AluOp, imm: bool) -> Opc {
     use Opc::*;
-    let pick = |i64: Opc, r64: Opc, i32: Opc, r32: Opc| match (width, imm) {
-        (Width::W64, true) => i64,
-        (Width::W64, false) => r64,
-        (Width::W32, true) => i32,
-        (Width::W32, false) => r32,
-    };
+    let pick = |i64, r64, i32, r32| by_form(width, imm, [i64, r64, i32, r32]);
     match op {
         AluOp::Add => pick(Add64I, Add64R, Add32I, Add32R),
         AluOp::Sub => pick(Sub64I, Sub64R, Sub32I, Sub32R),
@@ -405,12 +410,7 @@ fn alu_opc(width: Width, op: AluOp, imm: bool) -> Opc {
 
 fn jmp_opc(width: Width, cond: JmpCond, imm: bool) -> Opc {
     use Opc::*;
-    let pick = |i64: Opc, r64: Opc, i32: Opc, r32: Opc| match (width, imm) {
-        (Width::W64, true) => i64,
-        (Width::W64, false) => r64,
-        (Width::W32, true) => i32,
-        (Width::W32, false) => r32,
-    };
+    let pick = |i64, r64, i32, r32| by_form(width, imm, [i64, r64, i32, r32]);
     match cond {
         JmpCond::Eq => pick(Jeq64I, Jeq64R, Jeq32I, Jeq32R),
         JmpCond::Gt => pick(Jgt64I, Jgt64R, Jgt32I, Jgt32R),
