@@ -69,7 +69,10 @@ pub enum BtfKind {
         signed: bool,
         values: Vec<(String, i64)>,
     },
-    Fwd,
+    /// A forward declaration; `union` is the kind_flag (a union, else a struct).
+    Fwd {
+        union: bool,
+    },
     Typedef(TypeId),
     Volatile(TypeId),
     Const(TypeId),
@@ -305,7 +308,9 @@ impl Btf {
                     .map(|_| Ok((self.string(r.u32()?)?, i64::from(r.u32()? as i32))))
                     .collect::<Result<_, ObjectError>>()?,
             },
-            7 => BtfKind::Fwd,
+            7 => BtfKind::Fwd {
+                union: info >> 31 == 1,
+            },
             8 => BtfKind::Typedef(size_or_type),
             9 => BtfKind::Volatile(size_or_type),
             10 => BtfKind::Const(size_or_type),

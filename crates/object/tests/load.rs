@@ -72,9 +72,10 @@ fn memory_programs_give_the_expected_results() {
         );
         ran += 1;
     }
-    // 43 memory programs in expected.txt (33 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
-    // cannot run yet (NOT_RUNNABLE), 2 (core, core_bitfield) only with the kernel's BTF.
-    let co_re = 2 * usize::from(vmlinux().is_some());
+    // 44 memory programs in expected.txt (34 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
+    // cannot run yet (NOT_RUNNABLE), 3 (core, core_bitfield, core_match) only with the
+    // kernel's BTF.
+    let co_re = 3 * usize::from(vmlinux().is_some());
     assert_eq!(ran, 40 + co_re, "programs run");
 }
 
@@ -148,4 +149,11 @@ fn core_relocations_against_a_target_btf() {
     let loaded = object.load().unwrap();
     let insns = loaded.program("core_bitfield_mem").unwrap().insns.clone();
     assert_eq!(run(loaded.maps, &insns, &mut input()), 0xd0);
+
+    // Type matches: core_match_mem gives 0x112 against it, derived in core_match.c.
+    let mut object = Object::parse(&loader_fixture("core_match.o")).unwrap();
+    object.relocate_core(&Btf::parse(&target).unwrap()).unwrap();
+    let loaded = object.load().unwrap();
+    let insns = loaded.program("core_match_mem").unwrap().insns.clone();
+    assert_eq!(run(loaded.maps, &insns, &mut input()), 0x112);
 }
