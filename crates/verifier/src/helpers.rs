@@ -132,7 +132,10 @@ pub static STANDARD: &[HelperProto] = &[
     proto(
         TRACE_PRINTK,
         "trace_printk",
-        [Mem, ConstSize, Anything, Anything, Anything],
+        // The kernel's prototype declares only the format and its size: the values
+        // (up to three) are not checked, so bpf_printk with one value leaves r4 and r5
+        // unset and still loads.
+        [Mem, ConstSize, None, None, None],
         Ret::Integer,
     ),
     proto(GET_PRANDOM_U32, "get_prandom_u32", [None; 5], Ret::Integer),
