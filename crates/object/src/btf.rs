@@ -45,6 +45,8 @@ pub enum BtfKind {
         size: u32,
         /// `BTF_INT_SIGNED` in the encoding.
         signed: bool,
+        /// `BTF_INT_BOOL` in the encoding: C's `_Bool`.
+        boolean: bool,
         /// Bits used, from `offset` bits into the value (older compilers' bitfields).
         bits: u32,
         offset: u32,
@@ -256,6 +258,7 @@ impl Btf {
                 BtfKind::Int {
                     size: size_or_type,
                     signed: (encoding >> 24) & 1 == 1,
+                    boolean: (encoding >> 24) & 4 == 4,
                     bits: encoding & 0xff,
                     offset: (encoding >> 16) & 0xff,
                 }
