@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use bpfkit_pcap::{Capture, Packet, LINKTYPE_ETHERNET};
-//! let packets = vec![Packet { timestamp_ns: 1_000, orig_len: 3, data: vec![1, 2, 3] }];
+//! let packets = vec![Packet { timestamp_ns: 1_000, orig_len: 3, data: vec![1, 2, 3], comment: None }];
 //! let bytes = bpfkit_pcap::write_pcap(LINKTYPE_ETHERNET, 65535, &packets);
 //! let capture = Capture::parse(&bytes).unwrap();
 //! assert_eq!(capture.link_type, LINKTYPE_ETHERNET);
@@ -54,6 +54,8 @@ pub struct Packet {
     pub orig_len: u32,
     /// The captured bytes, link-layer header included.
     pub data: Vec<u8>,
+    /// A pcapng packet's comment (`opt_comment`); pcap files have none.
+    pub comment: Option<String>,
 }
 
 impl Packet {

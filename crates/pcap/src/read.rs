@@ -144,6 +144,7 @@ fn parse_pcap(bytes: &[u8], order: Order, frac_ns: u64) -> Result<Capture, PcapE
             // packet was at least as long as what is there.
             orig_len: orig_len.max(incl_len),
             data: data.to_vec(),
+            comment: None,
         });
         offset += 16 + incl_len as usize;
     }
@@ -167,6 +168,7 @@ const PCAPNG_IDB: u32 = 1;
 const PCAPNG_SPB: u32 = 3;
 const PCAPNG_EPB: u32 = 6;
 const IF_TSRESOL: u16 = 9;
+const OPT_COMMENT: u16 = 1;
 
 fn parse_pcapng(bytes: &[u8]) -> Result<Capture, PcapError> {
     let mut order = Order { big: false };
@@ -377,6 +379,11 @@ fn enhanced_packet(
         format!("packet {index}'s data ({caplen} bytes captured)")
     })
     .map_err(|e| shift(e, at))?;
+    let options_at = 20 + (caplen as usize).div_ceil(4) * 4;
+    let comment = options(body, options_at, at, order)?
+        .into_iter()
+        .find(|(code, _, _)| *code == OPT_COMMENT)
+        .map(|(_, value, _)| String::from_utf8_lossy(value).into_owned());
     let timestamp_ns = u64::try_from(ts * 1_000_000_000 / iface.units_per_sec).map_err(|_| {
         PcapError::Corrupt {
             what: format!("packet {index}'s timestamp is past the year 2554"),
@@ -389,6 +396,7 @@ fn enhanced_packet(
             timestamp_ns,
             orig_len: orig_len.max(caplen),
             data: data.to_vec(),
+            comment,
         },
     ))
 }
@@ -415,5 +423,6 @@ fn simple_packet(
         timestamp_ns: 0,
         orig_len,
         data: body[4..4 + caplen].to_vec(),
+        comment: None,
     })
 }

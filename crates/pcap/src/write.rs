@@ -36,7 +36,8 @@ fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
 }
 
 /// A pcapng file of `packets`: a section header, one interface of `link_type` with
-/// nanosecond timestamps (`if_tsresol` 9), and an enhanced packet block per packet.
+/// nanosecond timestamps (`if_tsresol` 9), and an enhanced packet block per packet, with
+/// the packet's comment as its `opt_comment`.
 pub fn write_pcapng(link_type: u32, snaplen: u32, packets: &[Packet]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut shb = Vec::new();
@@ -67,6 +68,16 @@ pub fn write_pcapng(link_type: u32, snaplen: u32, packets: &[Packet]) -> Vec<u8>
             epb.extend_from_slice(&word.to_le_bytes());
         }
         epb.extend_from_slice(&packet.data);
+        epb.resize(epb.len().next_multiple_of(4), 0);
+        if let Some(comment) = &packet.comment {
+            // opt_comment, then opt_endofopt; an option's value is padded to 4 bytes.
+            let text = &comment.as_bytes()[..comment.len().min(0xFFFF)];
+            epb.extend_from_slice(&1u16.to_le_bytes());
+            epb.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            epb.extend_from_slice(text);
+            epb.resize(epb.len().next_multiple_of(4), 0);
+            epb.extend_from_slice(&[0; 4]);
+        }
         block(&mut out, 6, &epb);
     }
     out

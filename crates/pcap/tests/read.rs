@@ -10,16 +10,19 @@ fn packets() -> Vec<Packet> {
             timestamp_ns: 1_700_000_000_123_456_789,
             orig_len: 5,
             data: vec![1, 2, 3, 4, 5],
+            comment: None,
         },
         Packet {
             timestamp_ns: 1_700_000_001_000_000_000,
             orig_len: 100,
             data: vec![9; 60],
+            comment: None,
         },
         Packet {
             timestamp_ns: 0,
             orig_len: 0,
             data: vec![],
+            comment: None,
         },
     ]
 }
@@ -36,10 +39,12 @@ fn pcap_and_pcapng_round_trip() {
     assert_eq!((pcap.link_type, pcap.snaplen), (LINKTYPE_ETHERNET, 1500));
     assert_eq!(pcap.packets, packets());
     assert!(pcap.packets[1].is_cut());
-    let ng = Capture::parse(&bpfkit_pcap::write_pcapng(LINKTYPE_RAW, 0, &packets())).unwrap();
+    let mut commented = packets();
+    commented[0].comment = Some("XDP_REDIRECT to ifindex 3".to_string());
+    let ng = Capture::parse(&bpfkit_pcap::write_pcapng(LINKTYPE_RAW, 0, &commented)).unwrap();
     assert_eq!(ng.format, Format::PcapNg);
     assert_eq!((ng.link_type, ng.snaplen), (LINKTYPE_RAW, 0));
-    assert_eq!(ng.packets, packets());
+    assert_eq!(ng.packets, commented);
 }
 
 #[test]
@@ -57,7 +62,8 @@ fn big_endian_microsecond_pcap() {
         vec![Packet {
             timestamp_ns: 2_000_005_000,
             orig_len: 4,
-            data: vec![0xab, 0xcd]
+            data: vec![0xab, 0xcd],
+            comment: None,
         }]
     );
 }
