@@ -46,6 +46,7 @@ mod shared;
 mod slab;
 mod spec;
 mod table;
+mod target;
 
 pub use error::MapError;
 pub use perf::{PerfEventArray, Sample};
@@ -211,6 +212,9 @@ pub fn create(spec: &MapSpec) -> Result<Arc<dyn Map>, MapError> {
         MapType::PerfEventArray => Arc::new(PerfEventArray::new(spec)?),
         MapType::ArrayOfMaps | MapType::ProgArray => Arc::new(of_maps::FdArray::new(spec)?),
         MapType::HashOfMaps => Arc::new(of_maps::HashOfMaps::new(spec)?),
+        MapType::DevMap | MapType::DevMapHash | MapType::CpuMap | MapType::XskMap => {
+            Arc::new(target::TargetMap::new(spec)?)
+        }
     })
 }
 
