@@ -21,6 +21,7 @@ pub mod helpers;
 pub mod interp;
 pub mod maps;
 pub mod memory;
+pub mod net;
 
 pub use error::{Access, Fault, PrepareError, PrepareErrorKind, VmError};
 pub use helpers::{Helper, HelperContext, HelperError, HelperFn, Helpers};

@@ -192,6 +192,7 @@ fn direct_value_access_reads_an_array_value() {
             args: [0; 5],
             memory,
             packet: None,
+            packet_state: None,
         })
         .unwrap();
     assert_eq!(out.r0, u32::from_ne_bytes([5, 6, 7, 8]) as u64);
