@@ -7,6 +7,7 @@ mod common;
 
 use bpfkit_object::{kernel_version, Btf, Kconfig, Object, ObjectError};
 use bpfkit_vm::helpers::linux::{self, Runtime};
+use bpfkit_vm::maps::pin::PinDir;
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
 use common::*;
@@ -230,4 +231,33 @@ fn weak_kernel_symbols_read_zero_and_strong_ones_are_errors() {
         matches!(&err, ObjectError::BadReference { symbol, .. } if symbol == "init_task"),
         "{err}"
     );
+}
+
+#[test]
+fn pinned_maps_are_reused_between_loads() {
+    let dir = std::env::temp_dir().join(format!("bpfkit-pins-{}", std::process::id()));
+    let pins = PinDir::open(&dir).unwrap();
+    let object = Object::parse(&loader_fixture("pinned.o")).unwrap();
+    // pinned.c adds the 4 bytes of b[0..8] above 4 to big_bytes[0], created as 0 only if
+    // missing (BPF_NOEXIST): 4 on the first load, 8 when the second reuses the pin.
+    for expected in [4, 8] {
+        let loaded = object.load_pinned(&pins).unwrap();
+        let insns = loaded.program("pinned_mem").unwrap().insns.clone();
+        assert_eq!(run(loaded.maps.clone(), &insns, &mut input()), expected);
+        loaded.save_pins(&pins).unwrap();
+    }
+    assert_eq!(pins.names().unwrap(), ["big_bytes"]);
+    // Without a pin directory, a fresh map each time.
+    let loaded = object.load().unwrap();
+    let insns = loaded.program("pinned_mem").unwrap().insns.clone();
+    assert_eq!(run(loaded.maps, &insns, &mut input()), 4);
+    // A definition unlike the pinned map's is refused, naming what differs.
+    let mut object = object.clone();
+    object.map_mut("big_bytes").unwrap().max_entries = 2;
+    let err = object.load_pinned(&pins).unwrap_err().to_string();
+    assert!(
+        err.contains("big_bytes") && err.contains("max_entries 1, the definition 2"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
