@@ -119,7 +119,10 @@ pub fn run(args: &VerifyArgs) -> CliResult {
 }
 
 /// The type named by `--type`, else the one the section name implies, else `memory`.
-fn program_type(name: Option<&str>, section: Option<&str>) -> CliResult<&'static ProgType> {
+pub(crate) fn program_type(
+    name: Option<&str>,
+    section: Option<&str>,
+) -> CliResult<&'static ProgType> {
     match (name, section) {
         (Some(name), _) => ProgType::by_name(name).ok_or_else(|| {
             let known: Vec<&str> = ProgType::ALL.iter().map(|t| t.name).collect();
@@ -138,7 +141,7 @@ fn program_type(name: Option<&str>, section: Option<&str>) -> CliResult<&'static
 }
 
 /// What the verifier needs to know of the program's maps, by index.
-fn map_specs(maps: &MapTable) -> Vec<MapSpec> {
+pub(crate) fn map_specs(maps: &MapTable) -> Vec<MapSpec> {
     maps.iter()
         .map(|map| {
             let spec = map.spec();
