@@ -110,12 +110,26 @@ impl KernelMap {
         max_entries: u32,
         flags: u32,
     ) -> Result<KernelMap, Errno> {
+        Self::create_with_inner(map_type, key_size, value_size, max_entries, flags, None)
+    }
+
+    /// `BPF_MAP_CREATE`, for a map of maps with `inner`, a map like those it will hold (the
+    /// kernel keeps only its attributes).
+    pub fn create_with_inner(
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        flags: u32,
+        inner: Option<BorrowedFd<'_>>,
+    ) -> Result<KernelMap, Errno> {
         let mut attr = MapCreateAttr {
             map_type,
             key_size,
             value_size,
             max_entries,
             map_flags: flags,
+            inner_map_fd: inner.map_or(0, |fd| fd.as_raw_fd() as u32),
             ..MapCreateAttr::default()
         };
         let fd = bpf(BPF_MAP_CREATE, &mut attr)?;

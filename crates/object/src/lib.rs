@@ -31,6 +31,8 @@ mod core;
 mod elf;
 mod error;
 mod externs;
+#[cfg(feature = "kernel")]
+mod kernel;
 mod link;
 #[cfg(feature = "vm")]
 mod load;
@@ -44,6 +46,8 @@ pub use error::{
     R_BPF_64_NODYLD32,
 };
 pub use externs::{kernel_version, Kconfig};
+#[cfg(feature = "kernel")]
+pub use kernel::{KernelLoadError, KernelObject};
 #[cfg(feature = "vm")]
 pub use load::{map_fd, LoadError, Loaded, LoadedProgram};
 pub use maps::{
