@@ -29,7 +29,11 @@
 //! ```
 
 pub mod convert;
+pub mod csum;
 pub mod packet;
+pub mod skb;
+mod skb_flow;
+pub mod skb_helpers;
 pub mod xdp;
 
 pub use convert::{ContextLayout, ConvertError, ConvertedProgram, FieldMap};
@@ -90,7 +94,8 @@ impl PacketKind {
     pub(crate) fn ops(self) -> Option<&'static KindOps> {
         match self {
             PacketKind::Xdp => Some(&xdp::OPS),
-            PacketKind::SchedCls | PacketKind::SchedAct | PacketKind::SocketFilter => None,
+            PacketKind::SchedCls | PacketKind::SchedAct => Some(&skb::TC_OPS),
+            PacketKind::SocketFilter => Some(&skb::SOCKET_FILTER_OPS),
         }
     }
 }
@@ -104,6 +109,8 @@ pub(crate) struct KindOps {
     /// Lays out a packet (or refuses it as the kernel's test run does) and fills the
     /// context from the input.
     pub prepare: fn(&mut PacketState, &PacketInput<'_>) -> Result<(), PacketError>,
+    /// What the test run does to the packet after the program ran, before copying out.
+    pub finish: fn(&mut PacketState),
     /// The bytes the test run copies out after the run.
     pub output: fn(&PacketState) -> &[u8],
     /// The verdict that sends the packet where the redirect helpers recorded.
@@ -113,8 +120,10 @@ pub(crate) struct KindOps {
 /// Registers the helpers of program type `kind`, by Linux number, sharing `runtime`'s maps.
 /// Add the general ones with [`crate::helpers::linux::register`].
 pub fn register(helpers: &mut Helpers, kind: PacketKind, runtime: &Runtime) {
-    if kind == PacketKind::Xdp {
-        xdp::register(helpers, runtime);
+    match kind {
+        PacketKind::Xdp => xdp::register(helpers, runtime),
+        PacketKind::SchedCls | PacketKind::SchedAct => skb_helpers::register(helpers, false),
+        PacketKind::SocketFilter => skb_helpers::register(helpers, true),
     }
 }
 
@@ -127,6 +136,9 @@ pub struct PacketInput<'a> {
     pub ingress_ifindex: u32,
     /// The receive queue.
     pub rx_queue_index: u32,
+    /// For tc programs and socket filters, the `struct __sk_buff` the run starts with, as
+    /// the test run's `ctx_in` (see [`skb`]).
+    pub ctx: Option<&'a [u8]>,
 }
 
 impl<'a> PacketInput<'a> {
@@ -137,6 +149,7 @@ impl<'a> PacketInput<'a> {
             data,
             ingress_ifindex: 1,
             rx_queue_index: 0,
+            ctx: None,
         }
     }
 }
@@ -192,6 +205,12 @@ impl<E: Engine> PacketProgram<E> {
         })
     }
 
+    /// The real `struct sk_buff` after the last run of a tc program or socket filter, for
+    /// [`skb::ctx_out`] and for showing what the program changed.
+    pub fn skb(&mut self) -> Option<&skb::SkBuff> {
+        self.state.context_mut::<skb::SkBuff>().map(|s| &*s)
+    }
+
     /// The engine, e.g. to set its instruction budget.
     pub fn engine_mut(&mut self) -> &mut E {
         &mut self.engine
@@ -210,6 +229,7 @@ impl<E: Engine> PacketProgram<E> {
             packet,
             packet_state: Some(&mut self.state),
         })?;
+        (self.ops.finish)(&mut self.state);
         // The kernel's test run reports the verdict as a u32.
         let retval = u64::from(out.r0 as u32);
         let redirect = if self.ops.redirect_verdict.map(u64::from) == Some(retval) {

@@ -20,7 +20,7 @@
 
 use super::convert::{ContextLayout, FieldMap};
 use super::packet::{Bounds, Context, PacketState};
-use super::PacketError;
+use super::{KindOps, PacketError, PacketInput};
 use std::any::Any;
 use std::mem::offset_of;
 
@@ -170,7 +170,7 @@ const fn scalar(uapi_off: u16, uapi_size: u8, real_off: usize, real_size: u8) ->
 /// access (which of them a type may read or write is the verifier's business:
 /// `tc_cls_act_is_valid_access`, `sk_filter_is_valid_access`). The sizes of the real
 /// fields are the kernel's: a 4-byte read of `protocol` loads 2 bytes, zero-extended.
-pub static LAYOUT: ContextLayout = ContextLayout {
+pub const LAYOUT: ContextLayout = ContextLayout {
     name: "struct __sk_buff",
     fields: &[
         scalar(0, 4, offset_of!(SkBuff, len), 4),
@@ -262,11 +262,7 @@ fn check_ctx(ctx: &[u8], len: usize) -> Result<(), PacketError> {
     let n = ctx.len().min(SK_BUFF_UAPI_SIZE);
     full[..n].copy_from_slice(&ctx[..n]);
     let allowed = |i: usize| CTX_IN_FIELDS.iter().any(|&(s, e)| (s..e).contains(&i));
-    if full
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b != 0 && !allowed(i))
-    {
+    if full.iter().enumerate().any(|(i, &b)| b != 0 && !allowed(i)) {
         return Err(input_error(
             len,
             "the context sets a field of struct __sk_buff the test run does not take (only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp)",
@@ -410,6 +406,48 @@ pub fn prepare(
     Ok(())
 }
 
+/// How tc programs run on packets.
+pub(super) const TC_OPS: KindOps = KindOps {
+    layout: LAYOUT,
+    new_state,
+    prepare: |state, input| prepare(state, input.data, input.ctx, false),
+    finish: |_| {},
+    output: PacketState::packet,
+    redirect_verdict: Some(tc_act::REDIRECT as u32),
+};
+
+/// How socket filters run on packets.
+pub(super) const SOCKET_FILTER_OPS: KindOps = KindOps {
+    layout: LAYOUT,
+    new_state,
+    prepare: |state, input: &PacketInput<'_>| prepare(state, input.data, input.ctx, true),
+    finish: zero_mac_header,
+    output: socket_filter_output,
+    redirect_verdict: None,
+};
+
+/// After a socket filter ran, the test run pushes an Ethernet header's room back in front
+/// of the packet and zeroes it. Socket filters cannot move the packet's start, so the
+/// room is the original Ethernet header's.
+fn zero_mac_header(state: &mut PacketState) {
+    let data = state.data();
+    state.buffer_mut()[data - ETH_HLEN..data].fill(0);
+}
+
+/// What the test run copies out for a socket filter: the zeroed Ethernet header room and
+/// the packet.
+fn socket_filter_output(state: &PacketState) -> &[u8] {
+    &state.buffer()[state.data() - ETH_HLEN..state.data_end()]
+}
+
+/// How many bytes of the packet a socket filter keeps when it returns `retval` on a
+/// packet of `len` bytes (`sk_filter_trim_cap`): 0 drops the packet, less than its length
+/// cuts it, anything else keeps it whole. The test run reports `retval` and the whole
+/// packet; this is what a socket would receive.
+pub fn socket_filter_keeps(retval: u64, len: usize) -> usize {
+    (retval as u32 as usize).min(len)
+}
+
 /// The skb of a packet state made by [`new_state`].
 fn skb_mut(state: &mut PacketState) -> &mut SkBuff {
     state
@@ -420,18 +458,6 @@ fn skb_mut(state: &mut PacketState) -> &mut SkBuff {
 /// A packet state for tc programs and socket filters.
 pub fn new_state() -> PacketState {
     PacketState::new(Box::new(SkBuff::default()), true)
-}
-
-/// The bytes the test run copies out after the run: the packet, and for a socket filter
-/// 14 zero bytes in front of it (where the test run pushes back an Ethernet header
-/// without its contents).
-pub fn data_out(state: &PacketState, socket_filter: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ETH_HLEN + state.packet().len());
-    if socket_filter {
-        out.resize(ETH_HLEN, 0);
-    }
-    out.extend_from_slice(state.packet());
-    out
 }
 
 /// The context the test run copies out after the run (`convert_skb_to___skb`): the

@@ -109,6 +109,7 @@ pub(super) const OPS: KindOps = KindOps {
     layout: XDP_MD,
     new_state: || PacketState::new(Box::<XdpBuff>::default(), false),
     prepare,
+    finish: |_| {},
     // The test run copies out the metadata and the packet (`bpf_test_finish` from
     // `data_meta`).
     output: PacketState::meta_and_packet,
