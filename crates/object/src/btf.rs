@@ -112,6 +112,10 @@ pub struct Btf {
     /// Types by id - 1.
     types: Vec<BtfType>,
     strings: Vec<u8>,
+    /// The section as read, and where each type starts in it (by id - 1): what a loader
+    /// patches to hand the kernel (see `kernel_btf`).
+    raw: Vec<u8>,
+    positions: Vec<usize>,
 }
 
 impl Btf {
@@ -137,9 +141,12 @@ impl Btf {
         let mut btf = Btf {
             types: Vec::new(),
             strings: strings.to_vec(),
+            raw: bytes.to_vec(),
+            positions: Vec::new(),
         };
         let mut r = Reader::new(types, hdr_len + type_off, ".BTF");
         while !r.is_empty() {
+            btf.positions.push(r.position());
             let ty = btf.read_type(&mut r)?;
             btf.types.push(ty);
         }
@@ -149,6 +156,16 @@ impl Btf {
     /// The string at `offset` of the string table (`""` past its end, as for offset 0).
     pub fn string(&self, offset: u32) -> Result<String, ObjectError> {
         string_at(&self.strings, offset, ".BTF")
+    }
+
+    /// The section's bytes, as parsed.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The byte position of type `id` (not `void`) in [`Btf::raw`].
+    pub(crate) fn position(&self, id: TypeId) -> usize {
+        self.positions[id as usize - 1]
     }
 
     /// The string table, which `.BTF.ext` names point into.

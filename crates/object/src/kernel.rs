@@ -1,13 +1,14 @@
 //! Loading an object into the running kernel with bpfkit's linking (not libbpf's): each
 //! map created with `BPF_MAP_CREATE` (a map of maps from its inner definition), global
 //! data given its contents, programs' map references rewritten to the maps' descriptors,
-//! the programs loaded with `BPF_PROG_LOAD` (the kernel's verifier checks the result),
-//! and the `values` of maps of maps and program arrays stored as descriptors, as libbpf's
+//! the programs loaded with `BPF_PROG_LOAD` (the kernel's verifier checks the result)
+//! with the object's BTF and their functions' info when the object has BTF, and the
+//! `values` of maps of maps and program arrays stored as descriptors, as libbpf's
 //! `bpf_object__load` does. Tests and benchmarks compare bpfkit with the kernel through it.
 
 use crate::{Initial, MapDef, Object, ObjectError, BPF_MAP_TYPE_PROG_ARRAY};
 use bpfkit_isa::{encode_program, Insn, LddwKind};
-use bpfkit_kernel::{KernelError, KernelMap, ProgType, Program};
+use bpfkit_kernel::{KernelBtf, KernelError, KernelMap, ProgType, Program, ProgramBtf};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use thiserror::Error;
 
@@ -70,12 +71,28 @@ impl Object {
         names.sort_unstable();
         names.dedup();
         let license = self.license().unwrap_or_default();
+        let btf = self
+            .kernel_btf()?
+            .map(|bytes| KernelBtf::load(&bytes))
+            .transpose()?;
         let loaded = names
             .iter()
             .map(|&name| {
-                let insns = self.program(name)?.insns()?;
-                let code = encode_program(&by_fd(&insns, &fds));
-                Ok(Program::load(prog_type, &code, &license, name)?)
+                let program = self.program(name)?;
+                let code = encode_program(&by_fd(&program.insns()?, &fds));
+                let func_info: Vec<u8> = program
+                    .func_info()?
+                    .iter()
+                    .flat_map(|(slot, f)| [*slot as u32, f.type_id])
+                    .flat_map(u32::to_ne_bytes)
+                    .collect();
+                let btf = btf.as_ref().map(|btf| ProgramBtf {
+                    btf,
+                    func_info: &func_info,
+                });
+                Ok(Program::load_with_btf(
+                    prog_type, &code, &license, name, btf,
+                )?)
             })
             .collect::<Result<Vec<_>, KernelLoadError>>()?;
         let object = KernelObject {

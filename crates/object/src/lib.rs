@@ -33,6 +33,7 @@ mod error;
 mod externs;
 #[cfg(feature = "kernel")]
 mod kernel;
+mod kernel_btf;
 mod link;
 #[cfg(feature = "vm")]
 mod load;
