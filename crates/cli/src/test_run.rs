@@ -13,6 +13,7 @@ use crate::verify::{map_specs, program_type};
 use bpfkit_pcap::Packet;
 use bpfkit_verifier::{verify, Region, VerifierOptions};
 use bpfkit_vm::maps::MapTable;
+use bpfkit_vm::net::skb::{self, SkBuff};
 use bpfkit_vm::net::{
     self, ConvertedProgram, PacketError, PacketInput, PacketKind, PacketOutcome, PacketProgram,
     Redirect,
@@ -108,10 +109,28 @@ pub struct TestRunArgs {
     budget: Option<u64>,
 }
 
+/// The `struct __sk_buff` fields a tc program or socket filter may write that the
+/// kernel's test run copies back out, with their values after a run (`BTreeMap` for a
+/// stable order); empty for XDP.
+type SkbFields = BTreeMap<&'static str, u64>;
+
+/// The writable fields of `skb` that differ from the values a run starts with (all zero:
+/// the test run is given no context).
+fn changed_fields(skb: &SkBuff) -> SkbFields {
+    let mut fields = vec![
+        ("mark", u64::from(skb.mark)),
+        ("priority", u64::from(skb.priority)),
+        ("tstamp", skb.tstamp),
+    ];
+    const CB: [&str; 5] = ["cb[0]", "cb[1]", "cb[2]", "cb[3]", "cb[4]"];
+    fields.extend(CB.iter().zip(skb.cb).map(|(name, w)| (*name, u64::from(w))));
+    fields.into_iter().filter(|&(_, v)| v != 0).collect()
+}
+
 /// What happened to one packet.
 enum Fate {
-    /// It ran; the outcome of its last run.
-    Ran(PacketOutcome),
+    /// It ran; the outcome of its last run, and the __sk_buff fields it changed.
+    Ran(PacketOutcome, SkbFields),
     /// It was not run, and why.
     Skipped(String),
 }
@@ -251,7 +270,8 @@ fn run_all<E: Engine>(
         match last {
             Ok(outcome) => {
                 runs += repeat;
-                fates.push(Fate::Ran(outcome));
+                let fields = vm.skb().map(changed_fields).unwrap_or_default();
+                fates.push(Fate::Ran(outcome, fields));
             }
             Err(PacketError::Input { len, reason }) => fates.push(Fate::Skipped(format!(
                 "the kernel's test run refuses it ({len} bytes: {reason})"
@@ -296,8 +316,9 @@ fn verdict_text(kind: PacketKind, outcome: &PacketOutcome, maps: &MapTable) -> S
 fn frame_out(kind: PacketKind, outcome: &PacketOutcome, input: &[u8]) -> Vec<u8> {
     match kind {
         PacketKind::SocketFilter => {
-            let keep = bpfkit_pcap::link::ETH_HLEN + outcome.retval as u32 as usize;
-            input[..keep.min(input.len())].to_vec()
+            let eth = bpfkit_pcap::link::ETH_HLEN.min(input.len());
+            let keep = skb::socket_filter_keeps(outcome.retval, input.len() - eth);
+            input[..eth + keep].to_vec()
         }
         _ => outcome.data_out.clone(),
     }
@@ -313,7 +334,9 @@ fn write_out(
 ) -> CliResult<usize> {
     let mut out: Vec<(&Packet, Vec<u8>, String)> = Vec::new();
     for (packet, fate) in packets.packets.iter().zip(&results.fates) {
-        let Fate::Ran(outcome) = fate else { continue };
+        let Fate::Ran(outcome, _) = fate else {
+            continue;
+        };
         if !verdict::passes(kind, outcome.retval) {
             continue;
         }
@@ -363,6 +386,9 @@ struct PacketJson {
     data_out: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     redirect: Option<String>,
+    /// For tc programs and socket filters: the __sk_buff fields the program changed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    ctx: SkbFields,
 }
 
 #[derive(Serialize)]
@@ -386,7 +412,7 @@ impl Report<'_> {
     fn verdicts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for fate in &self.results.fates {
-            if let Fate::Ran(outcome) = fate {
+            if let Fate::Ran(outcome, _) = fate {
                 *counts
                     .entry(verdict::group(self.kind, outcome.retval))
                     .or_insert(0) += 1;
@@ -395,13 +421,13 @@ impl Report<'_> {
         counts
     }
 
-    fn ran(&self) -> impl Iterator<Item = (usize, &PacketOutcome)> {
+    fn ran(&self) -> impl Iterator<Item = (usize, &PacketOutcome, &SkbFields)> {
         self.results
             .fates
             .iter()
             .enumerate()
             .filter_map(|(i, f)| match f {
-                Fate::Ran(o) => Some((i, o)),
+                Fate::Ran(o, fields) => Some((i, o, fields)),
                 Fate::Skipped(_) => None,
             })
     }
@@ -413,7 +439,7 @@ impl Report<'_> {
             .enumerate()
             .filter_map(|(i, f)| match f {
                 Fate::Skipped(why) => Some((i, why.as_str())),
-                Fate::Ran(_) => None,
+                Fate::Ran(..) => None,
             })
     }
 
@@ -424,12 +450,13 @@ impl Report<'_> {
             engine: self.engine.name(),
             packets: self
                 .ran()
-                .map(|(index, o)| PacketJson {
+                .map(|(index, o, fields)| PacketJson {
                     index,
                     retval: o.retval,
                     verdict: verdict::name(self.kind, o.retval),
                     data_out: input::to_hex(&o.data_out),
                     redirect: o.redirect.as_ref().map(|r| redirect_text(r, self.maps)),
+                    ctx: fields.clone(),
                 })
                 .collect(),
             skipped: self
@@ -483,7 +510,7 @@ impl Report<'_> {
         }
         if verbose {
             out += "\npackets:\n";
-            for (index, o) in self.ran() {
+            for (index, o, fields) in self.ran() {
                 let len_in = capture::frame(self.packets.link_type, &self.packets.packets[index])
                     .map_or(0, |f| f.len());
                 let change = if verdict::passes(self.kind, o.retval)
@@ -499,8 +526,12 @@ impl Report<'_> {
                 } else {
                     String::new()
                 };
+                let fields: String = fields
+                    .iter()
+                    .map(|(f, v)| format!(", {f} = {v:#x}"))
+                    .collect();
                 out += &format!(
-                    "  {index:>5}  {len_in:>5} bytes  {}{change}\n",
+                    "  {index:>5}  {len_in:>5} bytes  {}{change}{fields}\n",
                     verdict_text(self.kind, o, self.maps)
                 );
             }
@@ -511,7 +542,7 @@ impl Report<'_> {
         }
         let runs = self.results.runs;
         if runs > 0 {
-            let insns: u64 = self.ran().map(|(_, o)| o.insns).sum();
+            let insns: u64 = self.ran().map(|(_, o, _)| o.insns).sum();
             let ran = self.ran().count() as u64;
             out += &format!(
                 "\n{runs} run{} in {:.3} ms: {:.0} packets/s, {:.0} ns and {} instructions per packet\n",
