@@ -7,7 +7,8 @@
 //!   its symbol's offset;
 //! - `.kconfig`'s variables get their places in the `.kconfig` map and global linkage;
 //! - `.ksyms`'s variables become 4-byte `int` variables one after another, as libbpf
-//!   makes them (the kernel only checks the section is well formed).
+//!   makes them (the kernel only checks the section is well formed);
+//! - each `DATASEC`'s variables are sorted by offset, which the kernel requires.
 
 use crate::btf::BtfKind;
 use crate::error::ObjectError;
@@ -81,9 +82,20 @@ impl Object {
                     );
                 }
             }
+            sort_by_offset(&mut raw[at + HEADER..at + HEADER + vars.len() * SECINFO]);
         }
         Ok(Some(raw))
     }
+}
+
+/// Sorts `struct btf_var_secinfo` records (type, offset, size) by offset.
+fn sort_by_offset(records: &mut [u8]) {
+    let mut sorted: Vec<[u8; SECINFO]> = records
+        .chunks_exact(SECINFO)
+        .map(|r| r.try_into().expect("12-byte chunks"))
+        .collect();
+    sorted.sort_by_key(|r| u32::from_le_bytes([r[4], r[5], r[6], r[7]]));
+    records.copy_from_slice(sorted.as_flattened());
 }
 
 /// Stores `value` little-endian at `at` (a position inside a parsed type, so in bounds).
