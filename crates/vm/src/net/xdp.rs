@@ -285,8 +285,8 @@ fn fib_lookup(_: &mut HelperContext<'_, '_>, _: [u64; 5]) -> Result<u64, HelperE
     ))
 }
 
-/// Registers the XDP helpers: packet adjustment, redirects (sharing `runtime`'s maps)
-/// and `bpf_fib_lookup`, which fails the run.
+/// Registers the XDP helpers: packet adjustment, redirects (sharing `runtime`'s maps),
+/// `bpf_csum_diff` (shared with tc) and `bpf_fib_lookup`, which fails the run.
 pub(super) fn register(helpers: &mut Helpers, runtime: &Runtime) {
     helpers.register(id::XDP_ADJUST_HEAD, "xdp_adjust_head", adjust_head);
     helpers.register(id::XDP_ADJUST_TAIL, "xdp_adjust_tail", adjust_tail);
@@ -297,4 +297,5 @@ pub(super) fn register(helpers: &mut Helpers, runtime: &Runtime) {
         redirect_map(&maps, ctx, a)
     });
     helpers.register(id::FIB_LOOKUP, "fib_lookup", fib_lookup);
+    helpers.register(id::CSUM_DIFF, "csum_diff", super::skb_helpers::csum_diff);
 }

@@ -154,4 +154,20 @@ int redirect(struct xdp_md *ctx)
 	return ret == 0xffff ? verdict : ret;
 }
 
+// bpf_csum_diff from the packet's bytes 0..8 to its bytes 8..20 with the seed in bytes
+// 20..24, and of bytes 0..6 alone, written over bytes 24..32. XDP_PASS.
+SEC("xdp")
+int csum(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 *out = data;
+
+	if (data + 32 > end)
+		return XDP_ABORTED;
+	out[6] = bpf_csum_diff(data, 8, data + 8, 12, out[5]);
+	out[7] = bpf_csum_diff(data, 6, 0, 0, 0);
+	return XDP_PASS;
+}
+
 char _license[] SEC("license") = "GPL";
