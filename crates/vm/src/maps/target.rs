@@ -16,7 +16,6 @@ use super::spec::{MapSpec, MapType};
 use super::{Cpus, Map, ValuePtr, BPF_EXIST, BPF_NOEXIST};
 use crate::memory::Region;
 use std::collections::BTreeMap;
-use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -28,10 +27,13 @@ const CPUMAP_QSIZE_MAX: u32 = 16384;
 enum Index {
     /// Keys are slot numbers below `max_entries`; absent slots are `false`.
     Array(Vec<bool>),
-    /// Keys map to slots; free slots are reused.
+    /// Keys map to slots; free slots are reused. The keys are also kept in the kernel's
+    /// buckets (the key modulo a power of two at least `max_entries`, the newest first),
+    /// which is the order the kernel iterates them in.
     Hash {
         slots: BTreeMap<u32, usize>,
         free: Vec<usize>,
+        buckets: Vec<Vec<u32>>,
     },
 }
 
@@ -60,6 +62,7 @@ impl TargetMap {
             Index::Hash {
                 slots: BTreeMap::new(),
                 free: (0..n).rev().collect(),
+                buckets: vec![Vec::new(); n.next_power_of_two()],
             }
         } else {
             Index::Array(vec![false; n])
@@ -140,8 +143,9 @@ impl Map for TargetMap {
         Ok(())
     }
 
-    /// As the kernel: flags, then the key's range for the array-indexed types, then the
-    /// existence flags, then the value.
+    /// As the kernel: flags, then for the array-indexed types the key's range, the
+    /// existence flags and the value; for the hashed device map the value, then
+    /// `BPF_NOEXIST` and the room left.
     fn update_cpus(&self, key: &[u8], value: &[u8], flags: u64, _: Cpus) -> Result<(), MapError> {
         let key = Self::key(key)?;
         if flags > BPF_EXIST {
@@ -165,11 +169,11 @@ impl Map for TargetMap {
                 }
             }
             Index::Hash { slots, .. } => {
+                // The value first (no device is -EINVAL), then BPF_NOEXIST; BPF_EXIST
+                // does not require the key; a new key needs room.
+                self.check_value(value)?;
                 if flags == BPF_NOEXIST && exists {
                     return Err(MapError::Exists);
-                }
-                if flags == BPF_EXIST && !exists {
-                    return Err(MapError::NoEntry);
                 }
                 if !exists && slots.len() >= self.spec.max_entries as usize {
                     return Err(MapError::TooBig);
@@ -177,21 +181,30 @@ impl Map for TargetMap {
             }
         }
         let present = self.check_value(value)?;
-        let mut word = [0u8; 8];
-        word[..value.len()].copy_from_slice(value);
-        let word = u64::from_ne_bytes(word);
+        // The first 4 bytes: the ifindex, queue size or socket. Extended values keep the
+        // id of the attached program after them, which is 0 without one.
+        let word = u64::from(u32::from_ne_bytes(value[..4].try_into().unwrap()));
         match &mut *index {
             Index::Array(p) => {
                 p[key as usize] = present;
                 self.values[key as usize].store(word, Relaxed);
             }
-            Index::Hash { slots, free } => {
+            Index::Hash {
+                slots,
+                free,
+                buckets,
+            } => {
                 let slot = match slots.get(&key) {
                     Some(&slot) => slot,
                     // Not full: checked above, so a slot is free.
                     None => free.pop().ok_or(MapError::TooBig)?,
                 };
                 slots.insert(key, slot);
+                // A replaced element moves to the head of its bucket, as a new one.
+                let n = buckets.len();
+                let bucket = &mut buckets[key as usize & (n - 1)];
+                bucket.retain(|k| *k != key);
+                bucket.insert(0, key);
                 self.values[slot].store(word, Relaxed);
             }
         }
@@ -207,15 +220,21 @@ impl Map for TargetMap {
                 let p = present.get_mut(key as usize).ok_or(MapError::Invalid)?;
                 *p = false;
             }
-            Index::Hash { slots, free } => {
+            Index::Hash {
+                slots,
+                free,
+                buckets,
+            } => {
                 free.push(slots.remove(&key).ok_or(MapError::NoEntry)?);
+                let n = buckets.len();
+                buckets[key as usize & (n - 1)].retain(|k| *k != key);
             }
         }
         Ok(())
     }
 
     /// Array-indexed maps iterate every index, present or not, as the kernel does; the
-    /// hashed map its keys in ascending order, starting over after an absent key.
+    /// hashed map its buckets in order, starting over after an absent key.
     fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), MapError> {
         let key = key.map(Self::key).transpose()?;
         let following = match &*self.index() {
@@ -228,13 +247,26 @@ impl Map for TargetMap {
                 }
                 _ => 0,
             },
-            Index::Hash { slots, .. } => {
-                let after = key.filter(|k| slots.contains_key(k));
-                let mut keys = match after {
-                    Some(k) => slots.range((Excluded(k), Unbounded)),
-                    None => slots.range(..),
-                };
-                *keys.next().ok_or(MapError::NoEntry)?.0
+            Index::Hash { slots, buckets, .. } => {
+                // As `dev_map_hash_get_next_key`: the next key of the bucket, else the
+                // first of the following buckets; from the first bucket after no key or an
+                // absent one.
+                let n = buckets.len();
+                let in_bucket = key.filter(|k| slots.contains_key(k)).map(|k| {
+                    let bucket = &buckets[k as usize & (n - 1)];
+                    let at = bucket.iter().position(|x| *x == k).unwrap_or(0);
+                    (bucket.get(at + 1).copied(), (k as usize & (n - 1)) + 1)
+                });
+                match in_bucket {
+                    Some((Some(next_key), _)) => next_key,
+                    other => {
+                        let from = other.map_or(0, |(_, from)| from);
+                        *buckets[from..]
+                            .iter()
+                            .find_map(|b| b.first())
+                            .ok_or(MapError::NoEntry)?
+                    }
+                }
             }
         };
         next.copy_from_slice(&following.to_ne_bytes());
