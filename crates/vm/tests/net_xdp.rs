@@ -551,7 +551,10 @@ fn fib_lookup_fails_the_run_naming_the_helper() {
         Interpreter::new(insns, &helpers)
     })
     .unwrap();
-    let err = xdp.run(&PacketInput::new(&[0; 64])).unwrap_err().to_string();
+    let err = xdp
+        .run(&PacketInput::new(&[0; 64]))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("instruction 0: helper 69 failed: bpf_fib_lookup"),
         "{err}"
@@ -574,4 +577,128 @@ fn the_context_reports_the_receiving_device_and_queue() {
         .unwrap();
     // Bytes 8..16: ifindex 7, queue 3, as the fields program writes them.
     assert_eq!(out.data_out[8..16], [7, 0, 0, 0, 3, 0, 0, 0]);
+}
+
+/// A `struct xdp_md` as a context in: metadata length, packet end, device, queue, egress.
+fn xdp_md(
+    data: u32,
+    data_end: u32,
+    data_meta: u32,
+    ingress: u32,
+    queue: u32,
+    egress: u32,
+) -> Vec<u8> {
+    [data, data_end, data_meta, ingress, queue, egress]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect()
+}
+
+#[test]
+fn metadata_and_device_from_the_context() {
+    let object = object();
+    // 8 bytes of metadata (0..8), then a 64-byte packet (8..72).
+    let input: Vec<u8> = (0..72).collect();
+    let ctx = xdp_md(8, 72, 0, 1, 0, 0);
+    // fields: length 64, metadata 8, device 1, queue 0; the packet's byte 16 (input 24)
+    // incremented; the metadata unchanged. The context out is the context in (the
+    // program moved nothing).
+    let mut fields_out = input.clone();
+    fields_out[8..24].copy_from_slice(&[64, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    fields_out[24] = 25;
+    // adjust with deltas (meta -4, head 0, tail 0): 12 bytes of metadata, the first 4
+    // marked, then the old metadata; the packet's first 8 bytes its length and 12.
+    let mut adjust_in = input.clone();
+    adjust_in[8..20].copy_from_slice(&deltas(-4, 0, 0)[..12]);
+    let mut adjust_out = [vec![0xd4, 0xc3, 0xb2, 0xa1], adjust_in.clone()].concat();
+    adjust_out[12..20].copy_from_slice(&[64, 0, 0, 0, 12, 0, 0, 0]);
+    for (name, input, data_out, ctx_out) in [
+        ("fields", &input, fields_out, ctx.clone()),
+        ("adjust", &adjust_in, adjust_out, xdp_md(12, 76, 0, 1, 0, 0)),
+    ] {
+        let (mut xdp, _) =
+            bpfkit_program(&object, name, |code, h| Interpreter::new(code, h).unwrap());
+        let run = PacketInput {
+            ctx: Some(&ctx),
+            ..PacketInput::new(input)
+        };
+        let out = xdp.run(&run).unwrap();
+        assert_eq!(out.data_out, data_out, "{name}");
+        let ours_ctx = net::xdp::ctx_out(xdp.xdp().unwrap(), &ctx);
+        assert_eq!(ours_ctx.to_vec(), ctx_out, "{name}");
+        if let Some(k) = kernel_program(&object, name) {
+            let r = k
+                .program
+                .test_run(&TestRun {
+                    data_in: input,
+                    data_out_size: 4096,
+                    ctx_in: Some(&ctx),
+                    ctx_out_size: 24,
+                    ..TestRun::default()
+                })
+                .unwrap();
+            assert_eq!(
+                (u64::from(r.retval), r.data_out, r.ctx_out),
+                (out.retval, out.data_out, ctx_out),
+                "{name}: kernel"
+            );
+        }
+    }
+}
+
+#[test]
+fn contexts_the_test_run_refuses() {
+    let object = object();
+    let (mut xdp, _) = bpfkit_program(&object, "fields", |code, h| {
+        Interpreter::new(code, h).unwrap()
+    });
+    let kernel = kernel_program(&object, "fields");
+    let input = [0u8; 300];
+    // The most metadata the headroom leaves, 216 bytes, is accepted.
+    let most = xdp_md(216, 300, 0, 0, 0, 0);
+    let run = PacketInput {
+        ctx: Some(&most),
+        ..PacketInput::new(&input)
+    };
+    assert_eq!(xdp.run(&run).unwrap().data_out.len(), 300);
+    if let Some(k) = &kernel {
+        let r = k.program.test_run(&TestRun {
+            data_in: &input,
+            data_out_size: 4096,
+            ctx_in: Some(&most),
+            ..TestRun::default()
+        });
+        assert_eq!(r.unwrap().data_out.len(), 300);
+    }
+    for ctx in [
+        // Metadata not a multiple of 4, or more than the headroom leaves (256 - 40).
+        xdp_md(2, 300, 0, 0, 0, 0),
+        xdp_md(220, 300, 0, 0, 0, 0),
+        // data_meta set, data past data_end, data_end past the packet.
+        xdp_md(0, 300, 4, 0, 0, 0),
+        xdp_md(8, 4, 0, 0, 0, 0),
+        xdp_md(0, 301, 0, 0, 0, 0),
+        // Less than an Ethernet header after the metadata.
+        xdp_md(288, 300, 0, 0, 0, 0),
+        // An egress device; a queue without a device.
+        xdp_md(0, 300, 0, 1, 0, 3),
+        xdp_md(0, 300, 0, 0, 1, 0),
+    ] {
+        let run = PacketInput {
+            ctx: Some(&ctx),
+            ..PacketInput::new(&input)
+        };
+        assert!(xdp.run(&run).is_err(), "{ctx:?}");
+        if let Some(k) = &kernel {
+            let e = k
+                .program
+                .test_run(&TestRun {
+                    data_in: &input,
+                    ctx_in: Some(&ctx),
+                    ..TestRun::default()
+                })
+                .unwrap_err();
+            assert!(e.to_string().contains("EINVAL"), "{ctx:?}: {e}");
+        }
+    }
 }

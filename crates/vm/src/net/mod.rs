@@ -136,8 +136,10 @@ pub struct PacketInput<'a> {
     pub ingress_ifindex: u32,
     /// The receive queue.
     pub rx_queue_index: u32,
-    /// For tc programs and socket filters, the `struct __sk_buff` the run starts with, as
-    /// the test run's `ctx_in` (see [`skb`]).
+    /// The context the run starts with, as the test run's `ctx_in`: for tc programs and
+    /// socket filters a `struct __sk_buff` (see [`skb`]); for XDP a `struct xdp_md`, whose
+    /// `data` is the length of metadata at the start of `data` and whose device and
+    /// queue replace the fields above (see [`xdp`]).
     pub ctx: Option<&'a [u8]>,
 }
 
@@ -209,6 +211,11 @@ impl<E: Engine> PacketProgram<E> {
     /// [`skb::ctx_out`] and for showing what the program changed.
     pub fn skb(&mut self) -> Option<&skb::SkBuff> {
         self.state.context_mut::<skb::SkBuff>().map(|s| &*s)
+    }
+
+    /// The real XDP context after the last run of an XDP program, for [`xdp::ctx_out`].
+    pub fn xdp(&mut self) -> Option<&xdp::XdpBuff> {
+        self.state.context_mut::<xdp::XdpBuff>().map(|s| &*s)
     }
 
     /// The engine, e.g. to set its instruction budget.

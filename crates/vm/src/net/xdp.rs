@@ -116,32 +116,124 @@ pub(super) const OPS: KindOps = KindOps {
     redirect_verdict: Some(action::REDIRECT),
 };
 
+/// Size of `struct xdp_md`.
+pub const XDP_MD_SIZE: usize = 24;
+
+/// What a context in (`ctx_in`, a `struct xdp_md`) asks of a run.
+struct ContextIn {
+    /// Bytes of metadata at the start of the data (`xdp_md.data`).
+    meta_len: usize,
+    ingress_ifindex: u32,
+    rx_queue_index: u32,
+}
+
+/// The context in padded with zeros to a whole `struct xdp_md`, as `bpf_ctx_init` reads
+/// it (a longer one must end in zeros, else `-E2BIG`).
+fn full_ctx(ctx: &[u8], len: usize) -> Result<[u8; XDP_MD_SIZE], PacketError> {
+    if ctx.iter().skip(XDP_MD_SIZE).any(|&b| b != 0) {
+        return Err(PacketError::Input {
+            len,
+            reason: "the context is longer than struct xdp_md and its tail is not zero",
+        });
+    }
+    let mut full = [0u8; XDP_MD_SIZE];
+    let n = ctx.len().min(XDP_MD_SIZE);
+    full[..n].copy_from_slice(&ctx[..n]);
+    Ok(full)
+}
+
+/// Reads and checks the context in as `bpf_prog_test_run_xdp` and
+/// `xdp_convert_md_to_buff` do; without one, the input's device and queue and no
+/// metadata. A device of 0 is the loopback device (ifindex 1), queue 0, as the test run's
+/// default receive queue.
+fn context_in(input: &PacketInput<'_>) -> Result<ContextIn, PacketError> {
+    let len = input.data.len();
+    let Some(ctx) = input.ctx else {
+        return Ok(ContextIn {
+            meta_len: 0,
+            ingress_ifindex: input.ingress_ifindex,
+            rx_queue_index: input.rx_queue_index,
+        });
+    };
+    let md = full_ctx(ctx, len)?;
+    let field = |i: usize| u32::from_ne_bytes(md[4 * i..4 * i + 4].try_into().unwrap());
+    let (data, data_end, data_meta) = (field(0) as usize, field(1) as usize, field(2));
+    let (ingress_ifindex, rx_queue_index, egress) = (field(3), field(4), field(5));
+    let fail = |reason| Err(PacketError::Input { len, reason });
+    if data_meta != 0 || data_end > len || data > data_end {
+        return fail(
+            "the context's data_meta must be 0 and data <= data_end <= the packet's length",
+        );
+    }
+    if !data.is_multiple_of(4)
+        || data > META_MAX
+        || data > XDP_PACKET_HEADROOM - XDP_FRAME_STRUCT_SIZE
+    {
+        return fail(
+            "the context's data (the metadata's length) must be a multiple of 4 of at most 216",
+        );
+    }
+    if data_end < len {
+        return fail("a context whose data_end is short of the packet's end needs fragments (XDP multi-buffer), which bpfkit does not model");
+    }
+    if len - data < ETH_HLEN {
+        return fail(
+            "an XDP packet holds at least an Ethernet header (14 bytes) after the metadata",
+        );
+    }
+    if egress != 0 || (ingress_ifindex == 0 && rx_queue_index != 0) {
+        return fail(
+            "the context's egress_ifindex must be 0, and rx_queue_index needs an ingress_ifindex",
+        );
+    }
+    Ok(ContextIn {
+        meta_len: data,
+        ingress_ifindex: ingress_ifindex.max(1),
+        rx_queue_index,
+    })
+}
+
 /// Lays out `input` as the test run does, or refuses it as the test run does (`-EINVAL`
-/// for a packet shorter than an Ethernet header).
+/// for a packet shorter than an Ethernet header, or a bad context).
 fn prepare(state: &mut PacketState, input: &PacketInput<'_>) -> Result<(), PacketError> {
     let len = input.data.len();
-    if len < ETH_HLEN {
+    let ctx = context_in(input)?;
+    if len < ctx.meta_len + ETH_HLEN {
         return Err(PacketError::Input {
             len,
             reason: "an XDP packet holds at least an Ethernet header (14 bytes)",
         });
     }
-    if len > MAX_PACKET {
+    if len - ctx.meta_len > MAX_PACKET {
         return Err(PacketError::Input {
             len,
             reason: "an XDP packet longer than 3520 bytes needs fragments (XDP multi-buffer), which bpfkit does not model",
         });
     }
-    state.load(XDP_PACKET_HEADROOM, input.data, FRAME_SIZE);
+    // Metadata comes out of the headroom.
+    let headroom = XDP_PACKET_HEADROOM - ctx.meta_len;
+    state.load(headroom, input.data, FRAME_SIZE);
+    state.set_bounds(headroom, headroom + ctx.meta_len, headroom + len);
     // The state was made by `OPS.new_state`, so it holds an XdpBuff.
-    if let Some(ctx) = state.context_mut::<XdpBuff>() {
-        *ctx = XdpBuff {
-            ingress_ifindex: input.ingress_ifindex,
-            rx_queue_index: input.rx_queue_index,
+    if let Some(buff) = state.context_mut::<XdpBuff>() {
+        *buff = XdpBuff {
+            ingress_ifindex: ctx.ingress_ifindex,
+            rx_queue_index: ctx.rx_queue_index,
             ..XdpBuff::default()
         };
     }
     Ok(())
+}
+
+/// The context the test run copies out after the run (`xdp_convert_buff_to_md`): the
+/// context in, with `data` and `data_end` as offsets from `data_meta` after the run.
+pub fn ctx_out(buff: &XdpBuff, ctx_in: &[u8]) -> [u8; XDP_MD_SIZE] {
+    let mut out = full_ctx(ctx_in, 0).unwrap_or([0; XDP_MD_SIZE]);
+    let data = (buff.data - buff.data_meta) as u32;
+    let data_end = (buff.data_end - buff.data_meta) as u32;
+    out[..4].copy_from_slice(&data.to_ne_bytes());
+    out[4..8].copy_from_slice(&data_end.to_ne_bytes());
+    out
 }
 
 /// The packet state of an XDP run, for the XDP helpers (taken from the helper context's
