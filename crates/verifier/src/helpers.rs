@@ -15,17 +15,30 @@ pub mod ids {
     pub const L3_CSUM_REPLACE: u32 = 10;
     pub const L4_CSUM_REPLACE: u32 = 11;
     pub const TAIL_CALL: u32 = 12;
+    pub const CLONE_REDIRECT: u32 = 13;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
     pub const GET_CURRENT_UID_GID: u32 = 15;
     pub const GET_CURRENT_COMM: u32 = 16;
+    pub const SKB_VLAN_PUSH: u32 = 18;
+    pub const SKB_VLAN_POP: u32 = 19;
     pub const REDIRECT: u32 = 23;
     pub const PERF_EVENT_OUTPUT: u32 = 25;
     pub const SKB_LOAD_BYTES: u32 = 26;
     pub const CSUM_DIFF: u32 = 28;
+    pub const SKB_CHANGE_TYPE: u32 = 32;
+    pub const GET_HASH_RECALC: u32 = 34;
+    pub const SKB_CHANGE_TAIL: u32 = 38;
+    pub const SKB_PULL_DATA: u32 = 39;
+    pub const CSUM_UPDATE: u32 = 40;
+    pub const SET_HASH_INVALID: u32 = 41;
+    pub const SKB_CHANGE_HEAD: u32 = 43;
     pub const XDP_ADJUST_HEAD: u32 = 44;
+    pub const SET_HASH: u32 = 48;
+    pub const SKB_ADJUST_ROOM: u32 = 50;
     pub const REDIRECT_MAP: u32 = 51;
     pub const XDP_ADJUST_META: u32 = 54;
     pub const XDP_ADJUST_TAIL: u32 = 65;
+    pub const SKB_LOAD_BYTES_RELATIVE: u32 = 68;
     pub const PROBE_READ_KERNEL: u32 = 113;
     pub const KTIME_GET_BOOT_NS: u32 = 125;
     pub const RINGBUF_OUTPUT: u32 = 130;
@@ -169,6 +182,12 @@ pub static STANDARD: &[HelperProto] = &[
         [Ctx, ConstMapPtr, Anything, None, None],
         Ret::Integer,
     ),
+    changing(proto(
+        CLONE_REDIRECT,
+        "clone_redirect",
+        [Ctx, Anything, Anything, None, None],
+        Ret::Integer,
+    )),
     proto(
         GET_CURRENT_PID_TGID,
         "get_current_pid_tgid",
@@ -187,6 +206,18 @@ pub static STANDARD: &[HelperProto] = &[
         [UninitMem, ConstSize, None, None, None],
         Ret::Integer,
     ),
+    changing(proto(
+        SKB_VLAN_PUSH,
+        "skb_vlan_push",
+        [Ctx, Anything, Anything, None, None],
+        Ret::Integer,
+    )),
+    changing(proto(
+        SKB_VLAN_POP,
+        "skb_vlan_pop",
+        [Ctx, None, None, None, None],
+        Ret::Integer,
+    )),
     proto(
         REDIRECT,
         "redirect",
@@ -211,10 +242,64 @@ pub static STANDARD: &[HelperProto] = &[
         [Mem, ConstSizeOrZero, Mem, ConstSizeOrZero, Anything],
         Ret::Integer,
     ),
+    proto(
+        SKB_CHANGE_TYPE,
+        "skb_change_type",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        GET_HASH_RECALC,
+        "get_hash_recalc",
+        [Ctx, None, None, None, None],
+        Ret::Integer,
+    ),
+    changing(proto(
+        SKB_CHANGE_TAIL,
+        "skb_change_tail",
+        [Ctx, Anything, Anything, None, None],
+        Ret::Integer,
+    )),
+    changing(proto(
+        SKB_PULL_DATA,
+        "skb_pull_data",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    )),
+    proto(
+        CSUM_UPDATE,
+        "csum_update",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        SET_HASH_INVALID,
+        "set_hash_invalid",
+        [Ctx, None, None, None, None],
+        Ret::Integer,
+    ),
+    changing(proto(
+        SKB_CHANGE_HEAD,
+        "skb_change_head",
+        [Ctx, Anything, Anything, None, None],
+        Ret::Integer,
+    )),
     changing(proto(
         XDP_ADJUST_HEAD,
         "xdp_adjust_head",
         [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    )),
+    proto(
+        SET_HASH,
+        "set_hash",
+        [Ctx, Anything, None, None, None],
+        Ret::Integer,
+    ),
+    changing(proto(
+        SKB_ADJUST_ROOM,
+        "skb_adjust_room",
+        [Ctx, Anything, Anything, Anything, None],
         Ret::Integer,
     )),
     proto(
@@ -235,6 +320,12 @@ pub static STANDARD: &[HelperProto] = &[
         [Ctx, Anything, None, None, None],
         Ret::Integer,
     )),
+    proto(
+        SKB_LOAD_BYTES_RELATIVE,
+        "skb_load_bytes_relative",
+        [Ctx, Anything, UninitMem, ConstSize, Anything],
+        Ret::Integer,
+    ),
     proto(
         PROBE_READ_KERNEL,
         "probe_read_kernel",

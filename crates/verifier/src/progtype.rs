@@ -350,7 +350,10 @@ const BASE: &[u32] = &[
     RINGBUF_OUTPUT,
 ];
 
-const SOCKET_FILTER_HELPERS: &[&[u32]] = &[BASE, &[SKB_LOAD_BYTES, PERF_EVENT_OUTPUT]];
+const SOCKET_FILTER_HELPERS: &[&[u32]] = &[
+    BASE,
+    &[SKB_LOAD_BYTES, PERF_EVENT_OUTPUT, SKB_LOAD_BYTES_RELATIVE],
+];
 
 const TC_HELPERS: &[&[u32]] = &[
     BASE,
@@ -362,6 +365,19 @@ const TC_HELPERS: &[&[u32]] = &[
         PERF_EVENT_OUTPUT,
         SKB_LOAD_BYTES,
         CSUM_DIFF,
+        CLONE_REDIRECT,
+        SKB_VLAN_PUSH,
+        SKB_VLAN_POP,
+        SKB_CHANGE_TYPE,
+        GET_HASH_RECALC,
+        SKB_CHANGE_TAIL,
+        SKB_PULL_DATA,
+        CSUM_UPDATE,
+        SET_HASH_INVALID,
+        SKB_CHANGE_HEAD,
+        SET_HASH,
+        SKB_ADJUST_ROOM,
+        SKB_LOAD_BYTES_RELATIVE,
     ],
 ];
 
