@@ -241,7 +241,13 @@ fn convert_one(pc: usize, insn: &Insn, layout: &ContextLayout) -> Result<Insn, C
     } else {
         let real = usize::from(field.real_size);
         if within >= real {
-            // Bytes of the UAPI field beyond the real one: always zero.
+            // A load at least as wide as the real field, of UAPI bytes beyond it: the
+            // kernel converts it to a load of the whole real field and shifts only loads
+            // narrower than that field (convert_ctx_accesses), so it reads the field.
+            if load && bytes >= real {
+                return Ok(rebuild(size_of_bytes(real), field.real_off as i16));
+            }
+            // Narrower: the bytes beyond the real field, always zero.
             return match *insn {
                 Insn::Ldx { dst, .. } => Ok(Insn::Alu {
                     width: Width::W64,
@@ -335,6 +341,23 @@ mod tests {
                 size: Size::H,
                 off: 16,
                 imm: 7,
+                ..
+            }
+        ));
+    }
+
+    /// Linux 6.18 reads `__sk_buff.protocol` (2 bytes in `struct sk_buff`) with a 2-byte
+    /// load at offset 18 as the whole protocol, and a 1-byte load at 19 as 0
+    /// (crates/vm/tests/net_skb.rs checks it against the kernel).
+    #[test]
+    fn loads_as_wide_as_the_real_field_read_it_whole() {
+        let out = convert(&[ldx(Size::H, 10), ldx(Size::B, 11)], &LAYOUT, |_| true).unwrap();
+        assert_eq!(out[0], ldx(Size::H, 16));
+        assert!(matches!(
+            out[1],
+            Insn::Alu {
+                op: AluOp::Mov,
+                src: Operand::Imm(0),
                 ..
             }
         ));
