@@ -722,3 +722,23 @@ fn hashes_as_the_kernel() {
     assert_eq!(outs[0].u32_at(PRIORITY), 3 << 16);
     assert_eq!(outs[2].u32_at(PRIORITY), EINVAL | 2 << 16);
 }
+
+#[test]
+fn narrow_loads_as_the_kernel() {
+    let outs = check(
+        "skb_tc",
+        "narrow",
+        PacketKind::SchedCls,
+        &[(ipv4_udp(OTHER, 300), ctx([0; 5]))],
+    );
+    // The kernel loads the real field (protocol: 2 bytes, 0x0008; pkt_type: 1 byte, 3 for
+    // another host; len: 4 bytes, 342) and shifts and masks a load only when it is
+    // narrower than the real field: byte 17 of protocol is 0, bytes 18-19 read as a half
+    // are the whole protocol again, every byte of pkt_type is pkt_type.
+    let o = &outs[0];
+    assert_eq!(o.cb(0), 8);
+    assert_eq!(o.cb(1), 0x0008_0008);
+    assert_eq!(o.cb(2), 0x0300_0303);
+    assert_eq!(o.cb(3), 342);
+    assert_eq!(o.cb(4), 342 >> 8 | 3 << 16);
+}

@@ -228,4 +228,21 @@ int hash(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+// Narrow loads of the context: bytes and halves of fields whose kernel storage is
+// smaller than 4 bytes (protocol 2, pkt_type 1) or not (len 4), into cb[].
+SEC("tc")
+int narrow(struct __sk_buff *skb)
+{
+	void *c = skb;
+
+	skb->cb[0] = *(volatile __u8 *)(c + 16) | *(volatile __u8 *)(c + 17) << 8 |
+		     *(volatile __u8 *)(c + 18) << 16 | *(volatile __u8 *)(c + 19) << 24;
+	skb->cb[1] = *(volatile __u16 *)(c + 16) | *(volatile __u16 *)(c + 18) << 16;
+	skb->cb[2] = *(volatile __u8 *)(c + 4) | *(volatile __u8 *)(c + 5) << 8 |
+		     *(volatile __u8 *)(c + 7) << 24;
+	skb->cb[3] = *(volatile __u16 *)(c + 0) | *(volatile __u16 *)(c + 2) << 16;
+	skb->cb[4] = *(volatile __u8 *)(c + 1) | *(volatile __u16 *)(c + 6) << 16;
+	return TC_ACT_OK;
+}
+
 char _license[] SEC("license") = "GPL";
