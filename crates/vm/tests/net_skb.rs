@@ -572,6 +572,12 @@ fn resizing_as_the_kernel() {
         (p.clone(), c(2, 0x1000, 0, 0, 0)),
         (p.clone(), c(2, 8, 2, 0, 0)),
         (p.clone(), c(2, 8, 0, 1 << 7, 0)),
+        (p.clone(), c(2, neg(-8), 0, 1 << 7, 0)),
+        (p.clone(), c(2, neg(-8), 0, 1 << 8, 0)),
+        (p.clone(), c(2, neg(-8), 0, 3 << 7, 0)),
+        (p.clone(), c(2, 8, 0, 1 << 8, 0)),
+        (v6.clone(), c(2, neg(-20), 0, 1 << 7, 0)),
+        (p.clone(), c(2, neg(-8), 0, 1 << 9, 0)),
         (p.clone(), c(2, neg(-8), 0, 2, 0)),
         (p.clone(), c(2, 20, 1, 2, 0)),
         (p.clone(), c(2, 28, 1, 2 | 16, 0)),
@@ -623,9 +629,19 @@ fn resizing_as_the_kernel() {
     assert_eq!(outs[18].cb(0), EFAULT);
     assert_eq!(outs[19].cb(0), ENOTSUPP);
     assert_eq!(outs[20].cb(0), EINVAL);
-    assert_eq!(outs[21].cb(0), EINVAL);
-    assert_eq!(outs[25].cb(0), EINVAL);
-    assert_eq!(outs[32].cb(0), ENOTSUPP);
+    // Linux 6.18's decapsulation flags: shrinking only, the rest must hold the inner
+    // header (IPv6: 40 > 38 - 8), the protocol becomes the inner one; the room is still
+    // after the outer header (IPv6: 14 + 40 + 20 > 72 bytes, -ENOMEM).
+    assert_eq!((outs[21].cb(0), outs[21].cb(3)), (0, 0x0008));
+    assert_eq!(outs[22].cb(0), ENOTSUPP);
+    assert_eq!(outs[23].cb(0), EINVAL);
+    assert_eq!(outs[24].cb(0), EINVAL);
+    assert_eq!(outs[25].cb(0), ENOMEM);
+    assert_eq!(outs[26].cb(0), EINVAL);
+    // Encapsulation flags do not shrink; IPv4 and IPv6 at once are refused.
+    assert_eq!(outs[27].cb(0), EINVAL);
+    assert_eq!(outs[31].cb(0), EINVAL);
+    assert_eq!(outs[38].cb(0), ENOTSUPP);
 }
 
 #[test]
@@ -741,4 +757,126 @@ fn narrow_loads_as_the_kernel() {
     assert_eq!(o.cb(2), 0x0300_0303);
     assert_eq!(o.cb(3), 342);
     assert_eq!(o.cb(4), 342 >> 8 | 3 << 16);
+}
+
+/// Whether bpfkit and (where possible) the kernel accept a test run of `packet` with
+/// context `ctx`; both must agree, and with `expected`.
+fn accepted(
+    bpfkit: &mut PacketProgram<Interpreter>,
+    kernel: Option<&Program>,
+    packet: &[u8],
+    ctx: &[u8],
+    expected: bool,
+) {
+    let input = PacketInput {
+        ctx: Some(ctx),
+        ..PacketInput::new(packet)
+    };
+    let ours = bpfkit.run(&input);
+    assert_eq!(ours.is_ok(), expected, "{} bytes: {ours:?}", packet.len());
+    if let Some(k) = kernel {
+        let theirs = k.test_run(&TestRun {
+            data_in: packet,
+            data_out_size: 32768,
+            ctx_in: Some(ctx),
+            ctx_out_size: skb::SK_BUFF_UAPI_SIZE,
+            repeat: 0,
+        });
+        assert_eq!(
+            theirs.is_ok(),
+            expected,
+            "{} bytes: {theirs:?}",
+            packet.len()
+        );
+    }
+}
+
+#[test]
+fn refuses_what_the_test_run_refuses() {
+    let object = object("skb_tc");
+    let kind = PacketKind::SchedCls;
+    let mut bpfkit = bpfkit_program(&object, "diff", kind, |c, h| {
+        Interpreter::new(c, h).unwrap()
+    });
+    let kernel = kernel_program(&object, "diff", kind);
+    let k = kernel.as_ref();
+    let zero = ctx([0; 5]);
+    let mut run = |packet: &[u8], ctx: &[u8], ok: bool| accepted(&mut bpfkit, k, packet, ctx, ok);
+    // An Ethernet header at least; IPv4 and IPv6 need their fixed headers.
+    run(&[0; 13], &zero, false);
+    run(&[0; 14], &zero, true);
+    let ip = ipv4_udp(HOST, 0);
+    run(&ip[..33], &zero, false);
+    run(&ip[..34], &zero, true);
+    let v6 = ipv6_udp(0);
+    run(&v6[..53], &zero, false);
+    run(&v6[..54], &zero, true);
+    // At most a page less 64 bytes of headroom and 320 of shared info.
+    run(&ipv4_udp(HOST, 3712 - 42), &zero, true);
+    run(&ipv4_udp(HOST, 3713 - 42), &zero, false);
+    // Context fields the test run does not take, or takes only within limits.
+    let with = |off: usize, v: u32| {
+        let mut c = zero.clone();
+        set_u32(&mut c, off, v);
+        c
+    };
+    run(&ip, &with(4, 1), false); // pkt_type
+    run(&ip, &with(68, 1), false); // hash
+    run(&ip, &with(IFINDEX, 1), true);
+    run(&ip, &with(IFINDEX, 0x7fff_fff0), false);
+    run(&ip, &with(WIRE_LEN, ip.len() as u32), true);
+    run(&ip, &with(WIRE_LEN, ip.len() as u32 - 1), false);
+    run(&ip, &with(WIRE_LEN, 65536), true);
+    run(&ip, &with(WIRE_LEN, 65537), false);
+    run(&ip, &with(GSO_SEGS, 65535), true);
+    run(&ip, &with(GSO_SEGS, 65536), false);
+    run(&ip, &with(180, 1), false); // tstamp_type
+                                    // A longer context must be zero past struct __sk_buff.
+    let mut long = zero.clone();
+    long.resize(200, 0);
+    run(&ip, &long, true);
+    long[199] = 1;
+    run(&ip, &long, false);
+}
+
+#[test]
+fn sched_act_runs_as_sched_cls() {
+    let object = object("skb_tc");
+    let cases = [
+        (ipv4_udp(HOST, 60), ctx([1, 2, 3, 4, 5])),
+        (arp(), ctx([0; 5])),
+    ];
+    let build = |c: &[Insn], h: &Helpers| Interpreter::new(c, h).unwrap();
+    let mut cls = bpfkit_program(&object, "fields", PacketKind::SchedCls, build);
+    let mut act = bpfkit_program(&object, "fields", PacketKind::SchedAct, build);
+    for (packet, c) in &cases {
+        assert_eq!(
+            run_bpfkit(&mut act, packet, c),
+            run_bpfkit(&mut cls, packet, c)
+        );
+    }
+}
+
+#[test]
+fn legacy_loads_follow_the_packet_in_tc() {
+    let c = |head: u32, at: u32| ctx([0, head, at, 0, 0]);
+    let p = ipv4_udp(HOST, 10); // 52 bytes
+    let cases = vec![
+        (p.clone(), c(0, 48)),
+        (p.clone(), c(4, 52)),
+        (p.clone(), c(4, 53)),
+        (p, c(12, 26)),
+    ];
+    let outs = check("skb_tc", "ldabs", PacketKind::SchedCls, &cases);
+    // Offset 0 is the MAC header: the byte at 12 is the type's 08; after 4 bytes pushed
+    // in front, it is the source address' 00 and the type is at 16.
+    assert_eq!((outs[0].cb(0), outs[0].cb(3)), (0x08, 0x08));
+    assert_eq!(outs[1].cb(3), 0x00);
+    // 56 bytes after the push: the word at 52 is the last; at 53 it is out of range and
+    // the program ends, returning 0, with cb[2] and cb[3] unwritten.
+    assert_eq!(outs[1].cb(2), u32::from_be_bytes([6, 7, 8, 9]));
+    assert_eq!((outs[2].retval, outs[2].cb(2)), (0, 53));
+    // 12 bytes in front: the source address c0a80001 moved from 26 to 38, at 26 is the
+    // IPv4 header's start 4500 0073.
+    assert_eq!(outs[3].cb(2), 0x4500_0073);
 }

@@ -49,6 +49,10 @@ pub mod flags {
     pub const BPF_F_ADJ_ROOM_ENCAP_L4_UDP: u64 = 1 << 4;
     pub const BPF_F_ADJ_ROOM_NO_CSUM_RESET: u64 = 1 << 5;
     pub const BPF_F_ADJ_ROOM_ENCAP_L2_ETH: u64 = 1 << 6;
+    /// Since Linux 6.18: shrinking removes an outer IPv4 (IPv6) header, the packet's
+    /// protocol becomes IPv4 (IPv6).
+    pub const BPF_F_ADJ_ROOM_DECAP_L3_IPV4: u64 = 1 << 7;
+    pub const BPF_F_ADJ_ROOM_DECAP_L3_IPV6: u64 = 1 << 8;
     /// `BPF_F_ADJ_ROOM_ENCAP_L2(len)`: the inner MAC header's length in the top byte.
     pub const BPF_ADJ_ROOM_ENCAP_L2_SHIFT: u32 = 56;
     pub const BPF_ADJ_ROOM_NET: u64 = 0;
@@ -501,14 +505,16 @@ fn net_hdr_pop(skb: &mut Skb<'_>, off: usize, len: usize) -> Result<(), u64> {
 fn adjust_room(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
     let (len_diff, mode, flags) = (a[1] as i32, a[2] as u32, a[3]);
     let l3_mask = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6;
+    let decap_mask = BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
     let known = BPF_F_ADJ_ROOM_FIXED_GSO
+        | decap_mask
         | l3_mask
         | BPF_F_ADJ_ROOM_ENCAP_L4_GRE
         | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
         | BPF_F_ADJ_ROOM_ENCAP_L2_ETH
         | (0xff << BPF_ADJ_ROOM_ENCAP_L2_SHIFT)
         | BPF_F_ADJ_ROOM_NO_CSUM_RESET;
-    if flags & !known != 0 {
+    if flags & !known != 0 || flags & decap_mask == decap_mask {
         return Ok(EINVAL);
     }
     let diff = len_diff.unsigned_abs() as usize;
@@ -517,16 +523,28 @@ fn adjust_room(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
     }
     with_skb(ctx, "skb_adjust_room", |skb| {
         let proto = skb.protocol();
-        let Some(len_min) = net_base_len(proto) else {
+        let Some(base_len) = net_base_len(proto) else {
             return Ok(ENOTSUPP);
         };
+        let mut len_min = base_len;
+        let shrink = len_diff < 0;
+        // Decapsulating only shrinks, and what remains must hold the inner header.
+        if flags & decap_mask != 0 {
+            if !shrink {
+                return Ok(EINVAL);
+            }
+            len_min = if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
+                20
+            } else {
+                40
+            };
+        }
         let mut off = skb.mac_header_len()?;
         match u64::from(mode) {
-            BPF_ADJ_ROOM_NET => off += len_min,
+            BPF_ADJ_ROOM_NET => off += base_len,
             BPF_ADJ_ROOM_MAC => {}
             _ => return Ok(ENOTSUPP),
         }
-        let shrink = len_diff < 0;
         let len = skb.len() as u32;
         let len_cur = len.wrapping_sub(skb.network_offset() as u32) as usize;
         if (shrink && (diff >= len_cur || len_cur - diff < len_min))
@@ -537,16 +555,22 @@ fn adjust_room(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
         // A test-run skb's GSO type is always 0: neither TCP nor UDP_L4 segmentation,
         // which bpf_skb_net_grow and bpf_skb_net_shrink refuse.
         if shrink {
-            if flags & !(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET) != 0 {
+            let allowed = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET | decap_mask;
+            if flags & !allowed != 0 {
                 return Ok(EINVAL);
             }
             if skb.is_gso() {
                 return Ok(ENOTSUPP);
             }
-            return Ok(match net_hdr_pop(skb, off, diff) {
-                Ok(()) => 0,
-                Err(e) => e,
-            });
+            if let Err(e) = net_hdr_pop(skb, off, diff) {
+                return Ok(e);
+            }
+            if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
+                skb.skb.protocol = eth_p::IP.to_be();
+            } else if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV6 != 0 {
+                skb.skb.protocol = eth_p::IPV6.to_be();
+            }
+            return Ok(0);
         }
         if skb.is_gso() {
             return Ok(ENOTSUPP);

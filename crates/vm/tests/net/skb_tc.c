@@ -136,7 +136,8 @@ int diff(struct __sk_buff *skb)
 // cb[0] selects: 0 bpf_skb_change_head(cb[1], cb[2]), 1 bpf_skb_change_tail(cb[1], cb[2]),
 // 2 bpf_skb_adjust_room(cb[1], cb[2], cb[3] | cb[4] << 32), 3 change_head(cb[1]) then
 // adjust_room(cb[2], BPF_ADJ_ROOM_MAC, cb[3]), 4 adjust_room(cb[1], NET, 0) then
-// change_tail(cb[2]). cb[0] = the (first) return value, cb[1] the second, cb[2] = len.
+// change_tail(cb[2]). cb[0] = the (first) return value, cb[1] the second, cb[2] = len,
+// cb[3] = protocol.
 SEC("tc")
 int resize(struct __sk_buff *skb)
 {
@@ -166,7 +167,7 @@ int resize(struct __sk_buff *skb)
 	skb->cb[0] = ret;
 	skb->cb[1] = ret2;
 	skb->cb[2] = skb->len;
-	skb->cb[3] = skb->data_end - skb->data;
+	skb->cb[3] = skb->protocol;
 	return TC_ACT_OK;
 }
 
@@ -242,6 +243,23 @@ int narrow(struct __sk_buff *skb)
 		     *(volatile __u8 *)(c + 7) << 24;
 	skb->cb[3] = *(volatile __u16 *)(c + 0) | *(volatile __u16 *)(c + 2) << 16;
 	skb->cb[4] = *(volatile __u8 *)(c + 1) | *(volatile __u16 *)(c + 6) << 16;
+	return TC_ACT_OK;
+}
+
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+unsigned long long load_word(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
+
+// Legacy packet loads before and after the packet moves: cb[0] = the byte at 12 before,
+// cb[1] = bpf_skb_change_head(cb[1]), then the word at cb[2] and the byte at 12.
+SEC("tc")
+int ldabs(struct __sk_buff *skb)
+{
+	__u32 head = skb->cb[1], at = skb->cb[2];
+
+	skb->cb[0] = load_byte(skb, 12);
+	skb->cb[1] = bpf_skb_change_head(skb, head, 0);
+	skb->cb[2] = load_word(skb, at);
+	skb->cb[3] = load_byte(skb, 12);
 	return TC_ACT_OK;
 }
 
