@@ -2,6 +2,7 @@
 
 mod asm;
 mod capture;
+mod describe;
 mod disasm;
 mod engine;
 mod error;

@@ -511,29 +511,24 @@ impl Report<'_> {
         if verbose {
             out += "\npackets:\n";
             for (index, o, fields) in self.ran() {
-                let len_in = capture::frame(self.packets.link_type, &self.packets.packets[index])
-                    .map_or(0, |f| f.len());
-                let change = if verdict::passes(self.kind, o.retval)
-                    && self.kind != PacketKind::SocketFilter
-                {
-                    let same = capture::frame(self.packets.link_type, &self.packets.packets[index])
-                        .is_ok_and(|f| f == o.data_out);
-                    if same {
-                        String::new()
-                    } else {
-                        format!(", out {} bytes, modified", o.data_out.len())
-                    }
-                } else {
-                    String::new()
-                };
-                let fields: String = fields
-                    .iter()
-                    .map(|(f, v)| format!(", {f} = {v:#x}"))
-                    .collect();
-                out += &format!(
-                    "  {index:>5}  {len_in:>5} bytes  {}{change}{fields}\n",
+                let input = capture::frame(self.packets.link_type, &self.packets.packets[index])
+                    .unwrap_or_default();
+                let mut line = format!(
+                    "  {index:>5}  {:<54} {}",
+                    crate::describe::frame(&input),
                     verdict_text(self.kind, o, self.maps)
                 );
+                if verdict::passes(self.kind, o.retval)
+                    && self.kind != PacketKind::SocketFilter
+                    && o.data_out != input
+                {
+                    line += &format!(", rewritten: {}", crate::describe::frame(&o.data_out));
+                }
+                for (field, value) in fields {
+                    line += &format!(", {field} = {value:#x}");
+                }
+                out += line.trim_end();
+                out.push('\n');
             }
         }
         out += "\nverdicts:\n";
