@@ -69,6 +69,8 @@ pub const BPF_F_LOCK: u64 = 4;
 
 /// Map creation flag: do not preallocate elements (required by `lpm_trie`).
 pub const BPF_F_NO_PREALLOC: u32 = 1;
+/// Map creation flag: programs may read values but not write them (`.rodata`).
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 
 /// Which slots of a per-CPU map's element an operation reads or writes. Plain maps have
 /// one slot and ignore it.

@@ -115,6 +115,12 @@ pub struct MapSpec {
 }
 
 impl MapSpec {
+    /// Whether programs may write values through the pointers lookups give them: not
+    /// with `BPF_F_RDONLY_PROG`, so a value region of such a map is read-only.
+    pub fn program_writable(&self) -> bool {
+        self.flags & super::BPF_F_RDONLY_PROG == 0
+    }
+
     /// A spec without flags or name.
     pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> Self {
         MapSpec {
