@@ -595,7 +595,9 @@ fn resizing_as_the_kernel() {
         (p.clone(), c(3, 14, neg(-4), 0, 0)),
         (p.clone(), c(4, 8, 30, 0, 0)),
         (p.clone(), c(3, 14, 20, 2, 0)),
-        (p, c(4, neg(-8), 34, 0, 0)),
+        (p.clone(), c(4, neg(-8), 34, 0, 0)),
+        (p.clone(), c(5, 14, 8, 0, 0)),
+        (p, c(5, 20, 30, 0, 0)),
     ];
     let outs = check("skb_tc", "resize", PacketKind::SchedCls, &cases);
     // change_head(14): 14 zero bytes in front, 66 bytes.
@@ -642,6 +644,12 @@ fn resizing_as_the_kernel() {
     assert_eq!(outs[27].cb(0), EINVAL);
     assert_eq!(outs[31].cb(0), EINVAL);
     assert_eq!(outs[38].cb(0), ENOTSUPP);
+    // Cut to its Ethernet header (14 bytes), an IPv4 packet still grows room after where
+    // its IPv4 header was: 8 bytes pushed in front, the 34 bytes before the room moved
+    // back to the front (20 of them from past the end: the cut bytes, still in the
+    // buffer), the room zeroed past the packet's end. The packet: its first 22 bytes.
+    assert_eq!((outs[44].cb(0), outs[44].cb(1), outs[44].cb(2)), (0, 0, 22));
+    assert_eq!(outs[44].data, cases[44].0[..22]);
 }
 
 #[test]

@@ -136,7 +136,7 @@ int diff(struct __sk_buff *skb)
 // cb[0] selects: 0 bpf_skb_change_head(cb[1], cb[2]), 1 bpf_skb_change_tail(cb[1], cb[2]),
 // 2 bpf_skb_adjust_room(cb[1], cb[2], cb[3] | cb[4] << 32), 3 change_head(cb[1]) then
 // adjust_room(cb[2], BPF_ADJ_ROOM_MAC, cb[3]), 4 adjust_room(cb[1], NET, 0) then
-// change_tail(cb[2]). cb[0] = the (first) return value, cb[1] the second, cb[2] = len,
+// change_tail(cb[2]), 5 change_tail(cb[1]) then adjust_room(cb[2], NET, 0). cb[0] = the (first) return value, cb[1] the second, cb[2] = len,
 // cb[3] = protocol.
 SEC("tc")
 int resize(struct __sk_buff *skb)
@@ -159,9 +159,13 @@ int resize(struct __sk_buff *skb)
 		ret = bpf_skb_change_head(skb, a, 0);
 		ret2 = bpf_skb_adjust_room(skb, (__s32)b, BPF_ADJ_ROOM_MAC, flags);
 		break;
-	default:
+	case 4:
 		ret = bpf_skb_adjust_room(skb, (__s32)a, BPF_ADJ_ROOM_NET, 0);
 		ret2 = bpf_skb_change_tail(skb, b, 0);
+		break;
+	default:
+		ret = bpf_skb_change_tail(skb, a, 0);
+		ret2 = bpf_skb_adjust_room(skb, (__s32)b, BPF_ADJ_ROOM_NET, 0);
 		break;
 	}
 	skb->cb[0] = ret;
