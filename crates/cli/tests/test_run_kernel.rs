@@ -27,10 +27,6 @@ const FIXTURES: [(&str, ProgType); 8] = [
     ("socket_filter", ProgType::SocketFilter),
 ];
 
-/// Fixtures bpfkit refuses to run, and the words of its refusal. The test checks that
-/// it still refuses them, so that this list shrinks as soon as bpfkit runs them.
-const REFUSED: [(&str, &str); 1] = [("tc_vlan", "no helper number 19")];
-
 /// `sizeof(struct __sk_buff)` in linux/bpf.h.
 const SK_BUFF_SIZE: usize = 192;
 
@@ -197,13 +193,6 @@ fn packet_fixtures_run_in_bpfkit_as_in_the_kernel() {
         let (kernel, kernel_maps) = kernel_run(name, prog_type, &packets);
         assert_eq!(kernel.len(), packets.len());
         let object = net(&format!("{name}.o"));
-        if let Some((_, refusal)) = REFUSED.iter().find(|(n, _)| *n == name) {
-            let out = bpfkit(&["test-run", &object, "--pcap", &pcap]);
-            assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
-            assert!(stderr(&out).contains(refusal), "{name}: {}", stderr(&out));
-            println!("not compared: {name}: bpfkit {refusal}");
-            continue;
-        }
         for engine in ["interp", "jit"] {
             let json = test_run_json(&[&object, "--pcap", &pcap, "--engine", engine]);
             let skipped: Vec<u64> = json["skipped"]
@@ -256,7 +245,7 @@ fn packet_fixtures_run_in_bpfkit_as_in_the_kernel() {
         "{compared} runs compared with the kernel's, {} packets each",
         packets.len()
     );
-    assert_eq!(compared, 2 * (FIXTURES.len() - REFUSED.len()));
+    assert_eq!(compared, 2 * FIXTURES.len());
 }
 
 /// Bytes as lowercase hex, as `--json` writes them.
