@@ -201,7 +201,7 @@ impl<'s> Skb<'s> {
 
     /// The buffer from `data` on, at least `n` bytes of it (the tailroom grown if short):
     /// header moves may, as in the kernel, reach past the packet's end into the tailroom.
-    fn head_and_tail(&mut self, n: usize) -> &mut [u8] {
+    fn data_and_tailroom(&mut self, n: usize) -> &mut [u8] {
         let size = self.state.buffer().len();
         if self.data() + n > size {
             self.state.grow(0, self.data() + n - size);
@@ -492,7 +492,7 @@ fn move_net_headers(skb: &mut Skb<'_>, delta: i64) {
 /// `bpf_skb_net_hdr_push`: `len` zero bytes inserted at offset `off` of the packet.
 fn net_hdr_push(skb: &mut Skb<'_>, off: usize, len: usize) {
     skb.push(len);
-    let b = skb.head_and_tail(off + len);
+    let b = skb.data_and_tailroom(off + len);
     b.copy_within(len..len + off, 0);
     b[off..off + len].fill(0);
     move_net_headers(skb, -(len as i64));
@@ -655,7 +655,7 @@ fn vlan_push(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
             // __vlan_insert_tag: the tag goes after the two MAC addresses.
             let (old_proto, old_tci) = (skb.skb.vlan_proto, skb.skb.vlan_tci);
             skb.push(VLAN_HLEN);
-            let b = skb.head_and_tail(16);
+            let b = skb.data_and_tailroom(16);
             b.copy_within(VLAN_HLEN..VLAN_HLEN + 12, 0);
             b[12..14].copy_from_slice(&old_proto.to_ne_bytes());
             b[14..16].copy_from_slice(&old_tci.to_be_bytes());
