@@ -231,3 +231,20 @@ fn packet_hex_and_usage_errors() {
     let out = bpfkit(&["test-run", &firewall()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn set_changes_the_blocklist() {
+    // blocklist = { {32, 10.0.0.1} } (prefix length 32 as a little-endian u32, the address
+    // in network order), the other three entries zero, ending the list. Every IPv4 packet
+    // from 10.0.0.1 is dropped (fragments too: the source is checked first), the sources
+    // blocked by default pass, and the cut frame is still malformed.
+    let set = format!("blocklist=200000000a000001{}", "0".repeat(48));
+    let json = test_run_json(&[&firewall(), "--pcap", &net("mixed.pcap"), "--set", &set]);
+    let dropped: Vec<usize> = verdicts(&json)
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| *v == "XDP_DROP")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(dropped, [1, 2, 3, 12, 13, 14, 15, 16, 18]);
+}
