@@ -171,13 +171,14 @@ pub(crate) extern "C" fn call_helper(
     }));
     let fault = match result {
         Ok(Ok(v)) => {
-            // The helper may have added regions (map values) or moved the packet.
+            // The helper may have moved the packet or added regions (map values).
             // SAFETY: as above; the helper's borrows have ended.
-            ctx.refresh_user(unsafe { &*ctx.memory });
-            // SAFETY: as above.
-            if let Some(state) = unsafe { ctx.packet_state.as_mut() } {
+            let (memory, packet) = unsafe { (&mut *ctx.memory, ctx.packet_state.as_mut()) };
+            if let Some(state) = packet {
+                state.resync(memory);
                 ctx.set_packet(state.legacy_packet());
             }
+            ctx.refresh_user(memory);
             return v;
         }
         Ok(Err(HelperError::Fault(f))) => Some(f),

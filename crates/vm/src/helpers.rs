@@ -16,8 +16,8 @@ pub struct HelperContext<'a, 'm> {
     /// The regions of the run; helpers read and write pointer arguments through it.
     pub memory: &'a mut Memory<'m>,
     /// The packet and the real context, when the program runs on a packet
-    /// ([`crate::net`]). A helper that moves the packet calls [`PacketState::resync`]
-    /// with `memory`; the engines pick up the new bounds after every helper call.
+    /// ([`crate::net`]). After every helper call the engines bring the context's pointers
+    /// and the run's packet region up to date ([`PacketState::resync`]).
     pub packet: Option<&'a mut PacketState>,
 }
 

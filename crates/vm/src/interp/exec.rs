@@ -385,6 +385,7 @@ fn exec(
                 }
                 // The helper may have moved the packet.
                 if let Some(state) = packet_state.as_deref_mut() {
+                    state.resync(&mut memory);
                     packet = state.legacy_packet();
                 }
             }

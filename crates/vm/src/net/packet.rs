@@ -4,8 +4,9 @@
 //! as the kernel's test run lays it out, so that helpers growing or shrinking the packet
 //! move its bounds inside the buffer. The real context is a `#[repr(C)]` struct whose
 //! pointer fields hold host addresses of the packet's bounds; whenever a helper moves the
-//! bounds (or the buffer itself), [`PacketState::resync`] rewrites those fields and the
-//! run's memory region of the packet, in one place for every program type.
+//! bounds (or the buffer itself), [`PacketState::resync`], which the engines call after
+//! every helper call, rewrites those fields and the run's memory region of the packet,
+//! in one place for every program type.
 
 use crate::memory::{Memory, Region};
 use std::any::Any;
@@ -94,6 +95,10 @@ impl RedirectInfo {
 /// between runs so that the buffer is allocated once for many packets.
 pub struct PacketState {
     buf: Vec<u8>,
+    /// Bytes of `buf` that may not be zero (all others are), so that laying out the next
+    /// packet clears only what the last run touched: the program writes only inside the
+    /// packet's bounds, helpers through the methods below, which widen this.
+    dirty: std::ops::Range<usize>,
     meta: usize,
     data: usize,
     end: usize,
@@ -102,6 +107,9 @@ pub struct PacketState {
     legacy_loads: bool,
     /// The packet region last handed to a run's memory, which `resync` replaces.
     installed: Option<Region>,
+    /// Whether the bounds or the buffer moved since the context and the memory last saw
+    /// them.
+    moved: bool,
     /// What the redirect helpers recorded during the run.
     pub redirect: RedirectInfo,
 }
@@ -124,12 +132,14 @@ impl PacketState {
     pub fn new(ctx: Box<dyn Context>, legacy_loads: bool) -> PacketState {
         PacketState {
             buf: Vec::new(),
+            dirty: 0..0,
             meta: 0,
             data: 0,
             end: 0,
             ctx,
             legacy_loads,
             installed: None,
+            moved: false,
             redirect: RedirectInfo::default(),
         }
     }
@@ -139,9 +149,14 @@ impl PacketState {
     /// metadata, and forgets the last run's redirect. Reuses the allocation.
     pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
         let buffer_len = buffer_len.max(headroom + data.len());
-        self.buf.clear();
-        self.buf.resize(buffer_len, 0);
+        if self.buf.len() == buffer_len {
+            self.buf[self.dirty.clone()].fill(0);
+        } else {
+            self.buf.clear();
+            self.buf.resize(buffer_len, 0);
+        }
         self.buf[headroom..headroom + data.len()].copy_from_slice(data);
+        self.dirty = headroom..headroom + data.len();
         self.meta = headroom;
         self.data = headroom;
         self.end = headroom + data.len();
@@ -156,7 +171,28 @@ impl PacketState {
 
     /// The whole buffer, for writing.
     pub fn buffer_mut(&mut self) -> &mut [u8] {
+        self.touch(0, self.buf.len());
         &mut self.buf
+    }
+
+    /// Copies the bytes `src` of the buffer to offset `dest`, as `memmove`.
+    pub fn copy_within(&mut self, src: std::ops::Range<usize>, dest: usize) {
+        self.touch(dest, dest + src.len());
+        self.buf.copy_within(src, dest);
+    }
+
+    /// Sets the bytes `range` of the buffer to zero.
+    pub fn zero(&mut self, range: std::ops::Range<usize>) {
+        self.buf[range].fill(0);
+    }
+
+    /// Widens the range of bytes that may not be zero to cover `[lo, hi)`.
+    fn touch(&mut self, lo: usize, hi: usize) {
+        if self.dirty.is_empty() {
+            self.dirty = lo..hi;
+        } else {
+            self.dirty = self.dirty.start.min(lo)..self.dirty.end.max(hi);
+        }
     }
 
     /// Offset in the buffer of the metadata's start (`data_meta`).
@@ -191,21 +227,28 @@ impl PacketState {
 
     /// Moves the bounds to the buffer offsets given, which must be ordered
     /// (`meta <= data <= data_end`) and inside the buffer; out of order or out of range,
-    /// nothing changes and the answer is `false`. Call [`PacketState::resync`] after.
+    /// nothing changes and the answer is `false`. The engines resync after the helper
+    /// returns ([`PacketState::resync`]).
     pub fn set_bounds(&mut self, meta: usize, data: usize, data_end: usize) -> bool {
         if meta > data || data > data_end || data_end > self.buf.len() {
             return false;
         }
         (self.meta, self.data, self.end) = (meta, data, data_end);
+        // The program may write anywhere inside the new bounds.
+        self.touch(meta, data_end);
+        self.moved = true;
         true
     }
 
     /// Grows the buffer by `front` bytes before and `back` bytes after its current
     /// contents (zeroed), keeping the bounds on the same bytes: for helpers that need more
-    /// head- or tailroom than the buffer has. Call [`PacketState::resync`] after.
+    /// head- or tailroom than the buffer has. The engines resync after the helper
+    /// returns ([`PacketState::resync`]).
     pub fn grow(&mut self, front: usize, back: usize) {
         self.buf.splice(0..0, std::iter::repeat_n(0, front));
         self.buf.resize(self.buf.len() + back, 0);
+        self.dirty = self.dirty.start + front..self.dirty.end + front;
+        self.moved = true;
         self.meta += front;
         self.data += front;
         self.end += front;
@@ -250,6 +293,7 @@ impl PacketState {
     /// the engines check the first region first. Returns the context's address.
     pub(crate) fn install(&mut self, memory: &mut Memory<'_>) -> u64 {
         let packet = self.sync_context();
+        self.moved = false;
         let ctx = self.context_region();
         // SAFETY: both regions lie inside allocations this state owns (the buffer, the
         // boxed context); the caller borrows the state for at least as long as `memory`
@@ -262,10 +306,16 @@ impl PacketState {
         ctx.start
     }
 
-    /// After a helper moved the bounds or the buffer: rewrites the context's pointer
-    /// fields and replaces the packet region in `memory` (the engines refresh their copies
-    /// of the regions and of the legacy packet after every helper call).
+    /// If the bounds or the buffer moved since the last time: rewrites the context's
+    /// pointer fields and replaces the packet region in `memory`. The engines call it
+    /// after every helper call (then refresh their copies of the regions and of the
+    /// legacy packet); a helper that reads the context after moving the packet calls it
+    /// itself.
     pub fn resync(&mut self, memory: &mut Memory<'_>) {
+        if !self.moved {
+            return;
+        }
+        self.moved = false;
         let packet = self.sync_context();
         if let Some(old) = self.installed.replace(packet) {
             // SAFETY: as in `install`: the new region lies inside the buffer this state
@@ -330,6 +380,23 @@ mod tests {
         assert_eq!(state.legacy_packet().unwrap().len, 6);
         assert!(!state.set_bounds(6, 5, 12));
         assert!(!state.set_bounds(0, 0, 17));
+    }
+
+    #[test]
+    fn a_new_packet_finds_the_buffer_zeroed() {
+        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        state.load(4, &[1, 2, 3], 16);
+        // Writes inside moved bounds and through the whole buffer.
+        assert!(state.set_bounds(2, 2, 12));
+        state.packet_mut().fill(9);
+        state.copy_within(2..4, 13);
+        state.load(4, &[7], 16);
+        let mut expected = [0u8; 16];
+        expected[4] = 7;
+        assert_eq!(state.buffer(), expected);
+        state.buffer_mut()[15] = 1;
+        state.load(0, &[], 16);
+        assert_eq!(state.buffer(), [0; 16]);
     }
 
     #[test]

@@ -236,8 +236,7 @@ pub fn ctx_out(buff: &XdpBuff, ctx_in: &[u8]) -> [u8; XDP_MD_SIZE] {
     out
 }
 
-/// The packet state of an XDP run, for the XDP helpers (taken from the helper context's
-/// `packet`, leaving its `memory` free for `resync`).
+/// The packet state of an XDP run, for the XDP helpers.
 fn xdp_state<'a>(
     packet: &'a mut Option<&mut PacketState>,
     name: &str,
@@ -266,9 +265,8 @@ fn adjust_head(ctx: &mut HelperContext<'_, '_>, a: [u64; 5]) -> Result<u64, Help
     }
     let new_data = new_data as usize;
     let new_meta = new_data - metalen;
-    state.buffer_mut().copy_within(meta..data, new_meta);
+    state.copy_within(meta..data, new_meta);
     state.set_bounds(new_meta, new_data, end);
-    state.resync(ctx.memory);
     Ok(0)
 }
 
@@ -285,11 +283,11 @@ fn adjust_tail(ctx: &mut HelperContext<'_, '_>, a: [u64; 5]) -> Result<u64, Help
         return Ok(EINVAL);
     }
     let new_end = new_end as usize;
+    // Grown bytes may hold what the run wrote before shrinking the packet.
     if new_end > end {
-        state.buffer_mut()[end..new_end].fill(0);
+        state.zero(end..new_end);
     }
     state.set_bounds(meta, data, new_end);
-    state.resync(ctx.memory);
     Ok(0)
 }
 
@@ -310,7 +308,6 @@ fn adjust_meta(ctx: &mut HelperContext<'_, '_>, a: [u64; 5]) -> Result<u64, Help
         return Ok(EACCES);
     }
     state.set_bounds(new_meta, data, end);
-    state.resync(ctx.memory);
     Ok(0)
 }
 
