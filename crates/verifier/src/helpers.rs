@@ -25,6 +25,7 @@ pub mod ids {
     pub const PERF_EVENT_OUTPUT: u32 = 25;
     pub const SKB_LOAD_BYTES: u32 = 26;
     pub const CSUM_DIFF: u32 = 28;
+    pub const SKB_CHANGE_PROTO: u32 = 31;
     pub const SKB_CHANGE_TYPE: u32 = 32;
     pub const GET_HASH_RECALC: u32 = 34;
     pub const SKB_CHANGE_TAIL: u32 = 38;
@@ -42,6 +43,7 @@ pub mod ids {
     pub const PROBE_READ_KERNEL: u32 = 113;
     pub const KTIME_GET_BOOT_NS: u32 = 125;
     pub const RINGBUF_OUTPUT: u32 = 130;
+    pub const CSUM_LEVEL: u32 = 135;
 }
 
 /// What an argument register must hold (`enum bpf_arg_type`).
@@ -242,6 +244,12 @@ pub static STANDARD: &[HelperProto] = &[
         [Mem, ConstSizeOrZero, Mem, ConstSizeOrZero, Anything],
         Ret::Integer,
     ),
+    changing(proto(
+        SKB_CHANGE_PROTO,
+        "skb_change_proto",
+        [Ctx, Anything, Anything, None, None],
+        Ret::Integer,
+    )),
     proto(
         SKB_CHANGE_TYPE,
         "skb_change_type",
@@ -342,6 +350,12 @@ pub static STANDARD: &[HelperProto] = &[
         RINGBUF_OUTPUT,
         "ringbuf_output",
         [ConstMapPtr, Mem, ConstSizeOrZero, Anything, None],
+        Ret::Integer,
+    ),
+    proto(
+        CSUM_LEVEL,
+        "csum_level",
+        [Ctx, Anything, None, None, None],
         Ret::Integer,
     ),
 ];

@@ -378,6 +378,8 @@ const TC_HELPERS: &[&[u32]] = &[
         SET_HASH,
         SKB_ADJUST_ROOM,
         SKB_LOAD_BYTES_RELATIVE,
+        SKB_CHANGE_PROTO,
+        CSUM_LEVEL,
     ],
 ];
 
