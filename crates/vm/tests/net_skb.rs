@@ -888,3 +888,70 @@ fn legacy_loads_follow_the_packet_in_tc() {
     // IPv4 header's start 4500 0073.
     assert_eq!(outs[3].cb(2), 0x4500_0073);
 }
+
+#[test]
+fn protocol_changes_as_the_kernel() {
+    let c = |proto: u16, flags: u32| ctx([u32::from(proto.to_be()), flags, 0, 0, 0]);
+    let v4 = ipv4_udp(HOST, 10); // 52 bytes
+    let v6 = ipv6_udp(10); // 72 bytes
+    let cases = vec![
+        (v4.clone(), c(0x86dd, 0)),
+        (v6.clone(), c(0x0800, 0)),
+        (v4.clone(), c(0x0800, 0)),
+        (v4.clone(), c(0x86dd, 1)),
+        (arp(), c(0x86dd, 0)),
+    ];
+    let outs = check("skb_tc", "proto", PacketKind::SchedCls, &cases);
+    // IPv4 -> IPv6: 20 zero bytes after the MAC header, protocol 86dd, the hash cleared.
+    let mut grown = v4[..14].to_vec();
+    grown.extend_from_slice(&[0; 20]);
+    grown.extend_from_slice(&v4[14..]);
+    assert_eq!(outs[0].data, grown);
+    assert_eq!(
+        (outs[0].cb(0), outs[0].cb(1), outs[0].cb(2), outs[0].cb(3)),
+        (0, 0xdd86, 72, 0)
+    );
+    // IPv6 -> IPv4: the 20 bytes after the MAC header go.
+    let mut shrunk = v6[..14].to_vec();
+    shrunk.extend_from_slice(&v6[34..]);
+    assert_eq!(outs[1].data, shrunk);
+    assert_eq!((outs[1].cb(0), outs[1].cb(1)), (0, 0x0008));
+    // Same protocol, other protocols: -ENOTSUPP, the hash kept; flags: -EINVAL.
+    assert_eq!((outs[2].cb(0), outs[2].cb(3)), (ENOTSUPP, 5));
+    assert_eq!(outs[3].cb(0), EINVAL);
+    assert_eq!(outs[4].cb(0), ENOTSUPP);
+}
+
+#[test]
+fn checksum_levels_as_the_kernel() {
+    // Steps four bits each: 1 query, 2 inc, 3 dec, 4 reset, 5 adjust_room(0), 6 level 9.
+    let steps = |s: &[u32]| s.iter().enumerate().map(|(i, x)| x << (4 * i)).sum::<u32>();
+    let c = |s: &[u32], flags: u32| ctx([steps(s), flags, 0, 0, 0]);
+    let p = ipv4_udp(HOST, 10);
+    let no_reset = 1 << 5; // BPF_F_ADJ_ROOM_NO_CSUM_RESET
+    let cases = vec![
+        (p.clone(), c(&[1, 2, 1, 2, 2, 2, 2, 1], 0)),
+        (p.clone(), c(&[2, 2, 3, 1, 3, 1, 3, 1], 0)),
+        (p.clone(), c(&[2, 2, 4, 1, 6], 0)),
+        (p.clone(), c(&[2, 2, 5, 1], 0)),
+        (p, c(&[2, 2, 5, 1], no_reset)),
+    ];
+    let outs = check("skb_tc", "level", PacketKind::SchedCls, &cases);
+    let eacces = 0xf3; // -13, low byte
+    let einval = 0xea; // -22, low byte
+                       // The test run's skb has no checksum known good: a query is -EACCES; each increment
+                       // counts one more level (the first makes the checksum unnecessary, level 0), up to 3:
+                       // query, inc, query (0), inc (1), inc (2), inc (3), inc (still 3), query (3).
+    assert_eq!(outs[0].cb(1), u32::from_le_bytes([eacces, 0, 0, 0]));
+    assert_eq!(outs[0].cb(2), u32::from_le_bytes([0, 0, 0, 3]));
+    // Decrements count down, then make the checksum unknown again: inc, inc (1), dec (0),
+    // query (0), dec (unknown), query, dec (nothing), query.
+    assert_eq!(outs[1].cb(1), u32::from_le_bytes([0, 0, 0, 0]));
+    assert_eq!(outs[1].cb(2), u32::from_le_bytes([0, eacces, 0, eacces]));
+    // A reset forgets, an unknown level is -EINVAL.
+    assert_eq!(outs[2].cb(1), u32::from_le_bytes([0, 0, 0, eacces]));
+    assert_eq!(outs[2].cb(2), u32::from_le_bytes([einval, 0, 0, 0]));
+    // bpf_skb_adjust_room resets, unless told not to.
+    assert_eq!(outs[3].cb(1), u32::from_le_bytes([0, 0, 0, eacces]));
+    assert_eq!(outs[4].cb(1), u32::from_le_bytes([0, 0, 0, 1]));
+}

@@ -140,7 +140,13 @@ pub struct SkBuff {
     pub encapsulation: u8,
     /// Whether the program is a socket filter (else tc).
     pub socket_filter: u8,
-    _pad: u8,
+    /// Whether `ip_summed` is `CHECKSUM_UNNECESSARY` (else `CHECKSUM_NONE`, as the test
+    /// run leaves it): changed by `bpf_csum_level`, reset by `bpf_skb_adjust_room`.
+    pub csum_unnecessary: u8,
+    /// `skb->csum_level`, 0 to 3.
+    pub csum_level: u8,
+    /// Explicit padding: every byte of the struct is initialized, programs may read them.
+    _pad: [u8; 7],
     /// Buffer offset of the MAC header.
     pub mac_header: u32,
     /// Buffer offset of the network header.
@@ -481,6 +487,16 @@ pub fn ctx_out(skb: &SkBuff, ctx_in: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Programs may read every byte of the struct, so it has no implicit padding: 5 u64,
+    /// 13 u32, 8 u16, 16 u8, 3 u32.
+    #[test]
+    fn no_implicit_padding() {
+        assert_eq!(
+            std::mem::size_of::<SkBuff>(),
+            5 * 8 + 13 * 4 + 8 * 2 + 16 + 3 * 4
+        );
+    }
 
     #[test]
     fn layout_fields_are_inside_the_struct_and_sorted() {

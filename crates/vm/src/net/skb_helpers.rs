@@ -25,6 +25,8 @@ pub mod id {
     pub const SKB_CHANGE_TAIL: i32 = 38;
     pub const SKB_PULL_DATA: i32 = 39;
     pub const CSUM_UPDATE: i32 = 40;
+    pub const SKB_CHANGE_PROTO: i32 = 31;
+    pub const CSUM_LEVEL: i32 = 135;
     pub const SET_HASH_INVALID: i32 = 41;
     pub const SKB_CHANGE_HEAD: i32 = 43;
     pub const SET_HASH: i32 = 48;
@@ -53,18 +55,27 @@ pub mod flags {
     /// protocol becomes IPv4 (IPv6).
     pub const BPF_F_ADJ_ROOM_DECAP_L3_IPV4: u64 = 1 << 7;
     pub const BPF_F_ADJ_ROOM_DECAP_L3_IPV6: u64 = 1 << 8;
+    pub const DECAP_MASK: u64 = BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
     /// `BPF_F_ADJ_ROOM_ENCAP_L2(len)`: the inner MAC header's length in the top byte.
     pub const BPF_ADJ_ROOM_ENCAP_L2_SHIFT: u32 = 56;
+    pub const BPF_CSUM_LEVEL_QUERY: u64 = 0;
+    pub const BPF_CSUM_LEVEL_INC: u64 = 1;
+    pub const BPF_CSUM_LEVEL_DEC: u64 = 2;
+    pub const BPF_CSUM_LEVEL_RESET: u64 = 3;
     pub const BPF_ADJ_ROOM_NET: u64 = 0;
     pub const BPF_ADJ_ROOM_MAC: u64 = 1;
 }
 
 use flags::*;
 
+/// `SKB_MAX_CSUM_LEVEL`.
+const MAX_CSUM_LEVEL: u8 = 3;
+
 const fn neg(errno: i64) -> u64 {
     (-errno) as u64
 }
 const ENOMEM: u64 = neg(12);
+const EACCES: u64 = neg(13);
 const EFAULT: u64 = neg(14);
 const EINVAL: u64 = neg(22);
 const ERANGE: u64 = neg(34);
@@ -419,6 +430,68 @@ fn csum_update(ctx: &mut HelperContext<'_, '_>, _: Args) -> HelperResult {
     Ok(ENOTSUPP)
 }
 
+/// `long bpf_csum_level(skb, u64 level)`: queries or changes how many checksums of the
+/// packet are known good (`CHECKSUM_UNNECESSARY` and `csum_level`).
+fn csum_level(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
+    with_skb(ctx, "csum_level", |skb| {
+        let s = &mut skb.skb;
+        match a[1] {
+            BPF_CSUM_LEVEL_INC if s.csum_unnecessary != 0 => {
+                s.csum_level = (s.csum_level + 1).min(MAX_CSUM_LEVEL);
+            }
+            BPF_CSUM_LEVEL_INC => {
+                s.csum_unnecessary = 1;
+                s.csum_level = 0;
+            }
+            BPF_CSUM_LEVEL_DEC if s.csum_unnecessary != 0 && s.csum_level == 0 => {
+                s.csum_unnecessary = 0;
+            }
+            BPF_CSUM_LEVEL_DEC if s.csum_unnecessary != 0 => s.csum_level -= 1,
+            BPF_CSUM_LEVEL_DEC => {}
+            BPF_CSUM_LEVEL_RESET => reset_csum_unnecessary(s),
+            BPF_CSUM_LEVEL_QUERY if s.csum_unnecessary != 0 => return Ok(s.csum_level.into()),
+            BPF_CSUM_LEVEL_QUERY => return Ok(EACCES),
+            _ => return Ok(EINVAL),
+        }
+        Ok(0)
+    })
+}
+
+/// `__skb_reset_checksum_unnecessary`.
+fn reset_csum_unnecessary(s: &mut SkBuff) {
+    s.csum_unnecessary = 0;
+    s.csum_level = 0;
+}
+
+/// `long bpf_skb_change_proto(skb, __be16 proto, u64 flags)`: IPv4 to IPv6 makes 20
+/// bytes of room after the MAC header, IPv6 to IPv4 removes 20 there; the program
+/// rewrites the header.
+fn change_proto(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
+    let (to, flags) = (u16::from_be(a[1] as u16), a[2]);
+    if flags != 0 {
+        return Ok(EINVAL);
+    }
+    with_skb(ctx, "skb_change_proto", |skb| {
+        const LEN_DIFF: usize = 40 - 20;
+        let off = skb.mac_header_len()?;
+        match (skb.protocol(), to) {
+            (eth_p::IP, eth_p::IPV6) => {
+                net_hdr_push(skb, off, LEN_DIFF);
+                skb.skb.protocol = eth_p::IPV6.to_be();
+            }
+            (eth_p::IPV6, eth_p::IP) => {
+                if let Err(e) = net_hdr_pop(skb, off, LEN_DIFF) {
+                    return Ok(e);
+                }
+                skb.skb.protocol = eth_p::IP.to_be();
+            }
+            _ => return Ok(ENOTSUPP),
+        }
+        skb.clear_hash();
+        Ok(0)
+    })
+}
+
 /// `long bpf_skb_change_head(skb, u32 len, u64 flags)`: `len` zero bytes in front of
 /// the packet, which become the MAC header.
 fn change_head(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
@@ -516,16 +589,15 @@ fn net_hdr_pop(skb: &mut Skb<'_>, off: usize, len: usize) -> Result<(), u64> {
 fn adjust_room(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
     let (len_diff, mode, flags) = (a[1] as i32, a[2] as u32, a[3]);
     let l3_mask = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6;
-    let decap_mask = BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
     let known = BPF_F_ADJ_ROOM_FIXED_GSO
-        | decap_mask
+        | DECAP_MASK
         | l3_mask
         | BPF_F_ADJ_ROOM_ENCAP_L4_GRE
         | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
         | BPF_F_ADJ_ROOM_ENCAP_L2_ETH
         | (0xff << BPF_ADJ_ROOM_ENCAP_L2_SHIFT)
         | BPF_F_ADJ_ROOM_NO_CSUM_RESET;
-    if flags & !known != 0 || flags & decap_mask == decap_mask {
+    if flags & !known != 0 || flags & DECAP_MASK == DECAP_MASK {
         return Ok(EINVAL);
     }
     let diff = len_diff.unsigned_abs() as usize;
@@ -533,61 +605,76 @@ fn adjust_room(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
         return Ok(EFAULT);
     }
     with_skb(ctx, "skb_adjust_room", |skb| {
-        let proto = skb.protocol();
-        let Some(base_len) = net_base_len(proto) else {
-            return Ok(ENOTSUPP);
+        let ret = adjust_room_of(skb, len_diff, diff, mode, flags)?;
+        if ret == 0 && flags & BPF_F_ADJ_ROOM_NO_CSUM_RESET == 0 {
+            reset_csum_unnecessary(&mut skb.skb);
+        }
+        Ok(ret)
+    })
+}
+
+/// `bpf_skb_adjust_room` after its first checks, on the skb.
+fn adjust_room_of(
+    skb: &mut Skb<'_>,
+    len_diff: i32,
+    diff: usize,
+    mode: u32,
+    flags: u64,
+) -> HelperResult {
+    let proto = skb.protocol();
+    let Some(base_len) = net_base_len(proto) else {
+        return Ok(ENOTSUPP);
+    };
+    let mut len_min = base_len;
+    let shrink = len_diff < 0;
+    // Decapsulating only shrinks, and what remains must hold the inner header.
+    if flags & DECAP_MASK != 0 {
+        if !shrink {
+            return Ok(EINVAL);
+        }
+        len_min = if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
+            20
+        } else {
+            40
         };
-        let mut len_min = base_len;
-        let shrink = len_diff < 0;
-        // Decapsulating only shrinks, and what remains must hold the inner header.
-        if flags & decap_mask != 0 {
-            if !shrink {
-                return Ok(EINVAL);
-            }
-            len_min = if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
-                20
-            } else {
-                40
-            };
-        }
-        let mut off = skb.mac_header_len()?;
-        match u64::from(mode) {
-            BPF_ADJ_ROOM_NET => off += base_len,
-            BPF_ADJ_ROOM_MAC => {}
-            _ => return Ok(ENOTSUPP),
-        }
-        let len = skb.len() as u32;
-        let len_cur = len.wrapping_sub(skb.network_offset() as u32) as usize;
-        if (shrink && (diff >= len_cur || len_cur - diff < len_min))
-            || (!shrink && len as usize + diff > MAX_LEN as usize && !skb.is_gso())
-        {
-            return Ok(ENOTSUPP);
-        }
-        // A test-run skb's GSO type is always 0: neither TCP nor UDP_L4 segmentation,
-        // which bpf_skb_net_grow and bpf_skb_net_shrink refuse.
-        if shrink {
-            let allowed = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET | decap_mask;
-            if flags & !allowed != 0 {
-                return Ok(EINVAL);
-            }
-            if skb.is_gso() {
-                return Ok(ENOTSUPP);
-            }
-            if let Err(e) = net_hdr_pop(skb, off, diff) {
-                return Ok(e);
-            }
-            if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
-                skb.skb.protocol = eth_p::IP.to_be();
-            } else if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV6 != 0 {
-                skb.skb.protocol = eth_p::IPV6.to_be();
-            }
-            return Ok(0);
+    }
+    let mut off = skb.mac_header_len()?;
+    match u64::from(mode) {
+        BPF_ADJ_ROOM_NET => off += base_len,
+        BPF_ADJ_ROOM_MAC => {}
+        _ => return Ok(ENOTSUPP),
+    }
+    let len = skb.len() as u32;
+    let len_cur = len.wrapping_sub(skb.network_offset() as u32) as usize;
+    if (shrink && (diff >= len_cur || len_cur - diff < len_min))
+        || (!shrink && len as usize + diff > MAX_LEN as usize && !skb.is_gso())
+    {
+        return Ok(ENOTSUPP);
+    }
+    // A test-run skb's GSO type is always 0: neither TCP nor UDP_L4 segmentation,
+    // which bpf_skb_net_grow and bpf_skb_net_shrink refuse.
+    if shrink {
+        let allowed = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET | DECAP_MASK;
+        if flags & !allowed != 0 {
+            return Ok(EINVAL);
         }
         if skb.is_gso() {
             return Ok(ENOTSUPP);
         }
-        grow_room(skb, off, diff, flags)
-    })
+        if let Err(e) = net_hdr_pop(skb, off, diff) {
+            return Ok(e);
+        }
+        if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV4 != 0 {
+            skb.skb.protocol = eth_p::IP.to_be();
+        } else if flags & BPF_F_ADJ_ROOM_DECAP_L3_IPV6 != 0 {
+            skb.skb.protocol = eth_p::IPV6.to_be();
+        }
+        return Ok(0);
+    }
+    if skb.is_gso() {
+        return Ok(ENOTSUPP);
+    }
+    grow_room(skb, off, diff, flags)
 }
 
 /// `bpf_skb_net_grow`.
@@ -833,7 +920,7 @@ const SOCKET_FILTER: [(i32, &str, Helper); 2] = [
 ];
 
 /// The helpers tc programs may call besides the general ones (`tc_cls_act_func_proto`).
-const TC: [(i32, &str, Helper); 19] = [
+const TC: [(i32, &str, Helper); 21] = [
     (id::SKB_STORE_BYTES, "skb_store_bytes", store_bytes),
     (id::L3_CSUM_REPLACE, "l3_csum_replace", l3_csum_replace),
     (id::L4_CSUM_REPLACE, "l4_csum_replace", l4_csum_replace),
@@ -857,6 +944,8 @@ const TC: [(i32, &str, Helper); 19] = [
         "skb_load_bytes_relative",
         load_bytes_relative,
     ),
+    (id::SKB_CHANGE_PROTO, "skb_change_proto", change_proto),
+    (id::CSUM_LEVEL, "csum_level", csum_level),
 ];
 
 /// Registers the skb helpers of a tc program, or (with `socket_filter`) of a socket filter.

@@ -267,4 +267,44 @@ int ldabs(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+// bpf_skb_change_proto(cb[0], cb[1]) after bpf_set_hash(5): cb[0] = the return value,
+// cb[1] = protocol, cb[2] = len, cb[3] = hash.
+SEC("tc")
+int proto(struct __sk_buff *skb)
+{
+	bpf_set_hash(skb, 5);
+	skb->cb[0] = bpf_skb_change_proto(skb, skb->cb[0], skb->cb[1]);
+	skb->cb[1] = skb->protocol;
+	skb->cb[2] = skb->len;
+	skb->cb[3] = skb->hash;
+	return TC_ACT_OK;
+}
+
+// Up to eight checksum-level steps, cb[0] four bits each from the lowest (0 ends):
+// 1..4 bpf_csum_level(QUERY, INC, DEC, RESET), 5 bpf_skb_adjust_room(0, MAC, cb[1]),
+// 6 bpf_csum_level(9). The return values' low bytes in cb[1] and cb[2].
+SEC("tc")
+int level(struct __sk_buff *skb)
+{
+	__u32 steps = skb->cb[0], flags = skb->cb[1], rets[2] = { 0, 0 };
+
+	for (int i = 0; i < 8; i++) {
+		__u32 step = (steps >> (4 * i)) & 15;
+		long ret;
+
+		if (step == 0)
+			break;
+		if (step <= 4)
+			ret = bpf_csum_level(skb, step - 1);
+		else if (step == 5)
+			ret = bpf_skb_adjust_room(skb, 0, BPF_ADJ_ROOM_MAC, flags);
+		else
+			ret = bpf_csum_level(skb, 9);
+		rets[i / 4] |= ((__u32)ret & 0xff) << (8 * (i % 4));
+	}
+	skb->cb[1] = rets[0];
+	skb->cb[2] = rets[1];
+	return TC_ACT_OK;
+}
+
 char _license[] SEC("license") = "GPL";
