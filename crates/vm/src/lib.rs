@@ -1,6 +1,8 @@
 //! Running eBPF programs: the memory model (checked regions), the helper registry keyed by
-//! Linux's helper numbers, the interpreter, and the maps ([`maps`]) and Linux helpers
-//! ([`helpers::linux`]) programs share with each other and with user space.
+//! Linux's helper numbers, the interpreter, the maps ([`maps`]) and Linux helpers
+//! ([`helpers::linux`]) programs share with each other and with user space, and packet
+//! programs (XDP, tc, socket filters) run on packets as the kernel's test run does
+//! ([`net`]).
 //!
 //! ```
 //! use bpfkit_isa::{Insn, Reg, AluOp, Operand, Width, Size};
