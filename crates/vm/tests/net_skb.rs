@@ -955,3 +955,33 @@ fn checksum_levels_as_the_kernel() {
     assert_eq!(outs[3].cb(1), u32::from_le_bytes([0, 0, 0, eacces]));
     assert_eq!(outs[4].cb(1), u32::from_le_bytes([0, 0, 0, 1]));
 }
+
+#[test]
+fn runs_without_a_context_as_the_kernel() {
+    let object = object("skb_tc");
+    let kind = PacketKind::SchedCls;
+    let mut interp = bpfkit_program(&object, "fields", kind, |c, h| {
+        Interpreter::new(c, h).unwrap()
+    });
+    let kernel = kernel_program(&object, "fields", kind);
+    let packet = ipv4_udp(HOST, 60);
+    let ours = interp.run(&PacketInput::new(&packet)).unwrap();
+    if let Some(k) = &kernel {
+        let theirs = k
+            .test_run(&TestRun {
+                data_in: &packet,
+                data_out_size: 32768,
+                ..TestRun::default()
+            })
+            .unwrap();
+        assert_eq!(
+            (u64::from(theirs.retval), &theirs.data_out),
+            (ours.retval, &ours.data_out)
+        );
+    }
+    // Without a context the skb comes from nowhere (ingress_ifindex 0) on the loopback
+    // device, and its control block is left as allocated: wire_len 0.
+    let word =
+        |i: usize| u32::from_le_bytes(ours.data_out[14 + 4 * i..18 + 4 * i].try_into().unwrap());
+    assert_eq!((word(2), word(9), word(10), word(18)), (0, 0, 1, 0));
+}
