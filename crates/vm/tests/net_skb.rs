@@ -119,7 +119,7 @@ fn run_kernel(p: &Program, packet: &[u8], ctx: &[u8]) -> Out {
     let out = p
         .test_run(&TestRun {
             data_in: packet,
-            data_out_size: 32768,
+            data_out_size: 2 << 20,
             ctx_in: Some(ctx),
             ctx_out_size: skb::SK_BUFF_UAPI_SIZE,
             repeat: 0,
@@ -546,6 +546,12 @@ fn resizing_as_the_kernel() {
     let p = ipv4_udp(HOST, 10); // 52 bytes
     let v6 = ipv6_udp(10);
     let neg = |x: i32| x as u32;
+    // GSO skbs (a gso_size in the context) may grow past the maximum length.
+    let gso_ctx = |op: u32, a: u32| {
+        let mut g = ctx([op, a, 0, 0, 0]);
+        set_u32(&mut g, 176, 1000);
+        g
+    };
     let cases = vec![
         // bpf_skb_change_head
         (p.clone(), c(0, 14, 0, 0, 0)),
@@ -597,7 +603,9 @@ fn resizing_as_the_kernel() {
         (p.clone(), c(3, 14, 20, 2, 0)),
         (p.clone(), c(4, neg(-8), 34, 0, 0)),
         (p.clone(), c(5, 14, 8, 0, 0)),
-        (p, c(5, 20, 30, 0, 0)),
+        (p.clone(), c(5, 20, 30, 0, 0)),
+        (p.clone(), gso_ctx(0, 1 << 20)),
+        (p, gso_ctx(0, 5 << 20)),
     ];
     let outs = check("skb_tc", "resize", PacketKind::SchedCls, &cases);
     // change_head(14): 14 zero bytes in front, 66 bytes.
@@ -650,6 +658,9 @@ fn resizing_as_the_kernel() {
     // buffer), the room zeroed past the packet's end. The packet: its first 22 bytes.
     assert_eq!((outs[44].cb(0), outs[44].cb(1), outs[44].cb(2)), (0, 0, 22));
     assert_eq!(outs[44].data, cases[44].0[..22]);
+    // A GSO skb grows its head by 1 MiB; 5 MiB is more than the kernel allocates.
+    assert_eq!((outs[46].cb(0), outs[46].cb(2)), (0, 52 + (1 << 20)));
+    assert_eq!(outs[47].cb(0), ENOMEM);
 }
 
 #[test]

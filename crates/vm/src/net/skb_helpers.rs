@@ -68,6 +68,12 @@ pub mod flags {
 
 use flags::*;
 
+/// `KMALLOC_MAX_SIZE` on x86-64: the largest buffer the kernel allocates for an skb's
+/// head, shared info included.
+const KMALLOC_MAX_SIZE: usize = 4 << 20;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64.
+const SHARED_INFO: usize = 320;
+
 /// `SKB_MAX_CSUM_LEVEL`.
 const MAX_CSUM_LEVEL: u8 = 3;
 
@@ -437,7 +443,7 @@ fn csum_level(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
         let s = &mut skb.skb;
         match a[1] {
             BPF_CSUM_LEVEL_INC if s.csum_unnecessary != 0 => {
-                s.csum_level = (s.csum_level + 1).min(MAX_CSUM_LEVEL);
+                s.csum_level = s.csum_level.saturating_add(1).min(MAX_CSUM_LEVEL);
             }
             BPF_CSUM_LEVEL_INC => {
                 s.csum_unnecessary = 1;
@@ -501,6 +507,10 @@ fn change_head(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
         let new_len = len.wrapping_add(head_room);
         if flags != 0 || (!skb.is_gso() && new_len > MAX_LEN) || new_len < len {
             return Ok(EINVAL);
+        }
+        // A GSO skb may grow past the usual maximum, up to what the kernel can allocate.
+        if skb.state.buffer().len() + head_room as usize > KMALLOC_MAX_SIZE - SHARED_INFO {
+            return Ok(ENOMEM);
         }
         skb.push(head_room as usize);
         skb.bytes()[..head_room as usize].fill(0);
