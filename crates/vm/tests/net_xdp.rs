@@ -702,3 +702,62 @@ fn contexts_the_test_run_refuses() {
         }
     }
 }
+
+/// The events_out program's input: flags, then 8 bytes of data.
+fn event_input(flags: u64) -> Vec<u8> {
+    let mut head = flags.to_ne_bytes().to_vec();
+    head.extend_from_slice(&0x1122_3344_5566_7788u64.to_ne_bytes());
+    packet(&head)
+}
+
+#[test]
+fn perf_event_output_appends_packet_bytes() {
+    const ENOENT: u64 = 2;
+    const E2BIG: u64 = 7;
+    const EFAULT: u64 = 14;
+    let case = |flags: u64, retval: u64| Case {
+        packet: event_input(flags),
+        retval,
+        data_out: event_input(flags),
+        redirect: None,
+    };
+    // No perf buffer is open (the kernel's test run has none either): valid flags reach
+    // the array and find no buffer at index 0; index 5 is past the array; more packet
+    // bytes than the packet's 64 fault; unknown flags are invalid.
+    check(
+        "events_out",
+        &[
+            case(10 << 32, ENOENT),
+            case(64 << 32, ENOENT),
+            case(65 << 32, EFAULT),
+            case(5, E2BIG),
+            case(1 << 60, EINVAL),
+        ],
+    );
+    // With a buffer open at index 0: the sample is the 8 data bytes, then the packet's
+    // first 10 bytes, zero-padded to 20 (4 + 20 is a multiple of 8).
+    let object = object();
+    let (mut xdp, runtime) = bpfkit_program(&object, "events_out", |code, h| {
+        Interpreter::new(code, h).unwrap()
+    });
+    let events = object
+        .maps()
+        .iter()
+        .position(|d| d.name == "events")
+        .unwrap();
+    let map = runtime.maps.get(events as u32).unwrap().clone();
+    map.update(&0u32.to_ne_bytes(), &0u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    let input = event_input(10 << 32);
+    assert_eq!(xdp.run(&PacketInput::new(&input)).unwrap().retval, 100);
+    let mut samples = Vec::new();
+    map.as_perf_event_array().unwrap().consume(|index, sample| {
+        if let maps::Sample::Data(data) = sample {
+            samples.push((index, data.to_vec()));
+        }
+    });
+    let mut expected = 0x1122_3344_5566_7788u64.to_ne_bytes().to_vec();
+    expected.extend_from_slice(&input[..10]);
+    expected.resize(20, 0);
+    assert_eq!(samples, [(0, expected)]);
+}

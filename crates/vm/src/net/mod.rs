@@ -30,6 +30,7 @@
 
 pub mod convert;
 pub mod csum;
+mod event;
 pub mod packet;
 pub mod skb;
 mod skb_flow;
@@ -118,13 +119,16 @@ pub(crate) struct KindOps {
 }
 
 /// Registers the helpers of program type `kind`, by Linux number, sharing `runtime`'s maps.
-/// Add the general ones with [`crate::helpers::linux::register`].
+/// Add the general ones with [`crate::helpers::linux::register`] first: some are replaced
+/// by the packet programs' own (`bpf_perf_event_output`, which can append packet bytes).
 pub fn register(helpers: &mut Helpers, kind: PacketKind, runtime: &Runtime) {
     match kind {
         PacketKind::Xdp => xdp::register(helpers, runtime),
         PacketKind::SchedCls | PacketKind::SchedAct => skb_helpers::register(helpers, false),
         PacketKind::SocketFilter => skb_helpers::register(helpers, true),
     }
+    // bpf_xdp_event_output and bpf_skb_event_output: both append the packet's bytes.
+    event::register(helpers, runtime);
 }
 
 /// One packet to run a program on, with what the context says about where it came from.
