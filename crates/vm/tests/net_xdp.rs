@@ -761,3 +761,56 @@ fn perf_event_output_appends_packet_bytes() {
     expected.resize(20, 0);
     assert_eq!(samples, [(0, expected)]);
 }
+
+#[test]
+fn random_adjustments_match_the_kernel() {
+    let object = object();
+    let Some(kernel) = kernel_program(&object, "adjust") else {
+        return;
+    };
+    let (mut interp, _) = bpfkit_program(&object, "adjust", |code, h| {
+        Interpreter::new(code, h).unwrap()
+    });
+    let (mut jit, _) = bpfkit_program(&object, "adjust", |code, h| {
+        JitProgram::new(code, h).unwrap()
+    });
+    // xorshift: a fixed, reproducible sequence of deltas around every limit, on packets
+    // of 14 to 3520 bytes.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for _ in 0..400 {
+        let len = 14 + next(3507) as usize;
+        // Metadata mostly a multiple of 4 (up to 236 bytes, past the limit of 216).
+        let meta = -(next(60) as i32 * 4) - if next(8) == 0 { 2 } else { 0 };
+        let head = next(600) as i32 - 300;
+        let tail = next(4000) as i32 - len as i32;
+        let mut input: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        for (i, d) in [meta, head, tail].into_iter().enumerate() {
+            input[4 * i..4 * i + 4].copy_from_slice(&d.to_ne_bytes());
+        }
+        let ours = interp.run(&PacketInput::new(&input)).unwrap();
+        assert_eq!(jit.run(&PacketInput::new(&input)).unwrap(), ours);
+        let (retval, data_out) = kernel.run(&input);
+        assert_eq!(
+            (retval, data_out),
+            (ours.retval, ours.data_out),
+            "len {len}, deltas ({meta}, {head}, {tail})"
+        );
+        if ours.retval == XDP_PASS {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    // Both outcomes are exercised.
+    assert!(
+        passed > 20 && failed > 20,
+        "{passed} passed, {failed} failed"
+    );
+}
