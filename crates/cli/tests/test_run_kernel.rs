@@ -8,7 +8,6 @@
 
 mod net;
 
-use bpfkit_fixtures::kernel::KernelObject;
 use bpfkit_kernel::{possible_cpus, KernelError, ProgType, TestRun};
 use bpfkit_object::Object;
 use net::*;
@@ -62,13 +61,15 @@ fn kernel_run(
 ) -> (Vec<Option<KernelPacket>>, Maps) {
     let bytes = std::fs::read(net_dir().join(format!("{name}.o"))).unwrap();
     let object = Object::parse(&bytes).unwrap();
-    let loaded =
-        KernelObject::load(&object, name, prog_type).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let loaded = object
+        .load_into_kernel(prog_type, &[name])
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let program = loaded.program(name).expect("the loaded program");
     let skb = prog_type != ProgType::Xdp;
     let results = packets
         .iter()
         .map(|packet| {
-            let run = loaded.program.test_run(&TestRun {
+            let run = program.test_run(&TestRun {
                 data_in: packet,
                 data_out_size: packet.len() + 512,
                 ctx_out_size: if skb { SK_BUFF_SIZE } else { 0 },
