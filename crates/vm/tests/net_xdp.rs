@@ -814,3 +814,43 @@ fn random_adjustments_match_the_kernel() {
         "{passed} passed, {failed} failed"
     );
 }
+
+#[test]
+fn random_redirects_match_the_kernel() {
+    let object = object();
+    let Some(kernel) = kernel_program(&object, "redirect") else {
+        return;
+    };
+    let (mut interp, runtime) = bpfkit_program(&object, "redirect", |code, h| {
+        Interpreter::new(code, h).unwrap()
+    });
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for _ in 0..300 {
+        // Every helper, keys around the stored ones, flags among the low five bits (the
+        // verdict bits, an undefined one, broadcast, exclude-ingress) and sometimes more.
+        let sel = next(6) as u8;
+        let key = next(10) as u32;
+        let flags = next(32) | if next(10) == 0 { 1 << next(64) } else { 0 };
+        let input = redirect_input(sel, key, flags);
+        let ours = interp.run(&PacketInput::new(&input)).unwrap();
+        assert_eq!(
+            kernel.run(&input).0,
+            ours.retval,
+            "helper {sel}, key {key}, flags {flags:#x}"
+        );
+    }
+    let verdicts = object
+        .maps()
+        .iter()
+        .position(|d| d.name == "verdicts")
+        .unwrap();
+    let mut ours = runtime.maps.get(verdicts as u32).unwrap().entries();
+    ours.sort();
+    assert_eq!(ours, kernel.entries(&object, verdicts), "verdict counts");
+}
