@@ -74,6 +74,9 @@ const KMALLOC_MAX_SIZE: usize = 4 << 20;
 /// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64.
 const SHARED_INFO: usize = 320;
 
+/// `NET_SKB_PAD`: head reallocations add headroom in multiples of it.
+const NET_SKB_PAD: usize = 64;
+
 /// `SKB_MAX_CSUM_LEVEL`.
 const MAX_CSUM_LEVEL: u8 = 3;
 
@@ -160,22 +163,32 @@ impl<'s> Skb<'s> {
     }
 
     /// Shifts every header offset by `by` bytes (the buffer grew in front).
+    /// `skb_headers_offset_update`. The kernel adds to the transport header's 16-bit
+    /// offset even when it is unset (0xffff): it wraps around to `by - 1` and reads as set
+    /// from then on, which `bpf_skb_change_tail` then takes as the shortest length.
     fn shift_headers(&mut self, by: usize) {
         let by = by as u32;
         self.skb.mac_header += by;
         self.skb.network_header += by;
-        if self.skb.transport_header != UNSET {
-            self.skb.transport_header += by;
-        }
+        self.skb.transport_header = if self.skb.transport_header == UNSET {
+            (0xffff + by) & 0xffff
+        } else {
+            self.skb.transport_header + by
+        };
     }
 
-    /// `skb_push`: `n` more bytes in front of the packet, taking them from the headroom
-    /// (grown when short, as `skb_cow_head` reallocates).
+    /// `skb_push`: `n` more bytes in front of the packet, taking them from the headroom.
+    /// When it is short, the head is reallocated with the missing room rounded up to
+    /// `NET_SKB_PAD` in front (`skb_cow`, `skb_cow_head`); the reallocation copies the
+    /// buffer up to the packet's end only, so what lay past it is gone (zero here; the
+    /// kernel's new buffer holds whatever the allocator gave).
     fn push(&mut self, n: usize) {
         if self.data() < n {
-            let front = n - self.data();
+            let front = (n - self.data()).next_multiple_of(NET_SKB_PAD);
             self.state.grow(front, 0);
             self.shift_headers(front);
+            let end = self.state.data_end();
+            self.state.buffer_mut()[end..].fill(0);
         }
         let (d, e) = (self.data() - n, self.state.data_end());
         self.set(d, e);
@@ -757,6 +770,14 @@ fn vlan_push(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
             b[12..14].copy_from_slice(&old_proto.to_ne_bytes());
             b[14..16].copy_from_slice(&old_tci.to_be_bytes());
             skb.skb.mac_header = skb.data() as u32;
+            // The network header moves back with the MAC header, keeping its offset from
+            // the packet's start, as in Linux 6.18 (bpf_skb_change_tail's shortest
+            // length shows it).
+            skb.skb.network_header = skb
+                .skb
+                .network_header
+                .checked_sub(VLAN_HLEN as u32)
+                .ok_or_else(corrupted)?;
             skb.skb.protocol = old_proto;
         }
         skb.skb.vlan_proto = proto.to_be();
