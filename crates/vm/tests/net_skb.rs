@@ -1019,10 +1019,10 @@ impl Rng {
     }
 }
 
-/// A random helper step for the script program: opcode 0..=11, an argument that mostly
+/// A random helper step for the script program: opcode 0..=13, an argument that mostly
 /// stays in the ranges where the helpers succeed and sometimes leaves them.
 fn random_step(rng: &mut Rng) -> u32 {
-    let op = rng.below(12);
+    let op = rng.below(14);
     let arg = match op {
         // change_tail: lengths around the packet's.
         2 => rng.below(200),

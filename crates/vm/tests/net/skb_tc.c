@@ -314,6 +314,7 @@ static __always_inline long script_step(struct __sk_buff *skb, __u32 op)
 	__u32 arg = op >> 8;
 	__u32 bytes = 0xefbeadde;
 	__u64 room_flags = 0;
+	long ret;
 
 	switch ((arg >> 12) & 3) {
 	case 1:
@@ -351,6 +352,13 @@ static __always_inline long script_step(struct __sk_buff *skb, __u32 op)
 		return bpf_csum_level(skb, arg & 3);
 	case 11:
 		return bpf_l3_csum_replace(skb, arg & 0xff, 0x1234, 0xabcd, 2);
+	case 12:
+		// Loads: the first byte loaded, or the error.
+		ret = bpf_skb_load_bytes_relative(skb, arg & 0xff, &bytes, 4, (arg >> 8) & 1);
+		return ret ? ret : bytes & 0xff;
+	case 13:
+		ret = bpf_skb_load_bytes(skb, arg & 0xff, &bytes, 4);
+		return ret ? ret : bytes & 0xff;
 	default:
 		return 0;
 	}
