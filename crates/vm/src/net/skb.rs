@@ -182,6 +182,9 @@ pub const LAYOUT: ContextLayout = ContextLayout {
         scalar(0, 4, offset_of!(SkBuff, len), 4),
         scalar(4, 4, offset_of!(SkBuff, pkt_type), 1),
         scalar(8, 4, offset_of!(SkBuff, mark), 4),
+        // The kernel ignores a store of 0xffff or more (NO_QUEUE_MAPPING) to
+        // queue_mapping, a comparison a one-instruction conversion cannot make: bpfkit
+        // stores the low 16 bits.
         scalar(12, 4, offset_of!(SkBuff, queue_mapping), 2),
         scalar(16, 4, offset_of!(SkBuff, protocol), 2),
         scalar(20, 4, offset_of!(SkBuff, vlan_present), 1),

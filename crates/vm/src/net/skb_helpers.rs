@@ -2,6 +2,15 @@
 //! and errors (net/core/filter.c, net/core/skbuff.c), for the skb a test run builds: linear,
 //! not cloned, no checksum offload state (`CHECKSUM_NONE`), not at tc ingress, on the
 //! loopback device.
+//!
+//! Where bpfkit cannot give the kernel's answer, it says so here:
+//! - `bpf_get_hash_recalc` computes bpfkit's own flow hash (symmetric, never 0): the
+//!   kernel's is keyed by a random value drawn at boot.
+//! - `bpf_clone_redirect` checks its arguments and the packet as the kernel does and
+//!   returns what sending to the loopback device returns, but the copy goes nowhere.
+//! - When a helper reallocates the head (more room in front than the headroom), the
+//!   buffer past the packet's end is zero; the kernel's holds whatever its allocator gave,
+//!   which a later header move past a cut packet's end copies into the packet.
 
 use super::csum;
 use super::packet::PacketState;
