@@ -51,10 +51,14 @@ Output: --out FILE writes the packets that come out of the program (XDP_PASS, XD
 XDP_REDIRECT; tc verdicts other than shot, stolen, queued and trap; socket filters' \
 non-zero lengths, the frame cut to that many bytes of its network layer) as they are after \
 the run, in the input's link type: pcapng with each packet's verdict (and redirect target) \
-as its comment when FILE ends in .pcapng, pcap otherwise.
+as its comment when FILE ends in .pcapng, pcap otherwise. Metadata an XDP program put in \
+front of the packet (bpf_xdp_adjust_meta) is part of data_out, as in the kernel's test \
+run, and so of the packet written.
 
 --json prints one object: `packets` (per packet run: `index`, `retval`, `verdict`, \
-`data_out` as hex, `redirect` when redirected), `skipped` (`index`, `reason`), `verdicts` \
+`data_out` as hex, `redirect` when redirected, `ctx` for tc programs and socket filters: \
+the __sk_buff fields the program changed that the kernel's test run copies back, mark, \
+priority, tstamp and cb[0] to cb[4]), `skipped` (`index`, `reason`), `verdicts` \
 (name -> count), `maps` (name -> list of {key, value} as hex, per-CPU values as a list of \
 one hex string per CPU), `trace` (trace_printk lines), `packets_per_second`.
 
@@ -101,7 +105,8 @@ pub struct TestRunArgs {
     /// Print one JSON object instead of the summary (see below).
     #[arg(long)]
     json: bool,
-    /// List every packet's verdict in the summary.
+    /// List every packet in the summary: what it is, its verdict, what the program
+    /// rewrote and the __sk_buff fields it changed.
     #[arg(long, short)]
     verbose: bool,
     /// Fault a run after N instructions (default: 2^32).
