@@ -537,6 +537,9 @@ impl Report<'_> {
             }
         }
         out += "\nverdicts:\n";
+        if self.verdicts().is_empty() {
+            out += "  (no packet ran)\n";
+        }
         for (name, count) in self.verdicts() {
             out += &format!("  {name:<16} {count:>8}\n");
         }
@@ -598,13 +601,13 @@ impl Report<'_> {
                     out += &format!("  {line}\n");
                 }
             }
+            let plural = if zeros == 1 { "" } else { "s" };
             if entries.is_empty() {
                 out += "  (empty)\n";
+            } else if zeros == entries.len() {
+                out += &format!("  ({zeros} element{plural}, all zero)\n");
             } else if zeros > 0 {
-                out += &format!(
-                    "  ({zeros} more element{} all zero)\n",
-                    if zeros == 1 { "" } else { "s" }
-                );
+                out += &format!("  ({zeros} more element{plural}, all zero)\n");
             }
         }
         out

@@ -248,3 +248,27 @@ fn set_changes_the_blocklist() {
         .collect();
     assert_eq!(dropped, [1, 2, 3, 12, 13, 14, 15, 16, 18]);
 }
+
+#[test]
+fn a_fault_exits_with_1_and_a_short_frame_is_skipped() {
+    // The firewall's first path (the blocklist load) is longer than 3 instructions.
+    let out = bpfkit(&[
+        "test-run",
+        &firewall(),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--budget",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("faulted on packet 0"),
+        "{}",
+        stderr(&out)
+    );
+    // Two bytes are less than an Ethernet header: the kernel's XDP test run refuses them
+    // (EINVAL), so bpfkit skips the packet and counts it.
+    let json = test_run_json(&[&firewall(), "--packet-hex", "0102"]);
+    assert_eq!(json["packets"], serde_json::json!([]));
+    assert_eq!(json["skipped"][0]["index"], 0);
+}
