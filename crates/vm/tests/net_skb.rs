@@ -15,7 +15,9 @@ use bpfkit_object::Object;
 use bpfkit_verifier::facts::Region as Facts;
 use bpfkit_verifier::{verify, VerifierOptions};
 use bpfkit_vm::helpers::linux::{self, Runtime};
-use bpfkit_vm::net::{self, skb, ConvertedProgram, PacketInput, PacketKind, PacketProgram};
+use bpfkit_vm::net::{
+    self, skb, ConvertedProgram, PacketInput, PacketKind, PacketProgram, Redirect,
+};
 use bpfkit_vm::{Engine, Helpers, Interpreter};
 
 const TC_ACT_OK: u64 = 0;
@@ -732,6 +734,24 @@ fn redirects_as_the_kernel() {
     ];
     let outs = check("skb_tc", "redirect", PacketKind::SchedCls, &cases);
     assert_eq!(outs[0].retval, TC_ACT_REDIRECT);
+    // The outcome says where the packet goes, when the verdict is TC_ACT_REDIRECT.
+    let object = object("skb_tc");
+    let mut p = bpfkit_program(&object, "redirect", PacketKind::SchedCls, |c, h| {
+        Interpreter::new(c, h).unwrap()
+    });
+    let mut target = |case: &(Vec<u8>, Vec<u8>)| {
+        let input = PacketInput {
+            ctx: Some(&case.1),
+            ..PacketInput::new(&case.0)
+        };
+        p.run(&input).unwrap().redirect
+    };
+    let ingress = Redirect::Ifindex {
+        ifindex: 42,
+        flags: 1,
+    };
+    assert_eq!(target(&cases[1]), Some(ingress));
+    assert_eq!(target(&cases[2]), None);
     assert_eq!(outs[1].retval, TC_ACT_REDIRECT);
     assert_eq!(outs[2].retval, TC_ACT_SHOT);
     assert_eq!((outs[3].retval, outs[3].cb(0)), (TC_ACT_OK, EINVAL));
