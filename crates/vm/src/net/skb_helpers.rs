@@ -111,7 +111,7 @@ type Args = [u64; 5];
 type HelperResult = Result<u64, HelperError>;
 
 /// The skb of a run: its packet state and a copy of its real context, written back by
-/// [`Skb::commit`].
+/// [`with_skb`].
 struct Skb<'s> {
     state: &'s mut PacketState,
     skb: SkBuff,
@@ -171,8 +171,8 @@ impl<'s> Skb<'s> {
             .ok_or_else(corrupted)
     }
 
-    /// Shifts every header offset by `by` bytes (the buffer grew in front).
-    /// `skb_headers_offset_update`. The kernel adds to the transport header's 16-bit
+    /// Shifts every header offset by `by` bytes after the buffer grew in front
+    /// (`skb_headers_offset_update`). The kernel adds to the transport header's 16-bit
     /// offset even when it is unset (0xffff): it wraps around to `by - 1` and reads as set
     /// from then on, which `bpf_skb_change_tail` then takes as the shortest length.
     fn shift_headers(&mut self, by: usize) {
