@@ -355,10 +355,16 @@ pub fn prepare(
     }
     let (protocol, pkt) = eth_type_trans(data);
     let net_len = len - ETH_HLEN;
-    if (protocol == eth_p::IP && net_len < 20) || (protocol == eth_p::IPV6 && net_len < 40) {
+    if protocol == eth_p::IP && net_len < 20 {
         return Err(input_error(
             len,
-            "an IPv4 (IPv6) packet shorter than its 20-byte (40-byte) header",
+            "an IPv4 packet shorter than its 20-byte header",
+        ));
+    }
+    if protocol == eth_p::IPV6 && net_len < 40 {
+        return Err(input_error(
+            len,
+            "an IPv6 packet shorter than its 40-byte header",
         ));
     }
     let full = full_ctx(ctx);
