@@ -17,6 +17,8 @@
 //!   `hwtstamp` may be non-zero (`convert___skb_to_skb`); after the run the context out
 //!   is the context in with `mark`, `priority`, `ingress_ifindex`, `ifindex`, `tstamp`,
 //!   `cb`, `wire_len`, `gso_segs` and `hwtstamp` read back (`convert_skb_to___skb`).
+//!   Without a context every field starts at zero but `ifindex` (1), `len`, `protocol`
+//!   and `pkt_type`: even `wire_len`, which the test run only sets from a context.
 
 use super::convert::{ContextLayout, FieldMap};
 use super::packet::{Bounds, Context, PacketState};
