@@ -45,7 +45,7 @@ use crate::helpers::linux::Runtime;
 use crate::helpers::Helpers;
 use crate::interp::{Engine, Invocation};
 use crate::maps::MapTable;
-use crate::memory::Memory;
+use crate::memory::{Memory, Region};
 use bpfkit_isa::Insn;
 use std::sync::Arc;
 use thiserror::Error;
@@ -189,7 +189,11 @@ pub enum PacketError {
 pub struct PacketProgram<E> {
     ops: &'static KindOps,
     engine: E,
-    maps: Arc<MapTable>,
+    /// Keeps the maps, and so the value memory of `value_regions`, alive.
+    _maps: Arc<MapTable>,
+    /// The array values relocated `lddw`s may point into ([`MapTable::add_value_regions`]),
+    /// found once: they never move while the maps live.
+    value_regions: Vec<Region>,
     state: PacketState,
 }
 
@@ -203,10 +207,14 @@ impl<E: Engine> PacketProgram<E> {
         build: impl FnOnce(&[Insn]) -> Result<E, Err>,
     ) -> Result<PacketProgram<E>, Err> {
         let ops = converted.ops();
+        let mut values = Memory::new();
+        maps.add_value_regions(&mut values);
+        let value_regions = values.regions().copied().collect();
         Ok(PacketProgram {
             ops,
             engine: build(converted.insns())?,
-            maps,
+            _maps: maps,
+            value_regions,
             state: (ops.new_state)(),
         })
     }
@@ -232,7 +240,12 @@ impl<E: Engine> PacketProgram<E> {
         (self.ops.prepare)(&mut self.state, input)?;
         let mut memory = Memory::new();
         let ctx = self.state.install(&mut memory);
-        self.maps.add_value_regions(&mut memory);
+        for region in &self.value_regions {
+            // SAFETY: an array map's value block, alive as long as the map, which
+            // `self._maps` keeps alive past this run; map memory is only accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
         let packet = self.state.legacy_packet();
         let out = self.engine.run(Invocation {
             args: [ctx, 0, 0, 0, 0],
