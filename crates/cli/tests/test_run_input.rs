@@ -230,6 +230,21 @@ fn packet_hex_and_usage_errors() {
     );
     let out = bpfkit(&["test-run", &firewall()]);
     assert_eq!(out.status.code(), Some(2));
+    // An XDP program takes no __sk_buff.
+    let out = bpfkit(&[
+        "test-run",
+        &firewall(),
+        "--packet-hex",
+        &hex,
+        "--ctx-hex",
+        "00",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--ctx-hex applies to tc programs"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

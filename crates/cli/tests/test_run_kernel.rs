@@ -58,6 +58,7 @@ fn kernel_run(
     name: &str,
     prog_type: ProgType,
     packets: &[Vec<u8>],
+    ctx_in: Option<&[u8]>,
 ) -> (Vec<Option<KernelPacket>>, Maps) {
     let bytes = std::fs::read(net_dir().join(format!("{name}.o"))).unwrap();
     let object = Object::parse(&bytes).unwrap();
@@ -72,6 +73,7 @@ fn kernel_run(
             let run = program.test_run(&TestRun {
                 data_in: packet,
                 data_out_size: packet.len() + 512,
+                ctx_in,
                 ctx_out_size: if skb { SK_BUFF_SIZE } else { 0 },
                 ..TestRun::default()
             });
@@ -190,12 +192,31 @@ fn packet_fixtures_run_in_bpfkit_as_in_the_kernel() {
         .collect();
     let pcap = net("mixed.pcap");
     let mut compared = 0;
-    for (name, prog_type) in FIXTURES {
-        let (kernel, kernel_maps) = kernel_run(name, prog_type, &packets);
+    // A context for tc programs and socket filters: mark 0x11, priority 5, cb[1] 0x2222.
+    let mut ctx_in = [0u8; SK_BUFF_SIZE];
+    ctx_in[8..12].copy_from_slice(&0x11u32.to_ne_bytes());
+    ctx_in[32..36].copy_from_slice(&5u32.to_ne_bytes());
+    ctx_in[52..56].copy_from_slice(&0x2222u32.to_ne_bytes());
+    let ctx_hex = bpfkit_cli_hex(&ctx_in);
+    let runs = FIXTURES.iter().flat_map(|&(name, prog_type)| {
+        let with_ctx = (prog_type != ProgType::Xdp).then_some(&ctx_in[..]);
+        std::iter::once((name, prog_type, None)).chain(with_ctx.map(|c| (name, prog_type, Some(c))))
+    });
+    for (name, prog_type, ctx) in runs {
+        let (kernel, kernel_maps) = kernel_run(name, prog_type, &packets, ctx);
         assert_eq!(kernel.len(), packets.len());
         let object = net(&format!("{name}.o"));
+        let name = if ctx.is_some() {
+            format!("{name} with a context")
+        } else {
+            name.to_string()
+        };
         for engine in ["interp", "jit"] {
-            let json = test_run_json(&[&object, "--pcap", &pcap, "--engine", engine]);
+            let mut args = vec![object.as_str(), "--pcap", &pcap, "--engine", engine];
+            if ctx.is_some() {
+                args.extend(["--ctx-hex", &ctx_hex]);
+            }
+            let json = test_run_json(&args);
             let skipped: Vec<u64> = json["skipped"]
                 .as_array()
                 .expect("skipped")
@@ -226,7 +247,20 @@ fn packet_fixtures_run_in_bpfkit_as_in_the_kernel() {
                     "{name} ({engine}), packet {i}: data_out"
                 );
                 for (field, value) in &want.ctx {
-                    let ours = got["ctx"].get(field).and_then(Value::as_u64).unwrap_or(0);
+                    // bpfkit lists the fields that changed; the others kept their start.
+                    let start =
+                        SKB_FIELDS
+                            .iter()
+                            .find(|(f, _)| f == field)
+                            .map_or(0, |&(_, at)| {
+                                ctx.map_or(0, |c| {
+                                    u32::from_ne_bytes(c[at..at + 4].try_into().unwrap())
+                                })
+                            });
+                    let ours = got["ctx"]
+                        .get(field)
+                        .and_then(Value::as_u64)
+                        .unwrap_or(u64::from(start));
                     assert_eq!(
                         ours,
                         u64::from(*value),
@@ -246,7 +280,8 @@ fn packet_fixtures_run_in_bpfkit_as_in_the_kernel() {
         "{compared} runs compared with the kernel's, {} packets each",
         packets.len()
     );
-    assert_eq!(compared, 2 * FIXTURES.len());
+    // Every fixture without a context, the three __sk_buff ones with one too; two engines.
+    assert_eq!(compared, 2 * (FIXTURES.len() + 3));
 }
 
 /// Bytes as lowercase hex, as `--json` writes them.
