@@ -287,3 +287,49 @@ fn a_fault_exits_with_1_and_a_short_frame_is_skipped() {
     assert_eq!(json["packets"], serde_json::json!([]));
     assert_eq!(json["skipped"][0]["index"], 0);
 }
+
+#[test]
+fn nat_rewrites_keep_checksums_correct() {
+    // tc_nat sends TCP and UDP to 10.0.0.2:80 to 10.0.0.80:8080: in mixed.pcap packets 1
+    // (TCP SYN), 14 (TCP with data) and 15 (UDP); not 10 (behind a VLAN tag, which the
+    // program does not parse) nor 16 (IP options, which it leaves alone). tcpdump -vv
+    // checks the IPv4, TCP and UDP checksums of what comes out.
+    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-nat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("nat.pcap");
+    let json = test_run_json(&[
+        &net("tc_nat.o"),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let marked: Vec<u64> = json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ctx"]["mark"] == 0x80)
+        .map(|p| p["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(marked, [1, 14, 15]);
+    let dump = match std::process::Command::new("tcpdump")
+        .args(["-vv", "-nn", "-r"])
+        .arg(&out)
+        .output()
+    {
+        Ok(dump) => dump,
+        Err(e) => {
+            println!("skipped the checksum check: tcpdump cannot be run ({e})");
+            std::fs::remove_dir_all(&dir).unwrap();
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert_eq!(text.matches("10.0.0.80.8080").count(), 3, "{text}");
+    assert!(text.contains("[udp sum ok]"), "{text}");
+    assert!(
+        !text.contains("bad") && !text.contains("incorrect"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
