@@ -312,24 +312,54 @@ fn nat_rewrites_keep_checksums_correct() {
         .map(|p| p["index"].as_u64().unwrap())
         .collect();
     assert_eq!(marked, [1, 14, 15]);
+    if let Some(text) = tcpdump(&out) {
+        assert_eq!(text.matches("10.0.0.80.8080").count(), 3, "{text}");
+        assert!(text.contains("[udp sum ok]"), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn encapsulated_packets_get_a_correct_outer_checksum() {
+    // xdp_encap sends every IPv4 frame of mixed.pcap without a VLAN tag and with a whole
+    // IPv4 header back out in IP-in-IP (packets 1-6 and 12-17: 12 of them); tcpdump -vv
+    // checks the outer header's checksum the program computed.
+    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-encap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("encap.pcap");
+    let json = test_run_json(&[
+        &net("xdp_encap.o"),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(json["verdicts"]["XDP_TX"], 12);
+    if let Some(text) = tcpdump(&out) {
+        assert_eq!(text.matches("10.0.0.254 > 10.0.0.99").count(), 12, "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `tcpdump -vv -nn -r path`, checked to report no bad checksum; None (saying so) where
+/// tcpdump cannot be run.
+fn tcpdump(path: &std::path::Path) -> Option<String> {
     let dump = match std::process::Command::new("tcpdump")
         .args(["-vv", "-nn", "-r"])
-        .arg(&out)
+        .arg(path)
         .output()
     {
         Ok(dump) => dump,
         Err(e) => {
             println!("skipped the checksum check: tcpdump cannot be run ({e})");
-            std::fs::remove_dir_all(&dir).unwrap();
-            return;
+            return None;
         }
     };
-    let text = String::from_utf8_lossy(&dump.stdout);
-    assert_eq!(text.matches("10.0.0.80.8080").count(), 3, "{text}");
-    assert!(text.contains("[udp sum ok]"), "{text}");
+    let text = String::from_utf8_lossy(&dump.stdout).into_owned();
+    // tcpdump's words for a bad checksum: "bad cksum", "[bad udp cksum", "(incorrect".
     assert!(
         !text.contains("bad") && !text.contains("incorrect"),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    Some(text)
 }
