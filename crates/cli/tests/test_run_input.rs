@@ -5,7 +5,7 @@
 //! skip, never a panic.
 //!
 //! Expected verdicts are derived by hand from fixtures/net/xdp_firewall.c and the packet
-//! list of gen-pcaps (crates/fixtures/src/bin/gen-pcaps.rs), written next to each test.
+//! list of crates/fixtures/src/captures.rs, written next to each test.
 
 mod net;
 
