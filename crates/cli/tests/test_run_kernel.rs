@@ -4,7 +4,10 @@
 //! with BPF_MAP_CREATE, loaded with BPF_PROG_LOAD, each packet run in order with
 //! BPF_PROG_TEST_RUN): return values, output bytes, the __sk_buff fields the kernel copies
 //! back (mark, priority, cb) and, after the last packet, every map's contents must be the
-//! same. Skipped, with a line, where this process may not load programs.
+//! same. The tc programs and the socket filter run a second time from a given __sk_buff
+//! (`--ctx-hex`, the kernel's ctx_in), the firewall a second time with another blocklist
+//! (`--set`, the object's global changed before load). Skipped, with a line, where this
+//! process may not load programs.
 
 mod net;
 
