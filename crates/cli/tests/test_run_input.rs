@@ -117,6 +117,14 @@ fn out_writes_the_packets_that_come_out_in_the_input_link_type() {
             &p.data[..4]
         );
     }
+    // A cooked capture gets its cooked header back.
+    let sll_out = dir.join("sll.pcap");
+    let sll_out = sll_out.to_str().unwrap();
+    test_run_json(&[&firewall(), "--pcap", &net("sll.pcap"), "--out", sll_out]);
+    let written = Capture::parse(&std::fs::read(sll_out).unwrap()).unwrap();
+    assert_eq!(written.link_type, bpfkit_pcap::LINKTYPE_LINUX_SLL);
+    assert_eq!(written.packets.len(), 13);
+    assert_eq!(written.packets[0].data, capture("sll.pcap").packets[0].data);
     // pcapng output carries each packet's verdict as its comment.
     let outng = dir.join("out.pcapng");
     let outng = outng.to_str().unwrap();
