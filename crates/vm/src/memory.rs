@@ -107,6 +107,26 @@ impl<'m> Memory<'m> {
         self.count += 1;
     }
 
+    /// Removes the last region equal to `region`, added with [`Memory::add_raw`]: a helper
+    /// lends the program a buffer for the length of a call and takes it back. Whether it
+    /// was there.
+    pub fn remove(&mut self, region: &Region) -> bool {
+        if let Some(i) = self.extra.iter().rposition(|r| r == region) {
+            self.extra.remove(i);
+            return true;
+        }
+        let Some(i) = self.inline[..self.count].iter().rposition(|r| r == region) else {
+            return false;
+        };
+        self.inline.copy_within(i + 1..self.count, i);
+        self.count -= 1;
+        if !self.extra.is_empty() {
+            self.inline[self.count] = self.extra.remove(0);
+            self.count += 1;
+        }
+        true
+    }
+
     fn push(&mut self, region: Region) {
         if self.count < INLINE_REGIONS {
             self.inline[self.count] = region;

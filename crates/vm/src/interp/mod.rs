@@ -8,6 +8,7 @@ mod prepare;
 
 use crate::error::{PrepareError, VmError};
 use crate::helpers::Helpers;
+use crate::maps::ProgramFd;
 use crate::memory::{Memory, Region};
 use bpfkit_isa::Insn;
 
@@ -119,6 +120,13 @@ impl Interpreter {
     /// length; `mem` is readable and writable, and is also the packet of legacy loads.
     pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
         self.run(Invocation::memory(mem))
+    }
+
+    /// Loads the program for program arrays: the descriptor is what user space stores in a
+    /// `BPF_MAP_TYPE_PROG_ARRAY` slot for `bpf_tail_call` to jump to. Only interpreted
+    /// programs may tail-call an interpreted program.
+    pub fn program_fd(&self) -> ProgramFd {
+        ProgramFd::new(self.prepared.clone())
     }
 
     /// Runs the program once.

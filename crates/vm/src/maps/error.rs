@@ -23,6 +23,9 @@ pub enum MapError {
     /// `ENOMEM`: the value could not be allocated.
     #[error("out of memory (ENOMEM)")]
     NoMemory,
+    /// `EBADF`: a program array value that is no program's descriptor.
+    #[error("not a program descriptor (EBADF)")]
+    BadFd,
     /// `ENOTSUPP` (524, kernel-internal): the operation does not exist for this map type.
     #[error("operation not supported for this map type (ENOTSUPP)")]
     NotSupported,
@@ -34,6 +37,7 @@ impl MapError {
         match self {
             MapError::NoEntry => 2,
             MapError::TooBig => 7,
+            MapError::BadFd => 9,
             MapError::NoMemory => 12,
             MapError::Exists => 17,
             MapError::Invalid => 22,
@@ -47,6 +51,7 @@ impl MapError {
         [
             MapError::NoEntry,
             MapError::TooBig,
+            MapError::BadFd,
             MapError::NoMemory,
             MapError::Exists,
             MapError::Invalid,
