@@ -43,7 +43,7 @@ pub use error::{
     R_BPF_64_NODYLD32,
 };
 #[cfg(feature = "vm")]
-pub use load::{map_fd, LoadError, Loaded, LoadedProgram};
+pub use load::{map_fd, LoadError, Loaded, LoadedProgram, ProgramSlot};
 pub use maps::{
     Initial, MapDef, BPF_F_RDONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,

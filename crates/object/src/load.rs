@@ -3,7 +3,10 @@
 //! contents (global data, `.rodata` created with `BPF_F_RDONLY_PROG`; the inner maps of
 //! a map of maps), and each program is linked, its map references naming maps of the
 //! resulting [`MapTable`] by index. Map `i` also has the descriptor [`map_fd`]`(i)` in the
-//! table, which is what a map of maps stores for it.
+//! table, which is what a map of maps stores for it. Program arrays start empty: once the
+//! programs are prepared for an engine and have descriptors,
+//! [`Loaded::fill_program_arrays`] stores the programs their `.values` name, as libbpf
+//! does after loading the programs.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,6 +59,18 @@ pub struct Loaded {
     /// The maps, in the order of [`Object::maps`].
     pub maps: MapTable,
     pub programs: Vec<LoadedProgram>,
+    /// The program array slots the object's `.values` fill, still empty.
+    pub program_slots: Vec<ProgramSlot>,
+}
+
+/// A slot of a program array that the object fills with one of its programs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSlot {
+    /// Index of the program array in [`Loaded::maps`].
+    pub map: u32,
+    pub slot: u32,
+    /// The program's name.
+    pub program: String,
 }
 
 impl Loaded {
@@ -68,6 +83,29 @@ impl Loaded {
                 name: name.to_string(),
                 available: self.programs.iter().map(|p| p.name.clone()).collect(),
             })
+    }
+
+    /// Stores in each of [`Loaded::program_slots`] the descriptor `fd_of` gives for the
+    /// program it names (a `ProgramFd` of the engine the programs run in): what libbpf
+    /// does once the programs are loaded. A program without a descriptor, or one the
+    /// array refuses, is an error naming the map and the slot.
+    pub fn fill_program_arrays(
+        &self,
+        fd_of: impl Fn(&str) -> Option<u32>,
+    ) -> Result<(), LoadError> {
+        for s in &self.program_slots {
+            let map = self.maps.get(s.map).expect("slots name maps of the table");
+            let fail = |reason: String| LoadError::Map {
+                map: map.spec().name.clone(),
+                map_type: BPF_MAP_TYPE_PROG_ARRAY,
+                reason: format!("slot {} (program `{}`): {reason}", s.slot, s.program),
+            };
+            let fd =
+                fd_of(&s.program).ok_or_else(|| fail("the program has no descriptor".into()))?;
+            map.update(&s.slot.to_ne_bytes(), &fd.to_ne_bytes(), BPF_ANY)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
@@ -85,9 +123,27 @@ impl Object {
                 })
             })
             .collect::<Result<_, ObjectError>>()?;
+        let program_slots = self
+            .maps()
+            .iter()
+            .enumerate()
+            .filter(|(_, def)| def.map_type == BPF_MAP_TYPE_PROG_ARRAY)
+            .flat_map(|(i, def)| match &def.initial {
+                Initial::Slots(slots) => slots
+                    .iter()
+                    .map(|(slot, program)| ProgramSlot {
+                        map: i as u32,
+                        slot: *slot,
+                        program: program.clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         Ok(Loaded {
             maps: table,
             programs,
+            program_slots,
         })
     }
 }
@@ -103,6 +159,9 @@ impl Object {
         }
         // Slots name other maps, which all exist now (libbpf's `init_map_in_map_slots`).
         for (i, def) in self.maps().iter().enumerate() {
+            if def.map_type == BPF_MAP_TYPE_PROG_ARRAY {
+                continue;
+            }
             if let Initial::Slots(slots) = &def.initial {
                 let map = table.get(i as u32).expect("created above");
                 for (slot, name) in slots {
@@ -136,14 +195,8 @@ fn create(def: &MapDef) -> Result<std::sync::Arc<dyn maps::Map>, LoadError> {
             map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)
                 .map_err(|e: MapError| map_error(def, &e.to_string()))?;
         }
-        // Program arrays hold program descriptors, which bpfkit's loader does not make:
-        // better refuse than run with tail calls that silently fall through.
-        Initial::Slots(_) if def.map_type == BPF_MAP_TYPE_PROG_ARRAY => {
-            return Err(map_error(
-                def,
-                "initial values of program arrays are not supported (bpfkit has no program descriptors for tail calls)",
-            ))
-        }
+        // Slots are filled once the maps (`create_maps`) or the programs
+        // (`Loaded::fill_program_arrays`) they name exist.
         Initial::Slots(_) => {}
     }
     Ok(map)

@@ -116,13 +116,42 @@ fn global_data_persists_in_its_map_between_runs() {
 }
 
 #[test]
-fn program_array_initial_values_are_refused() {
+fn program_array_initial_values_are_filled_with_program_descriptors() {
+    // prog_array.c: slot 0 of `jumps` (map 0) holds prog_array_tail.
     let object = Object::parse(&loader_fixture("prog_array.o")).unwrap();
-    let err = object.load().unwrap_err().to_string();
+    let loaded = object.load().unwrap();
+    assert_eq!(
+        loaded.program_slots,
+        [bpfkit_object::ProgramSlot {
+            map: 0,
+            slot: 0,
+            program: "prog_array_tail".to_string()
+        }]
+    );
+    let jumps = loaded.maps.get(0).unwrap();
+    // Empty until the programs have descriptors.
+    assert_eq!(jumps.inner_fd(&0u32.to_ne_bytes()), None);
+    let err = loaded
+        .fill_program_arrays(|_| None)
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.starts_with("cannot create map `jumps` (type 3)"),
+        err.starts_with("cannot create map `jumps` (type 3): slot 0 (program `prog_array_tail`)"),
         "{err}"
     );
+    let runtime = Runtime::new(loaded.maps.clone());
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let tail = runtime
+        .maps
+        .relocate(&loaded.program("prog_array_tail").unwrap().insns)
+        .unwrap();
+    let fd = Interpreter::new(&tail, &helpers).unwrap().program_fd();
+    loaded
+        .fill_program_arrays(|name| (name == "prog_array_tail").then(|| fd.fd()))
+        .unwrap();
+    assert_eq!(jumps.inner_fd(&0u32.to_ne_bytes()), Some(fd.fd()));
+    assert!(jumps.program(0).is_some());
 }
 
 #[test]
