@@ -20,18 +20,20 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (object, program, result): the hand derivations are in the C sources' comments.
-const EXPECTED: [(&str, &str, u64); 11] = [
+const EXPECTED: [(&str, &str, u64); 13] = [
     ("tail_calls", "tc_limit", 33),
     ("tail_calls", "tc_chain", 11),
     ("tail_calls", "tc_fallthrough", 7),
     ("tail_calls", "tc_from_sub", 142),
     ("tail_calls", "tc_target", 42),
+    ("tail_calls", "tc_spin", 1),
     ("callbacks", "loop_sum", 4950100),
     ("callbacks", "loop_stop", 45010),
     ("callbacks", "loop_nested", 310),
     ("callbacks", "loop_errors", 2207),
     ("callbacks", "each_array", 150556),
     ("callbacks", "each_hash", 82414),
+    ("callbacks", "loop_bench", 499500),
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -129,6 +131,23 @@ fn fixtures_give_the_derived_results_on_both_engines_with_the_same_counts() {
                 assert_eq!(a.r0 as u32 as u64, *want, "{program} on the interpreter");
                 assert_eq!(b, a, "{program}: the JIT against the interpreter");
             }
+        }
+    }
+}
+
+#[test]
+fn instruction_counts_include_tail_called_programs_and_callbacks() {
+    // tc_spin is `r2 = spin ll; r3 = 0; call 12; r0 = 1; exit` (llvm-objdump): 33
+    // entries run 3 instructions and tail-call, the 34th runs all 5: 33 * 3 + 5 = 104.
+    // loop_bench runs 8 instructions up to its bpf_loop call and 2 after it; add_index
+    // is 7 instructions, called 1000 times: 8 + 7000 + 2 = 7010.
+    for (object, program, insns) in [
+        ("tail_calls", "tc_spin", 104),
+        ("callbacks", "loop_bench", 7010),
+    ] {
+        for kind in [Kind::Interp, Kind::Jit] {
+            let run = load(object, kind).run(program).unwrap();
+            assert_eq!(run.insns, insns, "{program} on {kind:?}");
         }
     }
 }

@@ -147,4 +147,13 @@ int each_hash(struct xdp_md *ctx)
 	return a.sum * 10 + n;
 }
 
+// The benchmark of bpf_loop: 1000 iterations, 0 + 1 + ... + 999 = 499500.
+SEC("xdp")
+int loop_bench(struct xdp_md *ctx)
+{
+	__u64 sum = 0;
+	bpf_loop(1000, add_index, &sum, 0);
+	return sum;
+}
+
 char LICENSE[] SEC("license") = "GPL";

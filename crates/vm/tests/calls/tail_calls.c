@@ -29,6 +29,17 @@ struct {
 	},
 };
 
+int tc_spin(struct xdp_md *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(void *));
+} spin SEC(".maps") = {
+	.values = { [0] = (void *)&tc_spin },
+};
+
 static __always_inline __u64 *count(void)
 {
 	__u32 key = 0;
@@ -119,6 +130,15 @@ SEC("xdp")
 int tc_from_sub(struct xdp_md *ctx)
 {
 	return sub(ctx, 5) + 100;
+}
+
+// Tail-calls itself until the limit stops the 34th entry, which returns 1: the benchmark
+// of tail calls (33 per run).
+SEC("xdp")
+int tc_spin(struct xdp_md *ctx)
+{
+	bpf_tail_call(ctx, &spin, 0);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
