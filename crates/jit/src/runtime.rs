@@ -9,6 +9,7 @@ use bpfkit_vm::{
     Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
 };
 use std::any::Any;
+use std::sync::Arc;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -234,7 +235,10 @@ pub(crate) extern "C" fn tail_call(
         ctx.fault_kind = kind::RUST;
         return 0;
     };
-    ctx.targets.push(target);
+    // Kept alive until the run ends, once (a self tail call makes 33).
+    if !ctx.targets.iter().any(|t| Arc::ptr_eq(t, &target)) {
+        ctx.targets.push(target);
+    }
     code.tables.start
 }
 

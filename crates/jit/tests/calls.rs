@@ -8,14 +8,15 @@
 //! The hand-written programs below check what the kernel's verifier would refuse: faults
 //! and runaway loops inside callbacks, too deep callbacks, programs of another engine.
 
-use bpfkit_isa::{assemble, Insn};
+#[path = "calls/engines.rs"]
+mod engines;
+
+use bpfkit_isa::assemble;
 use bpfkit_jit::JitProgram;
-use bpfkit_object::Object;
 use bpfkit_vm::helpers::linux::{self, Runtime};
-use bpfkit_vm::maps::{self, MapError, MapSpec, MapTable, MapType, ProgramFd, BPF_ANY};
-use bpfkit_vm::{
-    Access, Engine, Fault, Helpers, Interpreter, Invocation, Outcome, PrepareError, VmError,
-};
+use bpfkit_vm::maps::{self, MapError, MapSpec, MapTable, MapType, BPF_ANY};
+use bpfkit_vm::{Access, Fault, Helpers, Interpreter, Invocation, Outcome, PrepareError, VmError};
+use engines::{input_file, kernel_run, load, prepare, Kind};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -35,83 +36,6 @@ const EXPECTED: [(&str, &str, u64); 13] = [
     ("callbacks", "each_hash", 82414),
     ("callbacks", "loop_bench", 499500),
 ];
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../vm/tests/calls/{name}.o"))
-}
-
-/// Which engine to prepare programs for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Interp,
-    Jit,
-}
-
-/// A prepared program of either engine, and its descriptor.
-fn prepare(kind: Kind, insns: &[Insn], helpers: &Helpers) -> (Box<dyn Engine>, ProgramFd) {
-    match kind {
-        Kind::Interp => {
-            let vm = Interpreter::new(insns, helpers).unwrap();
-            let fd = vm.program_fd();
-            (Box::new(vm), fd)
-        }
-        Kind::Jit => {
-            let jit = JitProgram::new(insns, helpers).unwrap();
-            let fd = jit.program_fd();
-            (Box::new(jit), fd)
-        }
-    }
-}
-
-/// Every program of an object prepared for one engine, with the object's program arrays
-/// filled with them, as libbpf loads an object.
-struct Loaded {
-    runtime: Runtime,
-    programs: Vec<(String, Box<dyn Engine>)>,
-    /// Kept alive: the program arrays refer to the programs through them.
-    _fds: Vec<ProgramFd>,
-}
-
-fn load(object: &str, kind: Kind) -> Loaded {
-    let loaded = Object::parse(&std::fs::read(fixture(object)).unwrap())
-        .unwrap()
-        .load()
-        .unwrap();
-    let runtime = Runtime::new(loaded.maps.clone());
-    let mut helpers = Helpers::new();
-    linux::register(&mut helpers, &runtime);
-    let mut programs = Vec::new();
-    let mut fds = Vec::new();
-    for p in &loaded.programs {
-        let insns = runtime.maps.relocate(&p.insns).unwrap();
-        let (engine, fd) = prepare(kind, &insns, &helpers);
-        programs.push((p.name.clone(), engine));
-        fds.push((p.name.clone(), fd));
-    }
-    loaded
-        .fill_program_arrays(|name| fds.iter().find(|(n, _)| n == name).map(|(_, fd)| fd.fd()))
-        .unwrap();
-    Loaded {
-        runtime,
-        programs,
-        _fds: fds.into_iter().map(|(_, fd)| fd).collect(),
-    }
-}
-
-impl Loaded {
-    /// Runs `name` once on a 64-byte zeroed context.
-    fn run(&mut self, name: &str) -> Result<Outcome, VmError> {
-        let (_, engine) = self
-            .programs
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .unwrap_or_else(|| panic!("no program {name}"));
-        let mut mem = [0u8; 64];
-        let mut inv = Invocation::memory(&mut mem);
-        self.runtime.maps.add_value_regions(&mut inv.memory);
-        engine.run(inv)
-    }
-}
 
 #[test]
 fn fixtures_give_the_derived_results_on_both_engines_with_the_same_counts() {
@@ -152,46 +76,6 @@ fn instruction_counts_include_tail_called_programs_and_callbacks() {
     }
 }
 
-/// The kernel's input: 64 zero bytes in a file (bpftool reads the packet from one).
-fn input_file() -> PathBuf {
-    std::env::temp_dir().join(format!("bpfkit-calls-{}.bin", std::process::id()))
-}
-
-/// Loads `object` with bpftool (libbpf: BTF, callbacks' func_info, program arrays from
-/// `.values`) under `pins`, maps pinned too so that the program arrays keep their slots
-/// (the kernel empties a program array no user space holds), and runs `program` once.
-fn kernel_result(pins: &std::path::Path, object: &str, program: &str) -> Result<u64, String> {
-    let dir = pins.join(object);
-    if !dir.exists() {
-        let out = Command::new("bpftool")
-            .arg("prog")
-            .arg("loadall")
-            .arg(fixture(object))
-            .arg(&dir)
-            .args(["type", "xdp", "pinmaps"])
-            .arg(pins.join(format!("{object}-maps")))
-            .output()
-            .map_err(|e| format!("bpftool: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-    }
-    let input = input_file();
-    std::fs::write(&input, [0u8; 64]).map_err(|e| e.to_string())?;
-    let out = Command::new("bpftool")
-        .args(["prog", "run", "pinned"])
-        .arg(dir.join(program))
-        .arg("data_in")
-        .arg(&input)
-        .output()
-        .map_err(|e| format!("bpftool: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("Return value: "))
-        .and_then(|l| l.split(',').next()?.parse().ok())
-        .ok_or_else(|| format!("no return value in {text:?}"))
-}
-
 #[test]
 fn kernel_agrees_on_the_fixtures() {
     if let Err(why) = bpfkit_kernel::available() {
@@ -206,7 +90,10 @@ fn kernel_agrees_on_the_fixtures() {
     std::fs::create_dir_all(&pins).unwrap();
     let results: Vec<_> = EXPECTED
         .iter()
-        .map(|(object, program, want)| (program, kernel_result(&pins, object, program), want))
+        .map(|(object, program, want)| {
+            let run = kernel_run(&pins, object, program, 1).map(|(r0, _)| r0);
+            (program, run, want)
+        })
         .collect();
     let _ = std::fs::remove_dir_all(&pins);
     let _ = std::fs::remove_file(input_file());

@@ -112,7 +112,7 @@ impl Loaded {
 impl Object {
     /// Creates the object's maps and links every program.
     pub fn load(&self) -> Result<Loaded, LoadError> {
-        let table = self.create_maps()?;
+        let table = self.create_maps_leaving_programs()?;
         let programs = self
             .programs()
             .map(|p| {
@@ -152,7 +152,24 @@ impl Object {
     /// Creates the object's maps, with their initial contents, in the order of
     /// [`Object::maps`]: the table a program of the object (linked by
     /// [`crate::Program::insns`]) resolves its map references against.
+    ///
+    /// A program array whose `.values` name programs is refused: its slots need the
+    /// programs' descriptors, which [`Object::load`] and [`Loaded::fill_program_arrays`]
+    /// provide.
     pub fn create_maps(&self) -> Result<MapTable, LoadError> {
+        if let Some(def) = self.maps().iter().find(|def| {
+            def.map_type == BPF_MAP_TYPE_PROG_ARRAY && matches!(def.initial, Initial::Slots(_))
+        }) {
+            return Err(map_error(
+                def,
+                "its initial values name programs, which need descriptors: load the object with Object::load and fill the slots with Loaded::fill_program_arrays",
+            ));
+        }
+        self.create_maps_leaving_programs()
+    }
+
+    /// As [`Object::create_maps`], with program arrays left empty.
+    fn create_maps_leaving_programs(&self) -> Result<MapTable, LoadError> {
         let mut table = MapTable::new();
         for (i, def) in self.maps().iter().enumerate() {
             table.insert_fd(map_fd(i), create(def)?);

@@ -119,6 +119,12 @@ fn global_data_persists_in_its_map_between_runs() {
 fn program_array_initial_values_are_filled_with_program_descriptors() {
     // prog_array.c: slot 0 of `jumps` (map 0) holds prog_array_tail.
     let object = Object::parse(&loader_fixture("prog_array.o")).unwrap();
+    // Maps alone cannot hold the programs.
+    let err = object.create_maps().unwrap_err().to_string();
+    assert!(
+        err.starts_with("cannot create map `jumps` (type 3): its initial values name programs"),
+        "{err}"
+    );
     let loaded = object.load().unwrap();
     assert_eq!(
         loaded.program_slots,

@@ -498,10 +498,16 @@ fn exec(
                             reason: OTHER_ENGINE.to_string()
                         });
                     };
-                    // The target runs in this frame, with the registers as they are.
-                    run.targets.push(target);
-                    prog = run.targets.len();
-                    holder = run.program(prog);
+                    // The target runs in this frame, with the registers as they are. A
+                    // program entered before keeps its number (a self tail call makes 33).
+                    prog = match run.targets.iter().position(|t| Arc::ptr_eq(t, &target)) {
+                        Some(i) => i + 1,
+                        None => {
+                            run.targets.push(target.clone());
+                            run.targets.len()
+                        }
+                    };
+                    holder = Some(target);
                     p = holder.as_deref().unwrap_or(main);
                     code = &p.code[..];
                     pc = 0;
