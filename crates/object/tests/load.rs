@@ -11,9 +11,6 @@ use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
 use common::*;
 
-/// Objects whose memory programs bpfkit cannot run yet, and why.
-const NOT_RUNNABLE: [(&str, &str); 1] = [("loop_callback", "bpfkit's helpers have no bpf_loop")];
-
 /// The running kernel's BTF, if it has one.
 fn vmlinux() -> Option<Btf> {
     let bytes = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
@@ -39,17 +36,11 @@ fn run(maps: MapTable, insns: &[bpfkit_isa::Insn], mem: &mut [u8]) -> u64 {
     vm.run(invocation).expect("run").r0
 }
 
-fn runnable(file: &str) -> bool {
-    !NOT_RUNNABLE
-        .iter()
-        .any(|(name, _)| file.split('.').next() == Some(name))
-}
-
 #[test]
 fn memory_programs_give_the_expected_results() {
     let mut ran = 0;
     for (file, program, expected) in loader_expected() {
-        if !program.ends_with("_mem") || !runnable(&file) {
+        if !program.ends_with("_mem") {
             continue;
         }
         let mut object = Object::parse(&loader_fixture(&file)).unwrap();
@@ -72,10 +63,10 @@ fn memory_programs_give_the_expected_results() {
         );
         ran += 1;
     }
-    // 43 memory programs in expected.txt (33 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
-    // cannot run yet (NOT_RUNNABLE), 2 (core, core_bitfield) only with the kernel's BTF.
+    // 43 memory programs in expected.txt (33 at -O2 -g, 3 at -O1, 7 without -g), 2 of
+    // which (core, core_bitfield) only with the kernel's BTF.
     let co_re = 2 * usize::from(vmlinux().is_some());
-    assert_eq!(ran, 40 + co_re, "programs run");
+    assert_eq!(ran, 41 + co_re, "programs run");
 }
 
 #[test]
