@@ -213,6 +213,10 @@ impl bpfkit_vm::Engine for JitProgram {
         JitProgram::set_budget(self, budget)
     }
 
+    fn program_fd(&self) -> ProgramFd {
+        JitProgram::program_fd(self)
+    }
+
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
         JitProgram::run(self, inv)
     }

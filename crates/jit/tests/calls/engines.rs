@@ -24,18 +24,12 @@ pub enum Kind {
 
 /// A prepared program of either engine, and its descriptor.
 pub fn prepare(kind: Kind, insns: &[Insn], helpers: &Helpers) -> (Box<dyn Engine>, ProgramFd) {
-    match kind {
-        Kind::Interp => {
-            let vm = Interpreter::new(insns, helpers).unwrap();
-            let fd = vm.program_fd();
-            (Box::new(vm), fd)
-        }
-        Kind::Jit => {
-            let jit = JitProgram::new(insns, helpers).unwrap();
-            let fd = jit.program_fd();
-            (Box::new(jit), fd)
-        }
-    }
+    let engine: Box<dyn Engine> = match kind {
+        Kind::Interp => Box::new(Interpreter::new(insns, helpers).unwrap()),
+        Kind::Jit => Box::new(JitProgram::new(insns, helpers).unwrap()),
+    };
+    let fd = engine.program_fd();
+    (engine, fd)
 }
 
 /// Every program of an object prepared for one engine, with the object's program arrays

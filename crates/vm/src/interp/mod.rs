@@ -61,11 +61,17 @@ pub trait Engine {
     fn set_budget(&mut self, budget: u64);
     /// Runs the program once.
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError>;
+    /// Loads the program for program arrays (see [`Interpreter::program_fd`]).
+    fn program_fd(&self) -> ProgramFd;
 }
 
 impl Engine for Interpreter {
     fn set_budget(&mut self, budget: u64) {
         Interpreter::set_budget(self, budget)
+    }
+
+    fn program_fd(&self) -> ProgramFd {
+        Interpreter::program_fd(self)
     }
 
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
