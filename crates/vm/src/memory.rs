@@ -229,5 +229,16 @@ mod tests {
         }
         assert_eq!(mem.regions().count(), 6);
         assert!(mem.check(addrs[5], 4, Access::Write).is_ok());
+        // Removing an inline region pulls the first spilled one in; order is kept.
+        let second = *mem.regions().nth(1).unwrap();
+        assert!(mem.remove(&second));
+        assert!(!mem.remove(&second));
+        assert!(mem.check(addrs[1], 1, Access::Read).is_err());
+        let starts: Vec<u64> = mem.regions().map(|r| r.start).collect();
+        assert_eq!(starts, [addrs[0], addrs[2], addrs[3], addrs[4], addrs[5]]);
+        let last = *mem.regions().last().unwrap();
+        assert!(mem.remove(&last));
+        assert!(mem.check(addrs[4], 4, Access::Write).is_ok());
+        assert!(mem.check(addrs[5], 1, Access::Read).is_err());
     }
 }
