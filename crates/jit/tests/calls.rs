@@ -287,3 +287,27 @@ fn unknown_helpers_are_still_refused_at_preparation() {
         "instruction 0: unknown helper 12: no helper with this number is registered"
     );
 }
+
+#[test]
+fn for_each_map_elem_checks_its_flags_and_map_type() {
+    let text =
+        "r1 = map[idx:0]\nr2 = subprog[cb]\nr3 = 0\nr4 = 1\ncall 164\nexit\ncb:\nr0 = 0\nexit";
+    let table = |map_type| {
+        let mut maps = MapTable::new();
+        let spec = match map_type {
+            MapType::Queue => MapSpec::new(map_type, 0, 8, 4),
+            _ => MapSpec::new(map_type, 4, 8, 4),
+        };
+        maps.push(maps::create(&spec).unwrap());
+        maps
+    };
+    // As bpf_for_each_array_elem: flags are -EINVAL, before any callback.
+    assert_eq!(
+        both(text, table(MapType::Array), 1 << 20),
+        Ok(-22i64 as u64)
+    );
+    // Linux has no for_each callback for queues (the verifier refuses the call).
+    let err = both(text, table(MapType::Queue), 1 << 20).unwrap_err();
+    assert_eq!(err.pc, 6);
+    assert!(matches!(err.fault, Fault::Helper { id: 164, .. }), "{err}");
+}
