@@ -171,6 +171,14 @@ pub(crate) extern "C" fn call_helper(
     // SAFETY: generated code passes the context of the running `run`, which is alive and
     // not otherwise borrowed while the generated code runs.
     let ctx = unsafe { &mut *ctx };
+    let r0 = run_helper(ctx, [r1, r2, r3, r4, r5]);
+    // Only `bpf_tail_call` leaves the program.
+    ctx.pending = None;
+    r0
+}
+
+/// Runs helper `ctx.cur_helper` of `ctx.cur_prog`.
+fn run_helper(ctx: &mut Ctx, args: [u64; 5]) -> u64 {
     // SAFETY: `cur_prog` points at the tables of a program the run keeps alive (the one
     // it started with, or a tail call's target held in `targets`); `memory` at the
     // run's memory, alive for the whole run; nothing else accesses it during this call.
@@ -182,7 +190,7 @@ pub(crate) extern "C" fn call_helper(
                 memory,
                 program: &mut *ctx,
             },
-            [r1, r2, r3, r4, r5],
+            args,
         )
     }));
     let fault = match result {
@@ -219,9 +227,9 @@ pub(crate) extern "C" fn tail_call(
     r5: u64,
     ctx: *mut Ctx,
 ) -> u64 {
-    call_helper(r1, r2, r3, r4, r5, ctx);
     // SAFETY: as in `call_helper`.
     let ctx = unsafe { &mut *ctx };
+    run_helper(ctx, [r1, r2, r3, r4, r5]);
     let Some(target) = ctx.pending.take() else {
         return 0;
     };

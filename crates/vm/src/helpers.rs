@@ -48,8 +48,10 @@ pub trait ProgramCalls {
     fn count_tail_call(&mut self) -> bool;
 
     /// Makes the run continue at the start of `target`, in the current frame and with
-    /// the registers as they are, once the calling helper returns (whose result is then
-    /// ignored). A target prepared for another engine ends the run with an error.
+    /// the registers as they are, once the calling helper returns; engines honour it
+    /// after `bpf_tail_call` (helper 12) only, whose result they ignore, as they leave r0
+    /// as it was when the tail call falls through. A target prepared for another engine
+    /// ends the run with an error.
     fn tail_call(&mut self, target: SharedProgram);
 }
 

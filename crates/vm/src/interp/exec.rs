@@ -491,7 +491,8 @@ fn exec(
                     Err(HelperError::Failed(reason)) => fault!(Fault::Helper { id: *id, reason }),
                     Err(HelperError::Callback(e)) => return Err(e),
                 }
-                if let Some(target) = run.pending.take() {
+                // Only `bpf_tail_call` leaves the program.
+                if let Some(target) = run.pending.take().filter(|_| op.opc == Opc::TailCall) {
                     let Ok(target) = target.downcast::<Prepared>() else {
                         fault!(Fault::Helper {
                             id: *id,
