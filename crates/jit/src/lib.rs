@@ -114,14 +114,15 @@ impl JitProgram {
         // The interpreter's preparation decides what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
         Interpreter::new(insns, helpers)?;
-        let mut compiled = codegen::compile(insns, helpers, options)?;
+        // The code refers to the tables by address: boxed first, filled in place once the
+        // code is mapped.
+        let mut tables = Box::new(codegen::tables(insns, helpers)?);
+        let compiled = codegen::compile(insns, &tables, options)?;
         let exec = ExecMemory::new(&compiled.code).map_err(|_| PrepareError {
             pc: 0,
             kind: PrepareErrorKind::Unsupported("executable memory (mmap failed)"),
         })?;
         let base = exec.addr();
-        // The code refers to the tables by address: fill them in place.
-        let tables = &mut compiled.tables;
         for (entry, body) in tables.functions.iter_mut().zip(&compiled.bodies) {
             *entry = body.map_or([0, 0], |(off, rem)| [base + off as u64, rem]);
         }
@@ -130,7 +131,7 @@ impl JitProgram {
         Ok(JitProgram {
             code: Arc::new(JitCode {
                 exec,
-                tables: compiled.tables,
+                tables,
                 insns: insns.to_vec(),
                 starts: compiled.starts,
                 stubs_at: compiled.stubs_at,

@@ -22,7 +22,7 @@ fn imm_value(width: Width, imm: i32) -> u64 {
     }
 }
 
-pub(super) fn alu(c: &mut Compiler, width: Width, op: AluOp, d: R, src: Operand) {
+pub(super) fn alu(c: &mut Compiler<'_>, width: Width, op: AluOp, d: R, src: Operand) {
     let sz = sz(width);
     match op {
         AluOp::Add => arith(c, sz, Arith::Add, d, src),
@@ -66,7 +66,7 @@ pub(super) fn alu(c: &mut Compiler, width: Width, op: AluOp, d: R, src: Operand)
 }
 
 /// `add/sub/or/and/xor` with a register or an immediate (blinded when asked).
-fn arith(c: &mut Compiler, sz: Sz, a: Arith, d: R, src: Operand) {
+fn arith(c: &mut Compiler<'_>, sz: Sz, a: Arith, d: R, src: Operand) {
     match src {
         Operand::Reg(s) => c.e.arith_rr(sz, a, Rm::Reg(d), host(s)),
         Operand::Imm(i) => match c.blinded_imm(i) {
@@ -108,11 +108,11 @@ pub(super) fn zero_extension(insns: &[Insn], pc: usize, leader: &[bool]) -> Opti
     }
 }
 
-pub(super) fn neg(c: &mut Compiler, width: Width, d: R) {
+pub(super) fn neg(c: &mut Compiler<'_>, width: Width, d: R) {
     c.e.group3(sz(width), 3, d);
 }
 
-pub(super) fn end(c: &mut Compiler, kind: Endian, bits: SwapBits, d: R) {
+pub(super) fn end(c: &mut Compiler<'_>, kind: Endian, bits: SwapBits, d: R) {
     // The host is little-endian: to-LE truncates, to-BE and bswap swap.
     match (kind, bits) {
         (Endian::ToLe, SwapBits::B16) => c.e.movzx16(d, d),
@@ -130,7 +130,7 @@ pub(super) fn end(c: &mut Compiler, kind: Endian, bits: SwapBits, d: R) {
 /// Shifts. x86 masks the count in cl to 5 or 6 bits exactly as BPF does, but the count
 /// must be in cl, and rcx is BPF's r4: it is saved in T1 around the shift, and a shift of
 /// r4 itself is done on that saved copy.
-fn shift(c: &mut Compiler, sz: Sz, op: Shift, d: R, src: Operand) {
+fn shift(c: &mut Compiler<'_>, sz: Sz, op: Shift, d: R, src: Operand) {
     let mask = if sz == Sz::Q { 63 } else { 31 };
     match src {
         Operand::Imm(i) => {
@@ -159,11 +159,11 @@ fn shift(c: &mut Compiler, sz: Sz, op: Shift, d: R, src: Operand) {
 /// divisor or INT_MIN / -1, so both cases are handled before it: division by zero gives
 /// 0, modulo by zero leaves dst (zero-extended in 32 bits), and a signed division by -1
 /// is a negation (INT_MIN / -1 wraps to INT_MIN), its modulo 0.
-fn div(c: &mut Compiler, width: Width, op: AluOp, d: R, src: Operand) {
+fn div(c: &mut Compiler<'_>, width: Width, op: AluOp, d: R, src: Operand) {
     let sz = sz(width);
     let signed = matches!(op, AluOp::Sdiv | AluOp::Smod);
     let is_mod = matches!(op, AluOp::Mod | AluOp::Smod);
-    let by_zero = |c: &mut Compiler| {
+    let by_zero = |c: &mut Compiler<'_>| {
         if is_mod {
             if sz == Sz::W {
                 c.e.mov_rr(Sz::W, d, d);
@@ -172,7 +172,7 @@ fn div(c: &mut Compiler, width: Width, op: AluOp, d: R, src: Operand) {
             c.e.mov_imm64(d, 0);
         }
     };
-    let by_minus_one = |c: &mut Compiler| {
+    let by_minus_one = |c: &mut Compiler<'_>| {
         if is_mod {
             c.e.mov_imm64(d, 0);
         } else {
@@ -217,7 +217,7 @@ fn div(c: &mut Compiler, width: Width, op: AluOp, d: R, src: Operand) {
 
 /// `d = d / T1` or `d % T1` with a divisor known to be safe; preserves rax and rdx
 /// unless one of them is `d`.
-fn divide(c: &mut Compiler, sz: Sz, signed: bool, is_mod: bool, d: R) {
+fn divide(c: &mut Compiler<'_>, sz: Sz, signed: bool, is_mod: bool, d: R) {
     let e = &mut c.e;
     e.mov_rr(Sz::Q, T0, R::RAX);
     e.push(R::RDX);

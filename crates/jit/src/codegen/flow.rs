@@ -38,7 +38,7 @@ fn cc_of(cond: JmpCond) -> Cc {
 }
 
 pub(super) fn cond_jump(
-    c: &mut Compiler,
+    c: &mut Compiler<'_>,
     pc: usize,
     width: Width,
     cond: JmpCond,
@@ -66,7 +66,7 @@ pub(super) fn cond_jump(
 
 /// A jump (conditional when `cc` is given) to slot `target`. A backward jump checks the
 /// budget when taken.
-pub(super) fn branch(c: &mut Compiler, pc: usize, cc: Option<Cc>, target: usize) {
+pub(super) fn branch(c: &mut Compiler<'_>, pc: usize, cc: Option<Cc>, target: usize) {
     if target <= pc {
         let skip = cc.map(|cc| c.e.jcc8(cc.negate()));
         budget_check(c, pc);
@@ -85,13 +85,13 @@ pub(super) fn branch(c: &mut Compiler, pc: usize, cc: Option<Cc>, target: usize)
 }
 
 /// Faults when more instructions than the budget have run.
-fn budget_check(c: &mut Compiler, pc: usize) {
+fn budget_check(c: &mut Compiler<'_>, pc: usize) {
     c.e.arith_r_rm(Sz::Q, Arith::Cmp, COUNT, m(CTX, ctx_off!(budget)));
     c.fault_if(Cc::A, pc, kind::BUDGET, None);
 }
 
 /// A local call to slot `target`, or a `callx` through the address in `via`.
-pub(super) fn call_local(c: &mut Compiler, pc: usize, target: Option<usize>, via: Option<R>) {
+pub(super) fn call_local(c: &mut Compiler<'_>, pc: usize, target: Option<usize>, via: Option<R>) {
     if let Some(d) = via {
         // T1 = slot index; it must be below the program's length and an instruction start
         // (the table holds 0 for the second slot of an lddw).
@@ -133,7 +133,7 @@ pub(super) fn call_local(c: &mut Compiler, pc: usize, target: Option<usize>, via
 /// A helper call: r1..r5 are already the System V argument registers; the context goes
 /// in the sixth; the program's tables, the helper's index, r10 and the counter in the
 /// context. `bpf_tail_call` jumps to the address it returns, if any, with r0 as it was.
-pub(super) fn call_helper(c: &mut Compiler, pc: usize, id: i32) {
+pub(super) fn call_helper(c: &mut Compiler<'_>, pc: usize, id: i32) {
     let index = c
         .tables
         .helpers
@@ -151,7 +151,7 @@ pub(super) fn call_helper(c: &mut Compiler, pc: usize, id: i32) {
     if tail_call {
         c.e.arith_ri(Sz::Q, Arith::Sub, Rm::Reg(R::RSP), 8);
     }
-    c.e.mov_imm64(T0, &*c.tables as *const runtime::Tables as u64);
+    c.e.mov_imm64(T0, c.tables as *const runtime::Tables as u64);
     c.e.store(Sz::Q, m(CTX, ctx_off!(cur_prog)), T0);
     c.e.mov_mi(Sz::Q, m(CTX, ctx_off!(cur_helper)), index as i32);
     c.e.store(Sz::Q, m(CTX, ctx_off!(fp)), R::RBP);

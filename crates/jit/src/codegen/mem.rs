@@ -25,7 +25,7 @@ fn in_frame(base: Reg, off: i16, size: Size) -> bool {
 }
 
 /// The operand of a checked access of `size` bytes at `base + off`.
-fn checked(c: &mut Compiler, pc: usize, base: Reg, off: i16, size: Size, access: Access) -> Rm {
+fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, access: Access) -> Rm {
     let at = m(host(base), off.into());
     if in_frame(base, off, size) {
         return at;
@@ -64,7 +64,15 @@ fn sz(size: Size) -> Sz {
     Sz::of_bytes(size.bytes())
 }
 
-pub(super) fn load(c: &mut Compiler, pc: usize, size: Size, sx: bool, d: R, src: Reg, off: i16) {
+pub(super) fn load(
+    c: &mut Compiler<'_>,
+    pc: usize,
+    size: Size,
+    sx: bool,
+    d: R,
+    src: Reg,
+    off: i16,
+) {
     let at = checked(c, pc, src, off, size, Access::Read);
     if sx && size != Size::DW {
         c.e.movsx(sz(size), false, d, at);
@@ -73,12 +81,12 @@ pub(super) fn load(c: &mut Compiler, pc: usize, size: Size, sx: bool, d: R, src:
     }
 }
 
-pub(super) fn store(c: &mut Compiler, pc: usize, size: Size, dst: Reg, s: R, off: i16) {
+pub(super) fn store(c: &mut Compiler<'_>, pc: usize, size: Size, dst: Reg, s: R, off: i16) {
     let at = checked(c, pc, dst, off, size, Access::Write);
     c.e.store(sz(size), at, s);
 }
 
-pub(super) fn store_imm(c: &mut Compiler, pc: usize, size: Size, dst: Reg, off: i16, imm: i32) {
+pub(super) fn store_imm(c: &mut Compiler<'_>, pc: usize, size: Size, dst: Reg, off: i16, imm: i32) {
     let at = checked(c, pc, dst, off, size, Access::Write);
     match c.blinded_imm(imm) {
         Some(t) => c.e.store(sz(size), at, t),
@@ -90,7 +98,7 @@ pub(super) fn store_imm(c: &mut Compiler, pc: usize, size: Size, dst: Reg, off: 
 /// alignment depends on the address), then for alignment, then one `lock`ed instruction,
 /// or a `cmpxchg` loop for the fetching and/or/xor that x86 lacks.
 pub(super) fn atomic(
-    c: &mut Compiler,
+    c: &mut Compiler<'_>,
     pc: usize,
     size: Size,
     op: AtomicOp,
@@ -145,7 +153,7 @@ pub(super) fn atomic(
 
 /// `s = atomic_fetch_op(*T1, s)` as a `cmpxchg` loop. cmpxchg compares with rax (r0), so
 /// r0 is kept in T0 meanwhile, and a temporary other than rax and `s` is pushed.
-fn fetch_loop(c: &mut Compiler, sz: Sz, op: Arith, s: R) {
+fn fetch_loop(c: &mut Compiler<'_>, sz: Sz, op: Arith, s: R) {
     let tmp = if s == R::RDX { R::RCX } else { R::RDX };
     let operand = if s == R::RAX { T0 } else { s };
     let e = &mut c.e;
@@ -168,7 +176,7 @@ fn fetch_loop(c: &mut Compiler, sz: Sz, op: Arith, s: R) {
 /// Legacy packet load: `r0 = ntoh(*(size *)(packet + offset))` with offset = `imm` (+
 /// the 32 bits of `src`, wrapping); out of range (a negative offset as i32, or past the
 /// end) the program ends with r0 = 0.
-pub(super) fn packet_load(c: &mut Compiler, size: Size, src: Option<R>, imm: i32) {
+pub(super) fn packet_load(c: &mut Compiler<'_>, size: Size, src: Option<R>, imm: i32) {
     c.load_const(T1, imm as u32 as u64);
     if let Some(s) = src {
         c.e.arith_rr(Sz::W, Arith::Add, Rm::Reg(T1), s);

@@ -43,9 +43,6 @@ pub(crate) struct Compiled {
     pub bodies: Vec<Option<(u32, u64)>>,
     /// Offset of the fault stubs (the end of the program's own code).
     pub stubs_at: u32,
-    /// The helpers and the function table (to be filled once the code is mapped), at the
-    /// address the code refers to.
-    pub tables: Box<Tables>,
 }
 
 /// Where an out-of-line stub goes and what it does.
@@ -78,9 +75,11 @@ struct Shared {
     check_common: usize,
 }
 
-pub(crate) struct Compiler {
+pub(crate) struct Compiler<'a> {
     e: Emitter,
-    tables: Box<Tables>,
+    /// The program's tables, at the address the code refers to (the function table is
+    /// filled once the code is mapped).
+    tables: &'a Tables,
     /// Jumps and calls to instructions: displacement, target slot.
     jumps: Vec<(Rel32, usize)>,
     stubs: Vec<Stub>,
@@ -92,21 +91,18 @@ pub(crate) struct Compiler {
     stack_pointers: Vec<u16>,
 }
 
-/// Compiles a program that `Interpreter::new` accepted.
+/// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
+/// are `tables` (made by [`tables`]).
 pub(crate) fn compile(
     insns: &[Insn],
-    registry: &Helpers,
+    tables: &Tables,
     opts: JitOptions,
 ) -> Result<Compiled, PrepareError> {
     let nslots: usize = insns.iter().map(Insn::slots).sum();
     let (leader, rem) = segments(insns, nslots);
     let mut c = Compiler {
         e: Emitter::with_capacity(64 + insns.len() * 24),
-        tables: Box::new(Tables {
-            helpers: helpers_called(insns, registry)?,
-            functions: vec![[0, 0]; nslots].into_boxed_slice(),
-            start: 0,
-        }),
+        tables,
         jumps: Vec::new(),
         stubs: Vec::new(),
         shared: Shared {
@@ -168,12 +164,12 @@ pub(crate) fn compile(
         starts,
         bodies,
         stubs_at,
-        tables: c.tables,
     })
 }
 
-/// The helpers `insns` call, in order of first call, resolved against `registry`.
-fn helpers_called(insns: &[Insn], registry: &Helpers) -> Result<Vec<(i32, Helper)>, PrepareError> {
+/// The tables of `insns`: the helpers it calls, in order of first call, resolved against
+/// `registry`, and a function table of one empty entry per slot.
+pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, PrepareError> {
     let mut helpers: Vec<(i32, Helper)> = Vec::new();
     for (pc, insn) in with_pcs(insns) {
         let Insn::Call { imm } = *insn else {
@@ -187,7 +183,12 @@ fn helpers_called(insns: &[Insn], registry: &Helpers) -> Result<Vec<(i32, Helper
             helpers.push((imm, helper.clone()));
         }
     }
-    Ok(helpers)
+    let nslots = insns.iter().map(Insn::slots).sum();
+    Ok(Tables {
+        helpers,
+        functions: vec![[0, 0]; nslots].into_boxed_slice(),
+        start: 0,
+    })
 }
 
 const FP_ONLY: u16 = 1 << 10;
@@ -322,7 +323,7 @@ fn segments(insns: &[Insn], nslots: usize) -> (Vec<bool>, Vec<u64>) {
     (leader, rem)
 }
 
-impl Compiler {
+impl Compiler<'_> {
     /// Emits the entry and the shared exits.
     fn prologue(&mut self) {
         let e = &mut self.e;
