@@ -71,7 +71,10 @@ mod tests {
         assert_eq!(name(PacketKind::Xdp, 9), "0x9");
         assert!(passes(PacketKind::Xdp, 4) && !passes(PacketKind::Xdp, 1));
         // linux/pkt_cls.h: TC_ACT_UNSPEC (-1), OK 0, SHOT 2, REDIRECT 7.
-        assert_eq!(name(PacketKind::SchedCls, u64::from(u32::MAX)), "TC_ACT_UNSPEC");
+        assert_eq!(
+            name(PacketKind::SchedCls, u64::from(u32::MAX)),
+            "TC_ACT_UNSPEC"
+        );
         assert_eq!(name(PacketKind::SchedCls, 7), "TC_ACT_REDIRECT");
         assert!(!passes(PacketKind::SchedCls, 2) && passes(PacketKind::SchedCls, 0));
         // A socket filter's return value is the number of bytes to keep; 0 drops.
