@@ -430,6 +430,11 @@ impl Emitter {
         self.op_rm(Sz::W, &[0xff], Self::digit(2), Rm::Reg(r));
     }
 
+    /// `jmp reg`.
+    pub fn jmp_r(&mut self, r: R) {
+        self.op_rm(Sz::W, &[0xff], Self::digit(4), Rm::Reg(r));
+    }
+
     pub fn ret(&mut self) {
         self.byte(0xc3);
     }

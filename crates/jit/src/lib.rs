@@ -29,11 +29,13 @@ mod runtime;
 
 use bpfkit_isa::Insn;
 use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::maps::ProgramFd;
 use bpfkit_vm::{
-    Helper, Helpers, Interpreter, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind,
-    Region, VmError,
+    Helpers, Interpreter, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind, Region,
+    VmError,
 };
 use execmem::ExecMemory;
+use std::sync::Arc;
 
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,19 +47,49 @@ pub struct JitOptions {
 }
 
 /// A program compiled to x86-64 machine code, with its own stack. Run it many times; a
-/// run borrows it mutably (for the stack), so compile one per thread to run in parallel.
+/// run borrows it mutably (for the stack), so compile one per thread to run in parallel
+/// (or clone it: clones share the code).
 pub struct JitProgram {
-    exec: ExecMemory,
-    insns: Vec<Insn>,
-    starts: Vec<u32>,
-    stubs_at: u32,
-    /// Per slot: host address and count to add for `callx` (empty without callx).
-    callx: Vec<[u64; 2]>,
-    helpers: Vec<(i32, Helper)>,
+    code: Arc<JitCode>,
     stack: Box<[u64]>,
     /// The stack as the generated code's bounds checks see it.
     stack_fast: runtime::FastRegion,
     budget: u64,
+}
+
+/// The compiled code of a program and what it refers to; shared by the clones of a
+/// [`JitProgram`] and by the program arrays holding it.
+pub(crate) struct JitCode {
+    exec: ExecMemory,
+    /// Referred to by address from the code: boxed, so it never moves.
+    tables: Box<runtime::Tables>,
+    insns: Vec<Insn>,
+    starts: Vec<u32>,
+    stubs_at: u32,
+}
+
+impl Clone for JitProgram {
+    /// Shares the compiled code; the copy gets a stack of its own.
+    fn clone(&self) -> Self {
+        let (stack, stack_fast) = new_stack();
+        JitProgram {
+            code: self.code.clone(),
+            stack,
+            stack_fast,
+            budget: self.budget,
+        }
+    }
+}
+
+/// A zeroed stack for every frame, and its fast region.
+fn new_stack() -> (Box<[u64]>, runtime::FastRegion) {
+    let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
+    let fast = runtime::FastRegion::of(Some(&Region {
+        start: stack.as_mut_ptr() as u64,
+        len: (stack.len() * 8) as u64,
+        writable: true,
+    }));
+    (stack, fast)
 }
 
 impl JitProgram {
@@ -82,38 +114,39 @@ impl JitProgram {
         // The interpreter's preparation decides what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
         Interpreter::new(insns, helpers)?;
-        let compiled = codegen::compile(insns, helpers, options)?;
+        // The code refers to the tables by address: boxed first, filled in place once the
+        // code is mapped.
+        let mut tables = Box::new(codegen::tables(insns, helpers)?);
+        let compiled = codegen::compile(insns, &tables, options)?;
         let exec = ExecMemory::new(&compiled.code).map_err(|_| PrepareError {
             pc: 0,
             kind: PrepareErrorKind::Unsupported("executable memory (mmap failed)"),
         })?;
         let base = exec.addr();
-        let callx = if compiled.has_callx {
-            compiled
-                .bodies
-                .iter()
-                .map(|b| b.map_or([0, 0], |(off, rem)| [base + off as u64, rem]))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
-        let stack_fast = runtime::FastRegion::of(Some(&Region {
-            start: stack.as_mut_ptr() as u64,
-            len: (stack.len() * 8) as u64,
-            writable: true,
-        }));
+        for (entry, body) in tables.functions.iter_mut().zip(&compiled.bodies) {
+            *entry = body.map_or([0, 0], |(off, rem)| [base + off as u64, rem]);
+        }
+        tables.start = base + compiled.starts[0] as u64;
+        let (stack, stack_fast) = new_stack();
         Ok(JitProgram {
-            exec,
-            insns: insns.to_vec(),
-            starts: compiled.starts,
-            stubs_at: compiled.stubs_at,
-            callx,
-            helpers: compiled.helpers,
+            code: Arc::new(JitCode {
+                exec,
+                tables,
+                insns: insns.to_vec(),
+                starts: compiled.starts,
+                stubs_at: compiled.stubs_at,
+            }),
             stack,
             stack_fast,
             budget: DEFAULT_BUDGET,
         })
+    }
+
+    /// Loads the program for program arrays: the descriptor is what user space stores in a
+    /// `BPF_MAP_TYPE_PROG_ARRAY` slot for `bpf_tail_call` to jump to. Only JIT-compiled
+    /// programs may tail-call a JIT-compiled program.
+    pub fn program_fd(&self) -> ProgramFd {
+        ProgramFd::new(self.code.clone())
     }
 
     /// Sets the most instructions one run may execute before it faults.
@@ -123,7 +156,7 @@ impl JitProgram {
 
     /// Size of the generated machine code in bytes.
     pub fn code_len(&self) -> usize {
-        self.exec.bytes().len()
+        self.code.exec.bytes().len()
     }
 
     /// Runs the program as the plain memory program type: r1 = start of `mem`, r2 = its
@@ -149,12 +182,11 @@ impl JitProgram {
     pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
         // SAFETY: the entry is the start of the generated code, which begins with the
         // prologue of signature `Entry`.
-        let entry: runtime::Entry = unsafe { std::mem::transmute(self.exec.addr() as usize) };
+        let entry: runtime::Entry = unsafe { std::mem::transmute(self.code.exec.addr() as usize) };
         runtime::run(
             runtime::RunParts {
                 entry,
-                callx: &self.callx,
-                helpers: &self.helpers,
+                tables: &self.code.tables,
                 stack_fast: self.stack_fast,
                 stack: &mut self.stack,
                 budget: self.budget,
@@ -168,12 +200,13 @@ impl JitProgram {
 
     /// The generated code, disassembled, under the BPF instruction each piece comes from.
     pub fn disasm_jited(&self) -> String {
+        let code = &self.code;
         disasm::listing(
-            self.exec.bytes(),
-            self.exec.addr(),
-            &self.insns,
-            &self.starts,
-            self.stubs_at as usize,
+            code.exec.bytes(),
+            code.exec.addr(),
+            &code.insns,
+            &code.starts,
+            code.stubs_at as usize,
         )
     }
 }
@@ -181,6 +214,10 @@ impl JitProgram {
 impl bpfkit_vm::Engine for JitProgram {
     fn set_budget(&mut self, budget: u64) {
         JitProgram::set_budget(self, budget)
+    }
+
+    fn program_fd(&self) -> ProgramFd {
+        JitProgram::program_fd(self)
     }
 
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {

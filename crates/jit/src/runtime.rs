@@ -2,12 +2,16 @@
 //! functions it calls (helpers and the slow path of bounds checks), and the call into the
 //! generated code itself.
 
-use bpfkit_vm::interp::{MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::helpers::{ProgramCalls, MAX_TAIL_CALLS};
+use bpfkit_vm::interp::{FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::maps::SharedProgram;
 use bpfkit_vm::net::PacketState;
 use bpfkit_vm::{
     Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
 };
 use std::any::Any;
+use std::sync::Arc;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Fault kinds the generated code reports in [`Ctx::fault_kind`].
@@ -74,21 +78,23 @@ pub(crate) struct Ctx {
     pub budget: u64,
     /// A local call with r10 at or below this would exceed [`MAX_FRAMES`].
     pub min_fp: u64,
-    /// Per slot: the host address of the instruction (0 for the second slot of an lddw)
-    /// and the instructions to count when a `callx` enters there.
-    pub callx: *const [u64; 2],
+    /// The tables of the program making the current helper call.
+    pub cur_prog: *const Tables,
     pub pkt_start: u64,
     pub pkt_len: u64,
-    /// Index into `helpers` of the helper being called.
+    /// Index into the current program's helpers of the helper being called.
     pub cur_helper: u64,
+    /// r10 at the current helper call.
+    pub fp: u64,
     pub fault_kind: u64,
     pub fast: [FastRegion; 2],
     // What the prologue, the exits and the fault stubs use.
     /// Initial r1..=r5.
     pub args: [u64; 5],
-    /// Initial r10: one past the stack.
+    /// Initial r10: one past the stack, or the frame of a function a helper calls back.
     pub stack_top: u64,
-    /// Instructions executed, stored on a normal exit.
+    /// Instructions executed: the counter's value on entry, stored on a normal exit and
+    /// around helper calls.
     pub insns: u64,
     /// The host stack pointer after the prologue, for leaving from any depth.
     pub saved_rsp: u64,
@@ -101,9 +107,27 @@ pub(crate) struct Ctx {
     memory: *mut Memory<'static>,
     /// The packet state of a packet program's run, or null.
     packet_state: *mut PacketState,
-    helpers: *const [(i32, Helper)],
     fault: Option<Fault>,
+    /// A fault inside a function a helper called back, reported as it is.
+    callback_fault: Option<VmError>,
     panic: Option<Box<dyn Any + Send>>,
+    /// The entry of generated code (any program's: they are the same code).
+    entry: Entry,
+    tail_calls: u32,
+    /// The target of a tail call the current helper asked for.
+    pending: Option<SharedProgram>,
+    /// The programs tail calls entered: alive until the run ends.
+    targets: Vec<SharedProgram>,
+}
+
+/// What generated code refers to of its own program, at a stable address: the helpers it
+/// calls and, per slot, the host address of the instruction (0 for the second slot of an
+/// lddw) with the instructions to count when a `callx` or a helper's call enters there.
+pub(crate) struct Tables {
+    pub helpers: Vec<(i32, Helper)>,
+    pub functions: Box<[[u64; 2]]>,
+    /// Address of the program's first instruction, where a tail call lands.
+    pub start: u64,
 }
 
 /// How far into [`Ctx`] the context register points: with the register in the middle,
@@ -156,8 +180,9 @@ impl Ctx {
     }
 }
 
-/// Called by generated code for `call imm`: runs helper `ctx.cur_helper` on r1..=r5.
-/// A failure is stored in the context (the code checks `fault_kind` after the call).
+/// Called by generated code for `call imm`: runs helper `ctx.cur_helper` of
+/// `ctx.cur_prog` on r1..=r5. A failure is stored in the context (the code checks
+/// `fault_kind` after the call).
 pub(crate) extern "C" fn call_helper(
     r1: u64,
     r2: u64,
@@ -169,14 +194,30 @@ pub(crate) extern "C" fn call_helper(
     // SAFETY: generated code passes the context of the running `run`, which is alive and
     // not otherwise borrowed while the generated code runs.
     let ctx = unsafe { &mut *ctx };
-    // SAFETY: `helpers`, `memory` and `packet_state` (null or not) point at values owned
-    // by `run`'s caller and alive for the whole run; nothing else accesses them during
-    // this call.
-    let (helpers, memory, packet) =
-        unsafe { (&*ctx.helpers, &mut *ctx.memory, ctx.packet_state.as_mut()) };
-    let (id, helper) = &helpers[ctx.cur_helper as usize];
+    let r0 = run_helper(ctx, [r1, r2, r3, r4, r5]);
+    // Only `bpf_tail_call` leaves the program.
+    ctx.pending = None;
+    r0
+}
+
+/// Runs helper `ctx.cur_helper` of `ctx.cur_prog`.
+fn run_helper(ctx: &mut Ctx, args: [u64; 5]) -> u64 {
+    // SAFETY: `cur_prog` points at the tables of a program the run keeps alive (the one
+    // it started with, or a tail call's target held in `targets`); `memory` at the
+    // run's memory, alive for the whole run; nothing else accesses it during this call.
+    // `packet_state`, null or not, likewise points at the run's packet state.
+    let (tables, memory, packet) =
+        unsafe { (&*ctx.cur_prog, &mut *ctx.memory, ctx.packet_state.as_mut()) };
+    let (id, helper) = &tables.helpers[ctx.cur_helper as usize];
     let result = catch_unwind(AssertUnwindSafe(|| {
-        (helper.func)(&mut HelperContext { memory, packet }, [r1, r2, r3, r4, r5])
+        (helper.func)(
+            &mut HelperContext {
+                memory,
+                packet,
+                program: &mut *ctx,
+            },
+            args,
+        )
     }));
     let fault = match result {
         Ok(Ok(v)) => {
@@ -192,14 +233,150 @@ pub(crate) extern "C" fn call_helper(
         }
         Ok(Err(HelperError::Fault(f))) => Some(f),
         Ok(Err(HelperError::Failed(reason))) => Some(Fault::Helper { id: *id, reason }),
+        Ok(Err(HelperError::Callback(e))) => {
+            ctx.callback_fault = Some(e);
+            None
+        }
         Err(panic) => {
             ctx.panic = Some(panic);
             None
         }
     };
+    ctx.pending = None;
     ctx.fault = fault;
     ctx.fault_kind = kind::RUST;
     0
+}
+
+/// Called by generated code for `bpf_tail_call`: runs the helper, and returns the address
+/// to jump to, or 0 to fall through.
+pub(crate) extern "C" fn tail_call(
+    r1: u64,
+    r2: u64,
+    r3: u64,
+    r4: u64,
+    r5: u64,
+    ctx: *mut Ctx,
+) -> u64 {
+    // SAFETY: as in `call_helper`.
+    let ctx = unsafe { &mut *ctx };
+    run_helper(ctx, [r1, r2, r3, r4, r5]);
+    let Some(target) = ctx.pending.take() else {
+        return 0;
+    };
+    let Ok(code) = target.clone().downcast::<crate::JitCode>() else {
+        ctx.fault = Some(Fault::Helper {
+            id: bpfkit_vm::helpers::linux::id::TAIL_CALL,
+            reason:
+                "the program array slot holds a program prepared for another engine than this one"
+                    .to_string(),
+        });
+        ctx.fault_kind = kind::RUST;
+        return 0;
+    };
+    // Kept alive until the run ends, once (a self tail call makes 33).
+    if !ctx.targets.iter().any(|t| Arc::ptr_eq(t, &target)) {
+        ctx.targets.push(target);
+    }
+    code.tables.start
+}
+
+impl ProgramCalls for Ctx {
+    fn call(
+        &mut self,
+        memory: &mut Memory<'_>,
+        packet: Option<&mut PacketState>,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError> {
+        // SAFETY: as in `call_helper`.
+        let tables = unsafe { &*self.cur_prog };
+        let [addr, count] = usize::try_from(func.wrapping_sub(FUNC_ADDR_BASE))
+            .ok()
+            .and_then(|t| tables.functions.get(t))
+            .copied()
+            .filter(|[addr, _]| *addr != 0)
+            .ok_or(Fault::BadCallTarget(func))?;
+        // As a local call checks: the frame below must exist, and the budget.
+        if self.fp <= self.min_fp {
+            return Err(Fault::CallDepth(MAX_FRAMES).into());
+        }
+        if self.insns > self.budget {
+            return Err(Fault::BudgetExhausted(self.budget).into());
+        }
+        let saved = (
+            self.saved_rsp,
+            self.fp,
+            self.cur_prog,
+            self.cur_helper,
+            self.memory,
+            self.stack_top,
+            self.packet_state,
+        );
+        self.args = args;
+        self.stack_top = self.fp - STACK_FRAME_SIZE as u64;
+        self.insns += count;
+        self.memory = (memory as *mut Memory<'_>).cast();
+        self.packet_state = packet.map_or(std::ptr::null_mut(), |s| s as *mut PacketState);
+        // SAFETY: as for the run's entry in `run`; the function's code belongs to a
+        // program the run keeps alive, and `memory` and `packet` are the run's, lent by
+        // the helper for the length of the call.
+        let r0 = unsafe { (self.entry)(self, addr) };
+        (
+            self.saved_rsp,
+            self.fp,
+            self.cur_prog,
+            self.cur_helper,
+            self.memory,
+            self.stack_top,
+            self.packet_state,
+        ) = saved;
+        match self.take_error() {
+            Some(e) => Err(HelperError::Callback(e)),
+            None => Ok(r0),
+        }
+    }
+
+    fn count_tail_call(&mut self) -> bool {
+        if self.tail_calls >= MAX_TAIL_CALLS {
+            return false;
+        }
+        self.tail_calls += 1;
+        true
+    }
+
+    fn tail_call(&mut self, target: SharedProgram) {
+        self.pending = Some(target);
+    }
+}
+
+impl Ctx {
+    /// The fault the generated code or a Rust function recorded, if any, clearing it.
+    fn take_error(&mut self) -> Option<VmError> {
+        let pc = self.fault_pc as usize;
+        let fault = match std::mem::replace(&mut self.fault_kind, kind::NONE) {
+            kind::NONE => return None,
+            kind::BUDGET => Fault::BudgetExhausted(self.budget),
+            kind::CALL_DEPTH => Fault::CallDepth(MAX_FRAMES),
+            kind::BAD_CALL => Fault::BadCallTarget(self.fault_arg),
+            kind::FELL_OFF => Fault::FellOffEnd,
+            kind::MISALIGNED_4 => Fault::Misaligned {
+                addr: self.fault_arg,
+                size: 4,
+            },
+            kind::MISALIGNED_8 => Fault::Misaligned {
+                addr: self.fault_arg,
+                size: 8,
+            },
+            _ => {
+                if let Some(e) = self.callback_fault.take() {
+                    return Some(e);
+                }
+                self.fault.take().unwrap_or(Fault::FellOffEnd)
+            }
+        };
+        Some(VmError { pc, fault })
+    }
 }
 
 /// Packs what the slow path of a bounds check needs to know besides the address.
@@ -230,14 +407,15 @@ pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u6
     }
 }
 
-/// The generated code's entry point.
-pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx) -> u64;
+/// The generated code's entry point: runs the code at the address given (the program's
+/// first instruction, or a function a helper calls back) with r1..=r5 from
+/// [`Ctx::args`], r10 from [`Ctx::stack_top`] and the counter from [`Ctx::insns`].
+pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx, u64) -> u64;
 
 /// What a run needs from the compiled program.
 pub(crate) struct RunParts<'p> {
     pub entry: Entry,
-    pub callx: &'p [[u64; 2]],
-    pub helpers: &'p [(i32, Helper)],
+    pub tables: &'p Tables,
     pub stack: &'p mut [u64],
     /// The stack as a fast region (it does not move between runs).
     pub stack_fast: FastRegion,
@@ -271,8 +449,9 @@ pub(crate) fn run(
         saved_rsp: 0,
         pkt_start: 0,
         pkt_len: 0,
-        callx: p.callx.as_ptr(),
+        cur_prog: p.tables,
         cur_helper: 0,
+        fp: 0,
         fault_kind: kind::NONE,
         fault_pc: 0,
         fault_arg: 0,
@@ -280,9 +459,13 @@ pub(crate) fn run(
         fast_ctx: FastRegion::default(),
         memory: (&mut memory as *mut Memory<'_>).cast(),
         packet_state: packet_state.map_or(std::ptr::null_mut(), |s| s as *mut PacketState),
-        helpers: p.helpers,
         fault: None,
+        callback_fault: None,
         panic: None,
+        entry: p.entry,
+        tail_calls: 0,
+        pending: None,
+        targets: Vec::new(),
     };
     ctx.refresh_user(&memory);
     ctx.set_packet(packet);
@@ -291,31 +474,15 @@ pub(crate) fn run(
     // touches memory only inside the context, its own stack frames and regions it checked
     // (inline or through `check_access`) against `memory`, and ends every path — including
     // faults — by returning here.
-    let r0 = unsafe { (p.entry)(&mut ctx) };
+    let r0 = unsafe { (p.entry)(&mut ctx, p.tables.start) };
     if let Some(panic) = ctx.panic.take() {
         std::panic::resume_unwind(panic);
     }
-    let pc = ctx.fault_pc as usize;
-    let fault = match ctx.fault_kind {
-        kind::NONE => {
-            return Ok(Outcome {
-                r0,
-                insns: ctx.insns,
-            })
-        }
-        kind::BUDGET => Fault::BudgetExhausted(p.budget),
-        kind::CALL_DEPTH => Fault::CallDepth(MAX_FRAMES),
-        kind::BAD_CALL => Fault::BadCallTarget(ctx.fault_arg),
-        kind::FELL_OFF => Fault::FellOffEnd,
-        kind::MISALIGNED_4 => Fault::Misaligned {
-            addr: ctx.fault_arg,
-            size: 4,
-        },
-        kind::MISALIGNED_8 => Fault::Misaligned {
-            addr: ctx.fault_arg,
-            size: 8,
-        },
-        _ => ctx.fault.take().unwrap_or(Fault::FellOffEnd),
-    };
-    Err(VmError { pc, fault })
+    match ctx.take_error() {
+        Some(e) => Err(e),
+        None => Ok(Outcome {
+            r0,
+            insns: ctx.insns,
+        }),
+    }
 }

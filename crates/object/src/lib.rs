@@ -50,7 +50,7 @@ pub use externs::{kernel_version, Kconfig};
 #[cfg(feature = "kernel")]
 pub use kernel::{KernelLoadError, KernelObject};
 #[cfg(feature = "vm")]
-pub use load::{map_fd, LoadError, Loaded, LoadedProgram};
+pub use load::{map_fd, LoadError, Loaded, LoadedProgram, ProgramSlot};
 pub use maps::{
     Initial, MapDef, BPF_F_RDONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,

@@ -3,7 +3,10 @@
 //! contents (global data, `.rodata` created with `BPF_F_RDONLY_PROG`; the inner maps of
 //! a map of maps), and each program is linked, its map references naming maps of the
 //! resulting [`MapTable`] by index. Map `i` also has the descriptor [`map_fd`]`(i)` in the
-//! table, which is what a map of maps stores for it.
+//! table, which is what a map of maps stores for it. Program arrays start empty: once the
+//! programs are prepared for an engine and have descriptors,
+//! [`Loaded::fill_program_arrays`] stores the programs their `.values` name, as libbpf
+//! does after loading the programs.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,8 +64,20 @@ pub struct Loaded {
     /// The maps, in the order of [`Object::maps`].
     pub maps: MapTable,
     pub programs: Vec<LoadedProgram>,
+    /// The program array slots the object's `.values` fill, still empty.
+    pub program_slots: Vec<ProgramSlot>,
     /// The pinned maps ([`Object::load_pinned`]): name and index into `maps`.
     pinned: Vec<(String, u32)>,
+}
+
+/// A slot of a program array that the object fills with one of its programs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSlot {
+    /// Index of the program array in [`Loaded::maps`].
+    pub map: u32,
+    pub slot: u32,
+    /// The program's name.
+    pub program: String,
 }
 
 impl Loaded {
@@ -90,6 +105,29 @@ impl Loaded {
                 available: self.programs.iter().map(|p| p.name.clone()).collect(),
             })
     }
+
+    /// Stores in each of [`Loaded::program_slots`] the descriptor `fd_of` gives for the
+    /// program it names (a `ProgramFd` of the engine the programs run in): what libbpf
+    /// does once the programs are loaded. A program without a descriptor, or one the
+    /// array refuses, is an error naming the map and the slot.
+    pub fn fill_program_arrays(
+        &self,
+        fd_of: impl Fn(&str) -> Option<u32>,
+    ) -> Result<(), LoadError> {
+        for s in &self.program_slots {
+            let map = self.maps.get(s.map).expect("slots name maps of the table");
+            let fail = |reason: String| LoadError::Map {
+                map: map.spec().name.clone(),
+                map_type: BPF_MAP_TYPE_PROG_ARRAY,
+                reason: format!("slot {} (program `{}`): {reason}", s.slot, s.program),
+            };
+            let fd =
+                fd_of(&s.program).ok_or_else(|| fail("the program has no descriptor".into()))?;
+            map.update(&s.slot.to_ne_bytes(), &fd.to_ne_bytes(), BPF_ANY)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(())
+    }
 }
 
 impl Object {
@@ -109,7 +147,7 @@ impl Object {
     }
 
     fn load_with(&self, pins: Option<&PinDir>) -> Result<Loaded, LoadError> {
-        let (table, pinned) = self.create_maps_with(pins)?;
+        let (table, pinned) = self.create_maps_leaving_programs(pins)?;
         let programs = self
             .programs()
             .map(|p| {
@@ -120,9 +158,27 @@ impl Object {
                 })
             })
             .collect::<Result<_, ObjectError>>()?;
+        let program_slots = self
+            .maps()
+            .iter()
+            .enumerate()
+            .filter(|(_, def)| def.map_type == BPF_MAP_TYPE_PROG_ARRAY)
+            .flat_map(|(i, def)| match &def.initial {
+                Initial::Slots(slots) => slots
+                    .iter()
+                    .map(|(slot, program)| ProgramSlot {
+                        map: i as u32,
+                        slot: *slot,
+                        program: program.clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         Ok(Loaded {
             maps: table,
             programs,
+            program_slots,
             pinned,
         })
     }
@@ -132,13 +188,25 @@ impl Object {
     /// Creates the object's maps, with their initial contents, in the order of
     /// [`Object::maps`]: the table a program of the object (linked by
     /// [`crate::Program::insns`]) resolves its map references against.
+    ///
+    /// A program array whose `.values` name programs is refused: its slots need the
+    /// programs' descriptors, which [`Object::load`] and [`Loaded::fill_program_arrays`]
+    /// provide.
     pub fn create_maps(&self) -> Result<MapTable, LoadError> {
-        Ok(self.create_maps_with(None)?.0)
+        if let Some(def) = self.maps().iter().find(|def| {
+            def.map_type == BPF_MAP_TYPE_PROG_ARRAY && matches!(def.initial, Initial::Slots(_))
+        }) {
+            return Err(map_error(
+                def,
+                "its initial values name programs, which need descriptors: load the object with Object::load and fill the slots with Loaded::fill_program_arrays",
+            ));
+        }
+        Ok(self.create_maps_leaving_programs(None)?.0)
     }
 
-    /// Creates the maps, reusing or pinning those with a pinning in `pins`; also gives
-    /// the pinned maps' names and indices.
-    fn create_maps_with(
+    /// As [`Object::create_maps`], with program arrays left empty, reusing or pinning
+    /// the maps with a pinning in `pins`; also gives the pinned maps' names and indices.
+    fn create_maps_leaving_programs(
         &self,
         pins: Option<&PinDir>,
     ) -> Result<(MapTable, Vec<(String, u32)>), LoadError> {
@@ -162,6 +230,9 @@ impl Object {
         }
         // Slots name other maps, which all exist now (libbpf's `init_map_in_map_slots`).
         for (i, def) in self.maps().iter().enumerate() {
+            if def.map_type == BPF_MAP_TYPE_PROG_ARRAY {
+                continue;
+            }
             if let (Initial::Slots(slots), false) = (&def.initial, reused[i]) {
                 let map = table.get(i as u32).expect("created above");
                 for (slot, name) in slots {
@@ -237,14 +308,8 @@ fn create(def: &MapDef) -> Result<std::sync::Arc<dyn maps::Map>, LoadError> {
             map.update(&0u32.to_ne_bytes(), &value, BPF_ANY)
                 .map_err(|e: MapError| map_error(def, &e.to_string()))?;
         }
-        // Program arrays hold program descriptors, which bpfkit's loader does not make:
-        // better refuse than run with tail calls that silently fall through.
-        Initial::Slots(_) if def.map_type == BPF_MAP_TYPE_PROG_ARRAY => {
-            return Err(map_error(
-                def,
-                "initial values of program arrays are not supported (bpfkit has no program descriptors for tail calls)",
-            ))
-        }
+        // Slots are filled once the maps (`create_maps`) or the programs
+        // (`Loaded::fill_program_arrays`) they name exist.
         Initial::Slots(_) => {}
     }
     Ok(map)

@@ -12,9 +12,6 @@ use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
 use common::*;
 
-/// Objects whose memory programs bpfkit cannot run yet, and why.
-const NOT_RUNNABLE: [(&str, &str); 1] = [("loop_callback", "bpfkit's helpers have no bpf_loop")];
-
 fn input() -> Vec<u8> {
     std::fs::read(fixtures_dir().join("loader/input.bin")).unwrap()
 }
@@ -34,17 +31,11 @@ fn run(maps: MapTable, insns: &[bpfkit_isa::Insn], mem: &mut [u8]) -> u64 {
     vm.run(invocation).expect("run").r0
 }
 
-fn runnable(file: &str) -> bool {
-    !NOT_RUNNABLE
-        .iter()
-        .any(|(name, _)| file.split('.').next() == Some(name))
-}
-
 #[test]
 fn memory_programs_give_the_expected_results() {
     let mut ran = 0;
     for (file, program, expected) in loader_expected() {
-        if !program.ends_with("_mem") || !runnable(&file) {
+        if !program.ends_with("_mem") {
             continue;
         }
         let mut object = Object::parse(&loader_fixture(&file)).unwrap();
@@ -65,9 +56,9 @@ fn memory_programs_give_the_expected_results() {
         );
         ran += 1;
     }
-    // 45 memory programs in expected.txt (35 at -O2 -g, 3 at -O1, 7 without -g), 1 of which
-    // cannot run yet (NOT_RUNNABLE), 4 only with the kernel's BTF or configuration.
-    assert_eq!(ran, 40 + host_dependent_programs(), "programs run");
+    // 45 memory programs in expected.txt (35 at -O2 -g, 3 at -O1, 7 without -g), 4 of
+    // which only with the kernel's BTF or configuration.
+    assert_eq!(ran, 41 + host_dependent_programs(), "programs run");
 }
 
 #[test]
@@ -108,13 +99,48 @@ fn global_data_persists_in_its_map_between_runs() {
 }
 
 #[test]
-fn program_array_initial_values_are_refused() {
+fn program_array_initial_values_are_filled_with_program_descriptors() {
+    // prog_array.c: slot 0 of `jumps` (map 0) holds prog_array_tail.
     let object = Object::parse(&loader_fixture("prog_array.o")).unwrap();
-    let err = object.load().unwrap_err().to_string();
+    // Maps alone cannot hold the programs.
+    let err = object.create_maps().unwrap_err().to_string();
     assert!(
-        err.starts_with("cannot create map `jumps` (type 3)"),
+        err.starts_with("cannot create map `jumps` (type 3): its initial values name programs"),
         "{err}"
     );
+    let loaded = object.load().unwrap();
+    assert_eq!(
+        loaded.program_slots,
+        [bpfkit_object::ProgramSlot {
+            map: 0,
+            slot: 0,
+            program: "prog_array_tail".to_string()
+        }]
+    );
+    let jumps = loaded.maps.get(0).unwrap();
+    // Empty until the programs have descriptors.
+    assert_eq!(jumps.inner_fd(&0u32.to_ne_bytes()), None);
+    let err = loaded
+        .fill_program_arrays(|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot create map `jumps` (type 3): slot 0 (program `prog_array_tail`)"),
+        "{err}"
+    );
+    let runtime = Runtime::new(loaded.maps.clone());
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let tail = runtime
+        .maps
+        .relocate(&loaded.program("prog_array_tail").unwrap().insns)
+        .unwrap();
+    let fd = Interpreter::new(&tail, &helpers).unwrap().program_fd();
+    loaded
+        .fill_program_arrays(|name| (name == "prog_array_tail").then(|| fd.fd()))
+        .unwrap();
+    assert_eq!(jumps.inner_fd(&0u32.to_ne_bytes()), Some(fd.fd()));
+    assert!(jumps.program(0).is_some());
 }
 
 #[test]

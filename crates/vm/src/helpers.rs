@@ -4,14 +4,16 @@
 //! prepared, so an unknown helper is an error before anything runs and a call at run time
 //! is one indirect call.
 
-use crate::error::Fault;
+use crate::error::{Fault, VmError};
+use crate::maps::SharedProgram;
 use crate::memory::Memory;
 use crate::net::PacketState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// What a helper sees of the running program: its memory, checked, and the packet of a
-/// packet program's run.
+/// What a helper sees of the running program: its memory, checked, the packet of a
+/// packet program's run, and the engine running it, for the helpers that call back into
+/// the program or tail-call.
 pub struct HelperContext<'a, 'm> {
     /// The regions of the run; helpers read and write pointer arguments through it.
     pub memory: &'a mut Memory<'m>,
@@ -19,6 +21,46 @@ pub struct HelperContext<'a, 'm> {
     /// ([`crate::net`]). After every helper call the engines bring the context's pointers
     /// and the run's packet region up to date ([`PacketState::resync`]).
     pub packet: Option<&'a mut PacketState>,
+    /// The engine running the program.
+    pub program: &'a mut dyn ProgramCalls,
+}
+
+impl HelperContext<'_, '_> {
+    /// Calls the program's function at address `func` (an `lddw` of a function) with
+    /// r1..=r5 = `args`, as a BPF-to-BPF call in a new frame, and returns its r0.
+    pub fn call(&mut self, func: u64, args: [u64; 5]) -> Result<u64, HelperError> {
+        self.program
+            .call(self.memory, self.packet.as_deref_mut(), func, args)
+    }
+}
+
+/// Most tail calls one run may make, as Linux's `MAX_TAIL_CALL_CNT`.
+pub const MAX_TAIL_CALLS: u32 = 33;
+
+/// What an engine offers the helpers of the program it runs.
+pub trait ProgramCalls {
+    /// Calls the function at address `func` with r1..=r5 = `args` in a new frame (the
+    /// call depth limit and the instruction budget apply, and its instructions count),
+    /// on the run's packet if it has one, and returns its r0. A bad address, too deep a call or a fault inside the function
+    /// is an error that ends the run.
+    fn call(
+        &mut self,
+        memory: &mut Memory<'_>,
+        packet: Option<&mut PacketState>,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError>;
+
+    /// Counts a tail call: false, counting nothing, once the run has made
+    /// [`MAX_TAIL_CALLS`] of them.
+    fn count_tail_call(&mut self) -> bool;
+
+    /// Makes the run continue at the start of `target`, in the current frame and with
+    /// the registers as they are, once the calling helper returns; engines honour it
+    /// after `bpf_tail_call` (helper 12) only, whose result they ignore, as they leave r0
+    /// as it was when the tail call falls through. A target prepared for another engine
+    /// ends the run with an error.
+    fn tail_call(&mut self, target: SharedProgram);
 }
 
 /// A helper's failure, which ends the run with [`Fault::Helper`] or the memory fault.
@@ -28,6 +70,9 @@ pub enum HelperError {
     Fault(Fault),
     /// Anything else, in words.
     Failed(String),
+    /// A function of the program the helper called back faulted: the run ends with that
+    /// fault, at the function's instruction.
+    Callback(VmError),
 }
 
 impl From<Fault> for HelperError {
@@ -96,6 +141,7 @@ impl Helpers {
     }
 }
 
+mod callback;
 mod host;
 pub mod linux;
 mod lock;

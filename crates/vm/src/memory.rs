@@ -130,6 +130,26 @@ impl<'m> Memory<'m> {
         }
     }
 
+    /// Removes the last region equal to `region`, added with [`Memory::add_raw`]: a helper
+    /// lends the program a buffer for the length of a call and takes it back. Whether it
+    /// was there.
+    pub fn remove(&mut self, region: &Region) -> bool {
+        if let Some(i) = self.extra.iter().rposition(|r| r == region) {
+            self.extra.remove(i);
+            return true;
+        }
+        let Some(i) = self.inline[..self.count].iter().rposition(|r| r == region) else {
+            return false;
+        };
+        self.inline.copy_within(i + 1..self.count, i);
+        self.count -= 1;
+        if !self.extra.is_empty() {
+            self.inline[self.count] = self.extra.remove(0);
+            self.count += 1;
+        }
+        true
+    }
+
     fn push(&mut self, region: Region) {
         if self.count < INLINE_REGIONS {
             self.inline[self.count] = region;
@@ -230,9 +250,25 @@ mod tests {
         for buf in bufs.iter_mut() {
             mem.add_mut(buf);
         }
-        assert_eq!(mem.regions().count(), INLINE_REGIONS + 2);
-        assert!(mem
-            .check(addrs[INLINE_REGIONS + 1], 4, Access::Write)
-            .is_ok());
+        let n = INLINE_REGIONS + 2;
+        assert_eq!(mem.regions().count(), n);
+        assert!(mem.check(addrs[n - 1], 4, Access::Write).is_ok());
+        // Removing an inline region pulls the first spilled one in; order is kept.
+        let second = *mem.regions().nth(1).unwrap();
+        assert!(mem.remove(&second));
+        assert!(!mem.remove(&second));
+        assert!(mem.check(addrs[1], 1, Access::Read).is_err());
+        let starts: Vec<u64> = mem.regions().map(|r| r.start).collect();
+        let expected: Vec<u64> = addrs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, a)| *a)
+            .collect();
+        assert_eq!(starts, expected);
+        let last = *mem.regions().last().unwrap();
+        assert!(mem.remove(&last));
+        assert!(mem.check(addrs[n - 2], 4, Access::Write).is_ok());
+        assert!(mem.check(addrs[n - 1], 1, Access::Read).is_err());
     }
 }

@@ -508,15 +508,24 @@ fn fd_arrays_hold_descriptors() {
         let mut out = [0u8; 4];
         // Slots start empty: -ENOENT, unlike a plain array's zeroed values.
         assert_eq!(map.lookup(&k(0), &mut out), Err(MapError::NoEntry));
+        // A program array holds programs: a loaded program's descriptor.
+        let program = bpfkit_vm::Interpreter::new(&[bpfkit_isa::Insn::Exit], &Default::default())
+            .unwrap()
+            .program_fd();
+        let fd = if map_type == MapType::ProgArray {
+            program.fd()
+        } else {
+            7
+        };
         // bpf_fd_array_map_update_elem: only BPF_ANY; index past the end -E2BIG.
         assert_eq!(
-            map.update(&k(0), &k(7), BPF_NOEXIST),
+            map.update(&k(0), &k(fd), BPF_NOEXIST),
             Err(MapError::Invalid)
         );
-        assert_eq!(map.update(&k(2), &k(7), BPF_ANY), Err(MapError::TooBig));
-        map.update(&k(0), &k(7), BPF_ANY).unwrap();
+        assert_eq!(map.update(&k(2), &k(fd), BPF_ANY), Err(MapError::TooBig));
+        map.update(&k(0), &k(fd), BPF_ANY).unwrap();
         map.lookup(&k(0), &mut out).unwrap();
-        assert_eq!(out, k(7));
+        assert_eq!(out, k(fd));
         // fd_array_map_delete_elem: -E2BIG out of range, -ENOENT when already empty.
         assert_eq!(map.delete(&k(2)), Err(MapError::TooBig));
         map.delete(&k(0)).unwrap();

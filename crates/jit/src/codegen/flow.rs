@@ -11,11 +11,11 @@ use crate::regs::{host, COUNT, CTX, T0, T1};
 use crate::runtime::{self, ctx_off, kind};
 use bpfkit_isa::{JmpCond, Operand, Reg, Width};
 use bpfkit_vm::interp::{FUNC_ADDR_BASE, STACK_FRAME_SIZE};
-use bpfkit_vm::PrepareErrorKind;
 
 /// Registers a local call preserves for its caller, in push order.
 const CALLEE_SAVED: [R; 5] = [R::RBX, R::R13, R::R14, R::R15, R::RBP];
-/// r1..r5 and the counter: the helper ABI may clobber them, the interpreter does not.
+/// r1..r5 and the counter: the helper ABI may clobber them, the interpreter does not (the
+/// counter is reloaded from the context after the call).
 const HELPER_SAVED: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
 
 /// `FUNC_ADDR_BASE` as a sign-extended 32-bit immediate.
@@ -101,7 +101,8 @@ pub(super) fn call_local(c: &mut Compiler<'_>, pc: usize, target: Option<usize>,
         c.e.arith_ri(Sz::Q, Arith::Cmp, Rm::Reg(T1), c.nslots as i32);
         c.fault_if(Cc::Ae, pc, kind::BAD_CALL, Some(d));
         c.e.shift_ri(Sz::Q, crate::emit::Shift::Shl, T1, 4);
-        c.e.arith_r_rm(Sz::Q, Arith::Add, T1, m(CTX, ctx_off!(callx)));
+        c.e.mov_imm64(T0, c.tables.functions.as_ptr() as u64);
+        c.e.arith_rr(Sz::Q, Arith::Add, Rm::Reg(T1), T0);
         c.e.load(Sz::Q, T0, m(T1, 0));
         c.e.test_rr(Sz::Q, T0, T0);
         c.fault_if(Cc::E, pc, kind::BAD_CALL, Some(d));
@@ -130,36 +131,59 @@ pub(super) fn call_local(c: &mut Compiler<'_>, pc: usize, target: Option<usize>,
 }
 
 /// A helper call: r1..r5 are already the System V argument registers; the context goes
-/// in the sixth, the helper's index in the context.
-pub(super) fn call_helper(
-    c: &mut Compiler<'_>,
-    pc: usize,
-    id: i32,
-) -> Result<(), PrepareErrorKind> {
-    let index = match c.helpers.iter().position(|(h, _)| *h == id) {
-        Some(i) => i,
-        None => {
-            let helper = c
-                .registry
-                .get(id)
-                .ok_or(PrepareErrorKind::UnknownHelper(id))?;
-            c.helpers.push((id, helper.clone()));
-            c.helpers.len() - 1
-        }
-    };
-    // Six pushes keep the host stack 16-byte aligned for the call.
+/// in the sixth; the program's tables, the helper's index, r10 and the counter in the
+/// context. `bpf_tail_call` jumps to the address it returns, if any, with r0 as it was.
+pub(super) fn call_helper(c: &mut Compiler<'_>, pc: usize, id: i32) {
+    let index = c
+        .tables
+        .helpers
+        .iter()
+        .position(|(h, _)| *h == id)
+        .expect("every helper called is in the tables");
+    let tail_call = id == bpfkit_vm::helpers::linux::id::TAIL_CALL;
+    if tail_call {
+        // Seven pushes with the one below: realigned to 16 for the call.
+        c.e.push(R::RAX);
+    }
     for r in HELPER_SAVED {
         c.e.push(r);
     }
+    if tail_call {
+        c.e.arith_ri(Sz::Q, Arith::Sub, Rm::Reg(R::RSP), 8);
+    }
+    c.e.mov_imm64(T0, c.tables as *const runtime::Tables as u64);
+    c.e.store(Sz::Q, m(CTX, ctx_off!(cur_prog)), T0);
     c.e.mov_mi(Sz::Q, m(CTX, ctx_off!(cur_helper)), index as i32);
+    c.e.store(Sz::Q, m(CTX, ctx_off!(fp)), R::RBP);
+    c.e.store(Sz::Q, m(CTX, ctx_off!(insns)), COUNT);
     c.e.lea(R::R9, m(CTX, -runtime::CTX_BIAS));
-    c.e.mov_imm64(T0, runtime::call_helper as *const () as u64);
+    let func = if tail_call {
+        runtime::tail_call as *const ()
+    } else {
+        runtime::call_helper as *const ()
+    };
+    c.e.mov_imm64(T0, func as u64);
     c.e.call_r(T0);
+    if tail_call {
+        c.e.mov_rr(Sz::Q, T0, R::RAX);
+        c.e.arith_ri(Sz::Q, Arith::Add, Rm::Reg(R::RSP), 8);
+    }
     for r in HELPER_SAVED.into_iter().rev() {
         c.e.pop(r);
     }
+    if tail_call {
+        c.e.pop(R::RAX);
+    }
+    // Functions the helper called back counted their instructions.
+    c.e.load(Sz::Q, COUNT, m(CTX, ctx_off!(insns)));
     c.e.arith_ri(Sz::Q, Arith::Cmp, m(CTX, ctx_off!(fault_kind)), 0);
     let j = c.e.jcc32(Cc::Ne);
     c.stub(j, pc, StubKind::RustFault);
-    Ok(())
+    if tail_call {
+        // The target runs in this frame, returning to this function's caller.
+        c.e.test_rr(Sz::Q, T0, T0);
+        let skip = c.e.jcc8(Cc::E);
+        c.e.jmp_r(T0);
+        c.e.bind8(skip);
+    }
 }

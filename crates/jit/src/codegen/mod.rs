@@ -2,8 +2,9 @@
 //! out-of-line fault stubs are patched in.
 //!
 //! Layout of the generated code:
-//! - the prologue (`entry`): saves the host's callee-saved registers, loads r1..r5 and
-//!   r10 from the context and `call`s the program, so that every BPF `exit` is a plain
+//! - the prologue (`entry`): saves the host's callee-saved registers, loads r1..r5, r10
+//!   and the counter from the context and `call`s the address it is given (the first
+//!   instruction, or a function a helper calls back), so that every BPF `exit` is a plain
 //!   `ret`, at any call depth;
 //! - the shared exits (`exit_ok`, `exit_common`, `packet_out`) and the slow path of bounds
 //!   checks (`check_common`);
@@ -12,7 +13,8 @@
 //!
 //! Instruction counting is exact and cheap: the program is cut into segments that are
 //! entered only at their first instruction and left only after their last (jumps, calls,
-//! `exit`, legacy packet loads end one; jump and call targets start one). Each segment
+//! `exit`, legacy packet loads, helper calls end one; jump and call targets and function
+//! addresses start one). Each segment
 //! adds its length to the counter register on entry, so at every jump or call the
 //! counter equals the interpreter's count. `callx` may enter anywhere; it adds the rest
 //! of the segment from a table.
@@ -23,7 +25,7 @@ mod mem;
 
 use crate::emit::{mem as m, Arith, Cc, Emitter, Rel32, Rm, Sz, R};
 use crate::regs::{self, COUNT, CTX, T0};
-use crate::runtime::{self, ctx_off, kind};
+use crate::runtime::{self, ctx_off, kind, Tables};
 use crate::JitOptions;
 use bpfkit_isa::{with_pcs, Insn, LddwKind, Reg};
 use bpfkit_vm::interp::FUNC_ADDR_BASE;
@@ -41,8 +43,6 @@ pub(crate) struct Compiled {
     pub bodies: Vec<Option<(u32, u64)>>,
     /// Offset of the fault stubs (the end of the program's own code).
     pub stubs_at: u32,
-    pub helpers: Vec<(i32, Helper)>,
-    pub has_callx: bool,
 }
 
 /// Where an out-of-line stub goes and what it does.
@@ -77,8 +77,9 @@ struct Shared {
 
 pub(crate) struct Compiler<'a> {
     e: Emitter,
-    registry: &'a Helpers,
-    helpers: Vec<(i32, Helper)>,
+    /// The program's tables, at the address the code refers to (the function table is
+    /// filled once the code is mapped).
+    tables: &'a Tables,
     /// Jumps and calls to instructions: displacement, target slot.
     jumps: Vec<(Rel32, usize)>,
     stubs: Vec<Stub>,
@@ -92,18 +93,18 @@ pub(crate) struct Compiler<'a> {
     ctx_pointers: Vec<u16>,
 }
 
-/// Compiles a program that `Interpreter::new` accepted.
+/// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
+/// are `tables` (made by [`tables`]).
 pub(crate) fn compile(
     insns: &[Insn],
-    registry: &Helpers,
+    tables: &Tables,
     opts: JitOptions,
 ) -> Result<Compiled, PrepareError> {
     let nslots: usize = insns.iter().map(Insn::slots).sum();
     let (leader, rem) = segments(insns, nslots);
     let mut c = Compiler {
         e: Emitter::with_capacity(64 + insns.len() * 24),
-        registry,
-        helpers: Vec::new(),
+        tables,
         jumps: Vec::new(),
         stubs: Vec::new(),
         shared: Shared {
@@ -121,7 +122,7 @@ pub(crate) fn compile(
                 .finish()
         }),
     };
-    let call_main = c.prologue();
+    c.prologue();
     let mut starts = vec![0u32; nslots + 1];
     let mut bodies = vec![None; nslots];
     let has_callx = insns.iter().any(|i| matches!(i, Insn::Callx { .. }));
@@ -157,7 +158,6 @@ pub(crate) fn compile(
         },
     );
     let stubs_at = c.e.pos() as u32;
-    c.e.patch(call_main, starts[0] as usize);
     for &(j, target) in &c.jumps {
         c.e.patch(j, starts[target] as usize);
     }
@@ -167,8 +167,30 @@ pub(crate) fn compile(
         starts,
         bodies,
         stubs_at,
-        helpers: c.helpers,
-        has_callx,
+    })
+}
+
+/// The tables of `insns`: the helpers it calls, in order of first call, resolved against
+/// `registry`, and a function table of one empty entry per slot.
+pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, PrepareError> {
+    let mut helpers: Vec<(i32, Helper)> = Vec::new();
+    for (pc, insn) in with_pcs(insns) {
+        let Insn::Call { imm } = *insn else {
+            continue;
+        };
+        if helpers.iter().all(|(id, _)| *id != imm) {
+            let helper = registry.get(imm).ok_or(PrepareError {
+                pc,
+                kind: PrepareErrorKind::UnknownHelper(imm),
+            })?;
+            helpers.push((imm, helper.clone()));
+        }
+    }
+    let nslots = insns.iter().map(Insn::slots).sum();
+    Ok(Tables {
+        helpers,
+        functions: vec![[0, 0]; nslots].into_boxed_slice(),
+        start: 0,
     })
 }
 
@@ -263,6 +285,9 @@ fn ends_segment(insn: &Insn) -> bool {
             | Insn::Exit
             | Insn::LdAbs { .. }
             | Insn::LdInd { .. }
+            // The counter is exact at a helper call: a function it calls back counts on
+            // from there, and a tail call leaves.
+            | Insn::Call { .. }
     )
 }
 
@@ -278,6 +303,15 @@ fn segments(insns: &[Insn], nslots: usize) -> (Vec<bool>, Vec<u64>) {
         }
         if ends_segment(insn) {
             leader[pc + 1] = true;
+        }
+        if let Insn::Lddw {
+            kind: LddwKind::Func,
+            imm,
+            ..
+        } = *insn
+        {
+            // A function a helper may call back; checked by the interpreter's preparation.
+            leader[(pc as i64 + imm as i64 + 1) as usize] = true;
         }
     }
     let mut rem = vec![0u64; nslots + 1];
@@ -295,9 +329,8 @@ fn segments(insns: &[Insn], nslots: usize) -> (Vec<bool>, Vec<u64>) {
 }
 
 impl Compiler<'_> {
-    /// Emits the entry and the shared exits; returns the call to the program's first
-    /// instruction, to be patched.
-    fn prologue(&mut self) -> Rel32 {
+    /// Emits the entry and the shared exits.
+    fn prologue(&mut self) {
         let e = &mut self.e;
         for r in [R::RBX, R::RBP, R::R12, R::R13, R::R14, R::R15] {
             e.push(r);
@@ -305,16 +338,18 @@ impl Compiler<'_> {
         e.lea(CTX, m(R::RDI, runtime::CTX_BIAS));
         e.store(Sz::Q, m(CTX, ctx_off!(saved_rsp)), R::RSP);
         e.load(Sz::Q, R::RBP, m(CTX, ctx_off!(stack_top)));
+        e.mov_rr(Sz::Q, T0, R::RSI);
         for (i, r) in [R::RDI, R::RSI, R::RDX, R::RCX, R::R8]
             .into_iter()
             .enumerate()
         {
             e.load(Sz::Q, r, m(CTX, ctx_off!(args) + 8 * i as i32));
         }
-        for r in [R::RAX, R::RBX, R::R13, R::R14, R::R15, COUNT] {
+        for r in [R::RAX, R::RBX, R::R13, R::R14, R::R15] {
             e.mov_imm64(r, 0);
         }
-        let call_main = e.call32();
+        e.load(Sz::Q, COUNT, m(CTX, ctx_off!(insns)));
+        e.call_r(T0);
         self.shared.exit_ok = e.pos();
         e.store(Sz::Q, m(CTX, ctx_off!(insns)), COUNT);
         self.shared.exit_common = e.pos();
@@ -362,7 +397,6 @@ impl Compiler<'_> {
         let j = e.jcc32(Cc::Ne);
         e.patch(j, self.shared.exit_common);
         e.ret();
-        call_main
     }
 
     /// Records a stub for the fault (or slow path) reached through `jump`.
@@ -472,7 +506,7 @@ impl Compiler<'_> {
                 src,
                 ..
             } => flow::cond_jump(self, pc, width, cond, dst, src, target(pc, insn)),
-            Insn::Call { imm } => flow::call_helper(self, pc, imm)?,
+            Insn::Call { imm } => flow::call_helper(self, pc, imm),
             Insn::CallLocal { .. } => flow::call_local(self, pc, Some(target(pc, insn)), None),
             Insn::Callx { dst } => flow::call_local(self, pc, None, Some(regs::host(dst))),
             Insn::Exit => self.e.ret(),

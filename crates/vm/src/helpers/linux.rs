@@ -1,6 +1,7 @@
 //! Linux's helpers, with their numbers (`enum bpf_func_id` in `linux/bpf.h`) and
-//! semantics: maps, ring buffers, clocks, ids, trace output and string formatting,
-//! string to integer conversion, spin locks.
+//! semantics: maps, tail calls and callbacks (`bpf_loop`, `bpf_for_each_map_elem`), ring
+//! buffers, clocks, ids, trace output and string formatting, string to integer
+//! conversion, spin locks.
 //!
 //! ```
 //! use bpfkit_vm::helpers::linux::{self, Runtime};
@@ -12,7 +13,7 @@
 //! assert_eq!(helpers.get(linux::id::MAP_LOOKUP_ELEM).unwrap().name, "map_lookup_elem");
 //! ```
 
-use super::{host, lock, map, output, strto, trace, HelperContext, HelperError, Helpers};
+use super::{callback, host, lock, map, output, strto, trace, HelperContext, HelperError, Helpers};
 use crate::maps::MapTable;
 use std::sync::{Arc, Mutex};
 
@@ -96,7 +97,7 @@ type Plain = fn(&mut HelperContext, Args) -> Result<u64, HelperError>;
 type WithMaps = fn(&MapTable, &mut HelperContext, Args) -> Result<u64, HelperError>;
 
 /// Helpers that need only the program's memory.
-const PLAIN: [(i32, &str, Plain); 13] = [
+const PLAIN: [(i32, &str, Plain); 14] = [
     (id::KTIME_GET_NS, "ktime_get_ns", host::ktime_get_ns),
     (
         id::KTIME_GET_BOOT_NS,
@@ -134,10 +135,11 @@ const PLAIN: [(i32, &str, Plain); 13] = [
     (id::SNPRINTF, "snprintf", trace::snprintf),
     (id::SPIN_LOCK, "spin_lock", lock::spin_lock),
     (id::SPIN_UNLOCK, "spin_unlock", lock::spin_unlock),
+    (id::LOOP, "loop", callback::loop_),
 ];
 
 /// Helpers that resolve map handles through the program's map table.
-const WITH_MAPS: [(i32, &str, WithMaps); 12] = [
+const WITH_MAPS: [(i32, &str, WithMaps); 14] = [
     (id::MAP_LOOKUP_ELEM, "map_lookup_elem", map::lookup),
     (id::MAP_UPDATE_ELEM, "map_update_elem", map::update),
     (id::MAP_DELETE_ELEM, "map_delete_elem", map::delete),
@@ -153,6 +155,12 @@ const WITH_MAPS: [(i32, &str, WithMaps); 12] = [
         id::PERF_EVENT_OUTPUT,
         "perf_event_output",
         output::perf_event_output,
+    ),
+    (id::TAIL_CALL, "tail_call", callback::tail_call),
+    (
+        id::FOR_EACH_MAP_ELEM,
+        "for_each_map_elem",
+        callback::for_each_map_elem,
     ),
 ];
 

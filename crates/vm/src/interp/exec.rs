@@ -4,10 +4,12 @@ use super::op::{Op, Opc};
 use super::prepare::Prepared;
 use super::{Invocation, Outcome, FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
 use crate::error::{Access, Fault, VmError};
-use crate::helpers::{HelperContext, HelperError};
+use crate::helpers::{HelperContext, HelperError, ProgramCalls, MAX_TAIL_CALLS};
+use crate::maps::SharedProgram;
 use crate::memory::{Memory, Region};
 use crate::net::PacketState;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
 
 /// Memory a run needs besides its registers, kept between runs so that a run allocates and
 /// clears nothing: the stack of every frame and the saved state of the callers.
@@ -25,12 +27,92 @@ impl Scratch {
     }
 }
 
-/// What a local call saves: where to return, the callee-saved registers and the frame.
+/// What a local call saves: where to return (slot and program), the callee-saved
+/// registers and the frame.
 #[derive(Clone, Copy, Default)]
 struct Frame {
     ret: usize,
+    /// The program to return into: 0 for the one the run started with, `k` for the
+    /// `k`-th program entered by a tail call (a subprogram may tail-call; its caller's
+    /// code resumes when the target exits).
+    prog: usize,
     saved: [u64; 4],
     fp: u64,
+}
+
+/// The state of a run that outlives one entry into the execution loop: the loop is
+/// entered again for each function a helper calls back (`bpf_loop`), and what it shares
+/// with those entries lives here.
+struct Run<'r> {
+    main: &'r Prepared,
+    /// The programs tail calls entered, in order: program `k` is `targets[k - 1]`.
+    targets: Vec<Arc<Prepared>>,
+    frames: &'r mut [Frame; MAX_FRAMES],
+    packet: Option<Region>,
+    budget: u64,
+    /// Instructions executed; kept in a local by the loop and stored here around helper
+    /// calls and on leaving.
+    executed: u64,
+    /// Frames in use, and the running program and r10, at the last helper call.
+    depth: usize,
+    prog: usize,
+    fp: u64,
+    tail_calls: u32,
+    /// The target of a tail call the last helper asked for.
+    pending: Option<SharedProgram>,
+}
+
+impl Run<'_> {
+    fn program(&self, k: usize) -> Option<Arc<Prepared>> {
+        k.checked_sub(1).map(|i| self.targets[i].clone())
+    }
+}
+
+impl ProgramCalls for Run<'_> {
+    fn call(
+        &mut self,
+        memory: &mut Memory<'_>,
+        packet: Option<&mut PacketState>,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, HelperError> {
+        let holder = self.program(self.prog);
+        let code = &holder.as_deref().unwrap_or(self.main).code;
+        let target = function_slot(code, func).ok_or(Fault::BadCallTarget(func))?;
+        if self.depth + 1 >= MAX_FRAMES {
+            return Err(Fault::CallDepth(MAX_FRAMES).into());
+        }
+        if self.executed > self.budget {
+            return Err(Fault::BudgetExhausted(self.budget).into());
+        }
+        let (depth, prog, fp) = (self.depth, self.prog, self.fp);
+        let mut regs = [0u64; REGS];
+        regs[1..6].copy_from_slice(&args);
+        regs[10] = fp - STACK_FRAME_SIZE as u64;
+        // The function's frame is the base of this entry: its exit returns here.
+        let result = exec(self, &mut regs, memory, packet, prog, target, depth + 1);
+        (self.depth, self.prog, self.fp) = (depth, prog, fp);
+        result.map_err(HelperError::Callback)
+    }
+
+    fn count_tail_call(&mut self) -> bool {
+        if self.tail_calls >= MAX_TAIL_CALLS {
+            return false;
+        }
+        self.tail_calls += 1;
+        true
+    }
+
+    fn tail_call(&mut self, target: SharedProgram) {
+        self.pending = Some(target);
+    }
+}
+
+/// The slot a function address names, if it is the start of an instruction of `code`.
+fn function_slot(code: &[Op], func: u64) -> Option<usize> {
+    let t = func.wrapping_sub(FUNC_ADDR_BASE);
+    // The last op is FellOff, which is no instruction.
+    (t < (code.len() - 1) as u64 && code[t as usize].opc != Opc::LddwTail).then_some(t as usize)
 }
 
 /// Runs `p` with the stack and frames of `scratch`.
@@ -57,15 +139,29 @@ pub(crate) fn run(
     let mut regs = [0u64; REGS];
     regs[1..6].copy_from_slice(&args);
     regs[10] = stack_region.start + stack_region.len;
-    exec(
-        p,
-        &mut regs,
-        &mut scratch.frames,
-        memory,
-        (packet, packet_state),
+    let mut run = Run {
+        main: p,
+        targets: Vec::new(),
+        frames: &mut scratch.frames,
+        packet,
         budget,
-    )
+        executed: 0,
+        depth: 0,
+        prog: 0,
+        fp: regs[10],
+        tail_calls: 0,
+        pending: None,
+    };
+    let r0 = exec(&mut run, &mut regs, &mut memory, packet_state, 0, 0, 0)?;
+    Ok(Outcome {
+        r0,
+        insns: run.executed,
+    })
 }
+
+/// The fault of a tail call into a program prepared for another engine.
+const OTHER_ENGINE: &str =
+    "the program array slot holds a program prepared for another engine than this one";
 
 /// Size of the register file: 11 registers, rounded up to 16 so that an index masked with
 /// 15 needs no bounds check in the hot loop.
@@ -153,18 +249,24 @@ fn packet_load(packet: Option<Region>, offset: u32, size: u64) -> Option<u64> {
     }
 }
 
+/// Runs program `prog` of the run from slot `pc` until the frame at depth `base` exits
+/// (or a legacy packet load ends the entry with 0), and returns r0.
 fn exec(
-    p: &Prepared,
+    run: &mut Run<'_>,
     regs: &mut [u64; REGS],
-    frames: &mut [Frame; MAX_FRAMES],
-    mut memory: Memory<'_>,
-    (mut packet, mut packet_state): (Option<Region>, Option<&mut PacketState>),
-    budget: u64,
-) -> Result<Outcome, VmError> {
-    let code = &p.code[..];
-    let mut depth = 0usize;
-    let mut pc = 0usize;
-    let mut executed = 0u64;
+    memory: &mut Memory<'_>,
+    mut packet_state: Option<&mut PacketState>,
+    mut prog: usize,
+    mut pc: usize,
+    base: usize,
+) -> Result<u64, VmError> {
+    let main = run.main;
+    let budget = run.budget;
+    let mut holder = run.program(prog);
+    let mut p: &Prepared = holder.as_deref().unwrap_or(main);
+    let mut code = &p.code[..];
+    let mut depth = base;
+    let mut executed = run.executed;
 
     macro_rules! fault {
         ($f:expr) => {
@@ -243,10 +345,12 @@ fn exec(
     }
 
     loop {
-        // SAFETY: pc is always an index of `code`: it starts at 0, steps to the next op
-        // (the last op, FellOff, never steps), over an lddw (whose tail is followed by
-        // another op or FellOff), or to a branch target or return address, which prepare
-        // checked lie inside the program.
+        // SAFETY: pc is always an index of `code`: it starts at 0 or at a function a
+        // helper called back (checked by `function_slot`), steps to the next op (the last
+        // op, FellOff, never steps), over an lddw (whose tail is followed by another op or
+        // FellOff), to a branch target or return address, which prepare checked lie inside
+        // the program, or to 0 of a tail call's target; a return address is used with
+        // the code of the program that saved it.
         let op = unsafe { *code.get_unchecked(pc) };
         executed += 1;
         let d = (op.dst & 15) as usize;
@@ -371,32 +475,62 @@ fn exec(
             Opc::Jsle32I => jump_if!(op, regs[d] as i32 <= imm as i32),
             Opc::Jsle32R => jump_if!(op, regs[d] as i32 <= regs[s] as i32),
 
-            Opc::Call => {
+            Opc::Call | Opc::TailCall => {
                 let (id, helper) = &p.helpers[imm as usize];
                 let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                let mut ctx = HelperContext {
-                    memory: &mut memory,
-                    packet: packet_state.as_deref_mut(),
-                };
-                match (helper.func)(&mut ctx, args) {
-                    Ok(v) => regs[0] = v,
+                (run.executed, run.depth, run.prog, run.fp) = (executed, depth, prog, regs[10]);
+                let result = (helper.func)(
+                    &mut HelperContext {
+                        memory,
+                        packet: packet_state.as_deref_mut(),
+                        program: run,
+                    },
+                    args,
+                );
+                // Functions the helper called back counted their instructions.
+                executed = run.executed;
+                match result {
+                    Ok(v) if op.opc == Opc::Call => regs[0] = v,
+                    Ok(_) => {}
                     Err(HelperError::Fault(f)) => fault!(f),
                     Err(HelperError::Failed(reason)) => fault!(Fault::Helper { id: *id, reason }),
+                    Err(HelperError::Callback(e)) => return Err(e),
                 }
-                // The helper may have moved the packet.
+                // The helper (or a function it called back) may have moved the packet.
                 if let Some(state) = packet_state.as_deref_mut() {
-                    state.resync(&mut memory);
-                    packet = state.legacy_packet();
+                    state.resync(memory);
+                    run.packet = state.legacy_packet();
+                }
+                // Only `bpf_tail_call` leaves the program.
+                if let Some(target) = run.pending.take().filter(|_| op.opc == Opc::TailCall) {
+                    let Ok(target) = target.downcast::<Prepared>() else {
+                        fault!(Fault::Helper {
+                            id: *id,
+                            reason: OTHER_ENGINE.to_string()
+                        });
+                    };
+                    // The target runs in this frame, with the registers as they are. A
+                    // program entered before keeps its number (a self tail call makes 33).
+                    prog = match run.targets.iter().position(|t| Arc::ptr_eq(t, &target)) {
+                        Some(i) => i + 1,
+                        None => {
+                            run.targets.push(target.clone());
+                            run.targets.len()
+                        }
+                    };
+                    holder = Some(target);
+                    p = holder.as_deref().unwrap_or(main);
+                    code = &p.code[..];
+                    pc = 0;
+                    continue;
                 }
             }
             Opc::CallLocal | Opc::Callx => {
                 let target = if op.opc == Opc::Callx {
-                    let t = regs[d].wrapping_sub(FUNC_ADDR_BASE);
-                    // A function address must name an instruction start of this program.
-                    if t >= (code.len() - 1) as u64 || code[t as usize].opc == Opc::LddwTail {
-                        fault!(Fault::BadCallTarget(regs[d]));
+                    match function_slot(code, regs[d]) {
+                        Some(t) => t,
+                        None => fault!(Fault::BadCallTarget(regs[d])),
                     }
-                    t as usize
                 } else {
                     op.target as usize
                 };
@@ -406,8 +540,9 @@ fn exec(
                 if executed > budget {
                     fault!(Fault::BudgetExhausted(budget));
                 }
-                frames[depth] = Frame {
+                run.frames[depth] = Frame {
                     ret: pc + 1,
+                    prog,
                     saved: [regs[6], regs[7], regs[8], regs[9]],
                     fp: regs[10],
                 };
@@ -417,16 +552,20 @@ fn exec(
                 continue;
             }
             Opc::Exit => {
-                if depth == 0 {
-                    return Ok(Outcome {
-                        r0: regs[0],
-                        insns: executed,
-                    });
+                if depth == base {
+                    run.executed = executed;
+                    return Ok(regs[0]);
                 }
                 depth -= 1;
-                let f = frames[depth];
+                let f = run.frames[depth];
                 regs[6..10].copy_from_slice(&f.saved);
                 regs[10] = f.fp;
+                if f.prog != prog {
+                    prog = f.prog;
+                    holder = run.program(prog);
+                    p = holder.as_deref().unwrap_or(main);
+                    code = &p.code[..];
+                }
                 pc = f.ret;
                 continue;
             }
@@ -436,7 +575,7 @@ fn exec(
                 continue;
             }
             Opc::LdAbsB | Opc::LdAbsH | Opc::LdAbsW | Opc::LdIndB | Opc::LdIndH | Opc::LdIndW => {
-                let (base, size) = match op.opc {
+                let (start, size) = match op.opc {
                     Opc::LdAbsB => (0, 1),
                     Opc::LdAbsH => (0, 2),
                     Opc::LdAbsW => (0, 4),
@@ -444,13 +583,12 @@ fn exec(
                     Opc::LdIndH => (regs[s] as u32, 2),
                     _ => (regs[s] as u32, 4),
                 };
-                match packet_load(packet, base.wrapping_add(imm as u32), size) {
+                match packet_load(run.packet, start.wrapping_add(imm as u32), size) {
                     Some(v) => regs[0] = v,
+                    // Ends the program (or the function a helper called back) with 0.
                     None => {
-                        return Ok(Outcome {
-                            r0: 0,
-                            insns: executed,
-                        })
+                        run.executed = executed;
+                        return Ok(0);
                     }
                 }
             }

@@ -8,6 +8,7 @@ mod prepare;
 
 use crate::error::{PrepareError, VmError};
 use crate::helpers::Helpers;
+use crate::maps::ProgramFd;
 use crate::memory::{Memory, Region};
 use crate::net::PacketState;
 use bpfkit_isa::Insn;
@@ -65,6 +66,8 @@ pub trait Engine {
     fn set_budget(&mut self, budget: u64);
     /// Runs the program once.
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError>;
+    /// Loads the program for program arrays (see [`Interpreter::program_fd`]).
+    fn program_fd(&self) -> ProgramFd;
 }
 
 impl<E: Engine + ?Sized> Engine for Box<E> {
@@ -75,11 +78,19 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
         (**self).run(inv)
     }
+
+    fn program_fd(&self) -> ProgramFd {
+        (**self).program_fd()
+    }
 }
 
 impl Engine for Interpreter {
     fn set_budget(&mut self, budget: u64) {
         Interpreter::set_budget(self, budget)
+    }
+
+    fn program_fd(&self) -> ProgramFd {
+        Interpreter::program_fd(self)
     }
 
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
@@ -134,6 +145,13 @@ impl Interpreter {
     /// length; `mem` is readable and writable, and is also the packet of legacy loads.
     pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
         self.run(Invocation::memory(mem))
+    }
+
+    /// Loads the program for program arrays: the descriptor is what user space stores in a
+    /// `BPF_MAP_TYPE_PROG_ARRAY` slot for `bpf_tail_call` to jump to. Only interpreted
+    /// programs may tail-call an interpreted program.
+    pub fn program_fd(&self) -> ProgramFd {
+        ProgramFd::new(self.prepared.clone())
     }
 
     /// Runs the program once.

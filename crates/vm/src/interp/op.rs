@@ -23,7 +23,7 @@ pub(crate) enum Opc {
     Jeq32I, Jeq32R, Jgt32I, Jgt32R, Jge32I, Jge32R, Jset32I, Jset32R, Jne32I, Jne32R,
     Jsgt32I, Jsgt32R, Jsge32I, Jsge32R, Jlt32I, Jlt32R, Jle32I, Jle32R, Jslt32I, Jslt32R,
     Jsle32I, Jsle32R,
-    Call, CallLocal, Callx, Exit,
+    Call, TailCall, CallLocal, Callx, Exit,
     Lddw,
     LdAbsB, LdAbsH, LdAbsW, LdIndB, LdIndH, LdIndW,
     LdxB, LdxH, LdxW, LdxDw, LdxsB, LdxsH, LdxsW,

@@ -210,7 +210,13 @@ fn lower(
                 }
             };
             op.imm = index as u64;
-            Opc::Call
+            // A tail call leaves r0 as it was when it falls through, as Linux's
+            // `JMP_TAIL_CALL` instruction does.
+            if imm == crate::helpers::linux::id::TAIL_CALL {
+                Opc::TailCall
+            } else {
+                Opc::Call
+            }
         }
         Insn::CallLocal { imm } => {
             op.target = target(pc, imm.into());

@@ -30,6 +30,9 @@ pub enum MapError {
     /// from user space).
     #[error("operation not supported (EOPNOTSUPP)")]
     OpNotSupported,
+    /// `EBADF`: a program array value that is no program's descriptor.
+    #[error("not a program descriptor (EBADF)")]
+    BadFd,
     /// `ENOTSUPP` (524, kernel-internal): the operation does not exist for this map type.
     #[error("operation not supported for this map type (ENOTSUPP)")]
     NotSupported,
@@ -41,6 +44,7 @@ impl MapError {
         match self {
             MapError::NoEntry => 2,
             MapError::TooBig => 7,
+            MapError::BadFd => 9,
             MapError::NoMemory => 12,
             MapError::Exists => 17,
             MapError::Invalid => 22,
@@ -56,6 +60,7 @@ impl MapError {
         [
             MapError::NoEntry,
             MapError::TooBig,
+            MapError::BadFd,
             MapError::NoMemory,
             MapError::Exists,
             MapError::Invalid,

@@ -49,6 +49,7 @@ mod table;
 mod target;
 
 pub use error::MapError;
+pub use of_maps::{ProgramFd, SharedProgram};
 pub use perf::{PerfEventArray, Sample};
 pub use ringbuf::RingBuf;
 pub use spec::{MapSpec, MapType};
@@ -187,6 +188,13 @@ pub trait Map: Send + Sync + std::fmt::Debug {
 
     /// The map as a perf event array, for `bpf_perf_event_output` and consumers.
     fn as_perf_event_array(&self) -> Option<&PerfEventArray> {
+        None
+    }
+
+    /// For program arrays: the program in slot `index`, if any (what `bpf_tail_call`
+    /// jumps to).
+    fn program(&self, index: u32) -> Option<SharedProgram> {
+        let _ = index;
         None
     }
 }
