@@ -403,16 +403,40 @@ impl Checker<'_> {
     }
 }
 
-/// Stores at a known stack offset: 8 aligned bytes of a register spill it whole.
+/// Stores at a known stack offset: 8 aligned bytes of a register spill it whole; fewer
+/// bytes at the start of a slot spill a non-zero scalar that fits in them, so that a
+/// loop counter kept in a `u32` on the stack stays known (`save_register_state` with a
+/// size). The kernel spills any bounded scalar there and gives it back whole on a fill of
+/// the same size; bpfkit spills only values the stored bytes hold exactly, since the fill
+/// zero-extends what was truncated.
 fn write_fixed(frame: &mut Frame, off: i64, size: usize, v: Stored) {
+    let fits = |r: &RegState| {
+        r.ty == RegType::Scalar && r.var.umax <= width_mask(size as u32 * 8) && !v.is_zero()
+    };
     let spill = match v {
         Stored::Reg(r) if size == SLOT => Some(r),
         Stored::Imm(i) if size == SLOT => Some(RegState::scalar(Scalar::constant(i as u64))),
+        _ if off % SLOT as i64 != 0 => None,
+        Stored::Reg(r) if fits(&r) => Some(r),
+        Stored::Imm(i) => Some(RegState::scalar(Scalar::constant(
+            i as u64 & width_mask(size as u32 * 8),
+        )))
+        .filter(fits),
         _ => None,
     };
     if let Some(r) = spill {
         let slot = frame.slot_mut(Frame::slot_index(off));
-        slot.bytes = [ByteKind::Spill; SLOT];
+        // The rest of a narrow spill's slot keeps its bytes, but no longer as a known
+        // zero (`scrub_spilled_slot`).
+        for (i, b) in slot.bytes.iter_mut().enumerate() {
+            *b = if i < size {
+                ByteKind::Spill
+            } else if *b == ByteKind::Uninit {
+                ByteKind::Uninit
+            } else {
+                ByteKind::Misc
+            };
+        }
         slot.spilled = Some(r);
         return;
     }
@@ -461,7 +485,13 @@ fn set_byte(frame: &mut Frame, b: i64, kind: ByteKind) {
 fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegState, Fail> {
     let slot = frame.slot(Frame::slot_index(off));
     if let Some(spilled) = slot.spilled {
-        if size == SLOT {
+        let spill_size = slot
+            .bytes
+            .iter()
+            .take_while(|&&b| b == ByteKind::Spill)
+            .count();
+        // The whole spill, read back at its own offset and size.
+        if size == spill_size && off % SLOT as i64 == 0 {
             return Ok(spilled);
         }
         if spilled.ty.is_pointer() {
@@ -474,7 +504,7 @@ fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegStat
                 &[base],
             );
         }
-        return Ok(loaded(size));
+        // Part of a spilled number, or more than it: the bytes read must be written.
     }
     let mut all_zero = true;
     for b in off..off + size as i64 {
