@@ -148,6 +148,7 @@ fn map_specs(maps: &MapTable) -> Vec<MapSpec> {
                 key_size: spec.key_size,
                 value_size: spec.value_size,
                 max_entries: spec.max_entries,
+                inner: None,
             }
         })
         .collect()

@@ -145,7 +145,12 @@ impl Checker<'_> {
             return fail(kind, regs);
         }
         match ptr.ty {
-            RegType::MapValueOrNull | RegType::ConstPtrToMap | RegType::PtrToPacketEnd => {
+            RegType::MapValueOrNull
+            | RegType::ConstPtrToMap
+            | RegType::ConstPtrToMapOrNull
+            | RegType::RingbufMemOrNull
+            | RegType::PtrToFunc
+            | RegType::PtrToPacketEnd => {
                 return fail(
                     ErrorKind::PointerArithmeticOn {
                         reg: dst,
@@ -266,7 +271,11 @@ impl Checker<'_> {
                 }
             }
             LddwKind::BtfId => return fail(ErrorKind::Unsupported("ld_imm64 of a BTF id"), &[]),
-            LddwKind::Func => return fail(ErrorKind::Unsupported("function pointers"), &[]),
+            // The callback's first slot (checked to start a function by `cfg::build`).
+            LddwKind::Func => RegState {
+                off: (self.current_pc as i64 + imm as i64 + 1) as i32,
+                ..RegState::pointer(RegType::PtrToFunc)
+            },
         };
         *st.reg_mut(dst) = reg;
         Ok(())

@@ -99,19 +99,22 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
         }
         Ok(t as usize)
     };
-    // Functions: the program start and every local call's target (`check_subprogs`).
+    // Functions: the program start, every local call's target and every function whose
+    // address is taken, a callback (`check_subprogs`).
     let mut funcs = vec![0];
     for (pc, insn) in with_pcs(insns) {
         match insn {
             Insn::CallLocal { .. } => funcs.push(check_target(pc, insn)?),
             Insn::Lddw {
                 kind: bpfkit_isa::LddwKind::Func,
+                imm,
                 ..
             } => {
-                return Err((
-                    pc,
-                    ErrorKind::Unsupported("function pointers (ld_imm64 of a function)"),
-                ))
+                let t = pc as i64 + 1 + *imm as i64;
+                if t < 0 || t >= len as i64 || index[t as usize].is_none() {
+                    return Err((pc, ErrorKind::JumpOutOfRange { to: t }));
+                }
+                funcs.push(t as usize);
             }
             _ => {}
         }
@@ -142,6 +145,11 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
         if matches!(insn, Insn::Jmp { .. } | Insn::CallLocal { .. }) && next < len {
             prune[next] = true;
         }
+        // A helper calling back comes back to its call after each run of the callback:
+        // the call is a loop head.
+        if calls_back(insn) {
+            prune[pc] = true;
+        }
     }
     for &f in &funcs {
         prune[f] = true;
@@ -167,6 +175,13 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
     };
     cfg.live = liveness(insns, &cfg);
     Ok(cfg)
+}
+
+/// Whether the instruction calls a helper that calls a callback (`bpf_loop`,
+/// `bpf_for_each_map_elem`).
+pub fn calls_back(insn: &Insn) -> bool {
+    use crate::helpers::ids::{FOR_EACH_MAP_ELEM, LOOP};
+    matches!(insn, Insn::Call { imm } if [LOOP, FOR_EACH_MAP_ELEM].contains(&(*imm as u32)))
 }
 
 /// Registers an instruction reads and writes.

@@ -12,8 +12,8 @@ use crate::error::ErrorKind;
 use crate::facts::InsnFacts;
 use crate::progtype::{Entry, ProgType};
 use crate::prune::{fingerprint, states_equal};
-use crate::state::{Frame, RegState, RegType, State};
-use crate::{bounds::Scalar, VerifierOptions};
+use crate::state::{ByteKind, Frame, RegState, RegType, State};
+use crate::{bounds::Scalar, MapSpec, VerifierOptions};
 use bpfkit_isa::{disasm, Dialect, Insn, Reg};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -112,6 +112,11 @@ pub struct Checker<'a> {
     pub cfg: Cfg,
     pub prog: &'a ProgType,
     pub opts: &'a VerifierOptions,
+    /// The maps registers may refer to: the options' maps, then a template for the maps
+    /// each map of maps holds.
+    pub maps: Vec<MapSpec>,
+    /// For each map of `maps`, the index of its inner maps' template.
+    pub inner: Vec<Option<u32>>,
     /// Complete saved states, per slot.
     saved: Vec<Vec<Saved>>,
     /// Saved states not yet complete, oldest first (they complete last first).
@@ -135,11 +140,22 @@ pub const MAX_CALL_FRAMES: usize = 8;
 impl<'a> Checker<'a> {
     pub fn new(insns: &'a [Insn], cfg: Cfg, prog: &'a ProgType, opts: &'a VerifierOptions) -> Self {
         let len = cfg.len();
+        let mut maps = opts.maps.clone();
+        let mut inner = vec![None; maps.len()];
+        for (i, m) in opts.maps.iter().enumerate() {
+            if let Some(template) = &m.inner {
+                inner[i] = Some(maps.len() as u32);
+                maps.push((**template).clone());
+                inner.push(None);
+            }
+        }
         Checker {
             insns,
             cfg,
             prog,
             opts,
+            maps,
+            inner,
             saved: (0..len).map(|_| Vec::new()).collect(),
             open: Vec::new(),
             open_by_key: HashMap::new(),
@@ -179,6 +195,7 @@ impl<'a> Checker<'a> {
         State {
             frames: vec![frame],
             buffer_len,
+            refs: Vec::new(),
         }
     }
 
@@ -291,11 +308,32 @@ impl<'a> Checker<'a> {
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
         let live = self.live_sets(&w.state, w.pc);
+        let callback_site = self
+            .cfg
+            .insn(self.insns, w.pc)
+            .is_some_and(crate::cfg::calls_back);
+        if callback_site {
+            // Back at a helper call after a run of its callback (or at it for the first
+            // time). The helper bounds the runs, so coming back to an ancestor's state
+            // is no endless loop: that ancestor's paths cover the current one's.
+            let ancestors = || self.open.iter().filter(|o| o.pc == w.pc);
+            if ancestors().any(|o| states_equal(&o.state, &w.state, &live, false)) {
+                self.stats.states_pruned += 1;
+                return Ok(true);
+            }
+            // Numbers a run of the callback changed may change on every run: they are
+            // widened to any value, so that the runs converge (`widen_imprecise_scalars`,
+            // with every number taken as imprecise).
+            if let Some(last) = ancestors().next_back() {
+                widen_scalars(&last.state, &mut w.state);
+            }
+        }
         let hash = fingerprint(&w.state, &live);
         if let Some(ancestors) = self.open_by_key.get(&(w.pc, hash)) {
-            if ancestors
-                .iter()
-                .any(|&i| states_equal(&self.open[i].state, &w.state, &live, true))
+            if !callback_site
+                && ancestors
+                    .iter()
+                    .any(|&i| states_equal(&self.open[i].state, &w.state, &live, true))
             {
                 return fail(ErrorKind::InfiniteLoop, &[]);
             }
@@ -324,7 +362,7 @@ impl<'a> Checker<'a> {
         // visit), to bound memory on long loops.
         let (insns, jumps) = w.since_save;
         let first = self.saved[w.pc].is_empty() && self.open_at[w.pc] == 0;
-        if first || (insns >= 8 && jumps >= 2) {
+        if first || callback_site || (insns >= 8 && jumps >= 2) {
             self.open_by_key
                 .entry((w.pc, hash))
                 .or_default()
@@ -351,7 +389,9 @@ impl<'a> Checker<'a> {
             *l = if i + 1 == n {
                 self.cfg.live[pc]
             } else {
-                self.cfg.live[state.frames[i + 1].callsite + 1]
+                // A callback's caller resumes at the helper call, which runs again.
+                let callee = &state.frames[i + 1];
+                self.cfg.live[callee.callsite + usize::from(!callee.callback)]
             };
         }
         live
@@ -399,7 +439,7 @@ impl<'a> Checker<'a> {
                 src,
                 ..
             } => return self.check_cond_jmp(st, pc, width, cond, dst, src),
-            Insn::Call { imm } => self.check_helper_call(st, imm)?,
+            Insn::Call { imm } => return self.check_helper_call(st, pc, imm),
             Insn::CallLocal { .. } => {
                 return self.check_local_call(st, pc, crate::cfg::target(insn, pc))
             }
@@ -463,6 +503,30 @@ impl<'a> Checker<'a> {
             return fail(ErrorKind::FramePointerWrite, &[r]);
         }
         Ok(())
+    }
+}
+
+/// Makes every scalar of `cur` (register or spilled) that differs from the same one in
+/// `old` an unknown number.
+fn widen_scalars(old: &State, cur: &mut State) {
+    for (fo, fc) in old.frames.iter().zip(&mut cur.frames) {
+        for (o, c) in fo.regs.iter().zip(&mut fc.regs) {
+            if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o != c {
+                *c = RegState::scalar(Scalar::unknown());
+            }
+        }
+        for (so, sc) in fo.slots.iter().zip(&mut fc.slots) {
+            let size = sc
+                .bytes
+                .iter()
+                .take_while(|&&b| b == ByteKind::Spill)
+                .count();
+            if let (Some(o), Some(c)) = (&so.spilled, &mut sc.spilled) {
+                if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o != c {
+                    *c = crate::mem::loaded(size);
+                }
+            }
+        }
     }
 }
 

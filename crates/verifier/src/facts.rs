@@ -13,6 +13,10 @@ pub enum Region {
     /// The packet, or the 'memory' program type's buffer.
     Packet,
     MapValue,
+    /// A map key (a `bpf_for_each_map_elem` callback's argument).
+    MapKey,
+    /// A ring buffer record.
+    Ringbuf,
 }
 
 /// Facts about one instruction, over every path verification explored through it.
@@ -31,16 +35,23 @@ pub struct InsnFacts {
 }
 
 impl InsnFacts {
-    /// Records that this visit's access was proven in bounds in `region`.
-    pub(crate) fn note_access(&mut self, region: Region) {
+    /// Records that this visit's access was proven in bounds in `region`. Returns false
+    /// when paths disagree and one of them accesses the context: engines rewrite context
+    /// accesses field by field, which the kernel's verifier guarantees them by refusing
+    /// such programs (`reg_type_mismatch`), and so does bpfkit.
+    pub(crate) fn note_access(&mut self, region: Region) -> bool {
         match self.access {
             None if !self.mixed && self.visits <= 1 => self.access = Some(region),
             Some(r) if r == region => {}
-            _ => {
+            previous => {
+                if previous == Some(Region::Ctx) || region == Region::Ctx {
+                    return false;
+                }
                 self.access = None;
                 self.mixed = true;
             }
         }
+        true
     }
 
     /// Whether the access is proven in bounds on every path.

@@ -97,7 +97,10 @@ impl Checker<'_> {
         if op == AtomicOp::Cmpxchg {
             self.read_reg(st, Reg::R0)?;
         }
-        if !matches!(ptr.ty, RegType::PtrToStack | RegType::MapValue) {
+        if !matches!(
+            ptr.ty,
+            RegType::PtrToStack | RegType::MapValue | RegType::RingbufMem
+        ) {
             let what = ptr.ty.name();
             return fail(ErrorKind::AtomicNotAllowed { reg: dst, what }, &[dst]);
         }
@@ -187,15 +190,48 @@ impl Checker<'_> {
                 (Region::Packet, loaded(size))
             }
             RegType::MapValue => {
-                self.map_value_access(base, ptr, off, size)?;
+                let value_size = self.maps[ptr.map as usize].value_size;
+                self.region_access(base, ptr, off, size, value_size, |off| {
+                    ErrorKind::MapValueOutOfRange {
+                        reg: base,
+                        off,
+                        size,
+                        value_size,
+                    }
+                })?;
                 (Region::MapValue, loaded(size))
+            }
+            RegType::MapKey | RegType::RingbufMem => {
+                let (what, limit, region) = if ptr.ty == RegType::MapKey {
+                    if write {
+                        return fail(ErrorKind::KeyWrite { reg: base }, &[base]);
+                    }
+                    let key_size = self.maps[ptr.map as usize].key_size;
+                    ("map key", key_size, Region::MapKey)
+                } else {
+                    ("memory", ptr.range, Region::Ringbuf)
+                };
+                self.region_access(base, ptr, off, size, limit, |off| {
+                    ErrorKind::RegionOutOfRange {
+                        reg: base,
+                        what,
+                        off,
+                        size,
+                        limit,
+                    }
+                })?;
+                (region, loaded(size))
             }
             ty => {
                 let what = ty.name();
                 return fail(ErrorKind::InvalidMemAccess { reg: base, what }, &[base]);
             }
         };
-        self.facts[self.current_pc].note_access(region);
+        if !self.facts[self.current_pc].note_access(region) {
+            // The kernel rewrites a context access into the real structure's field: the
+            // instruction cannot also access other memory (`reg_type_mismatch`).
+            return fail(ErrorKind::CtxMixedPointers { reg: base }, &[base]);
+        }
         Ok(value)
     }
 
@@ -281,15 +317,18 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// Map values: within `[0, value_size)` for every possible offset (`check_map_access`).
-    fn map_value_access(
+    /// Map values, keys and ring buffer records: within `[0, limit)` for every possible
+    /// offset (`check_mem_region_access`); `beyond` makes the error for an access
+    /// reaching the given offset.
+    fn region_access(
         &self,
         base: Reg,
         ptr: RegState,
         off: i64,
         size: usize,
+        limit: u32,
+        beyond: impl Fn(i64) -> ErrorKind,
     ) -> Result<(), Fail> {
-        let value_size = self.opts.maps[ptr.map as usize].value_size;
         let fixed = ptr.off as i64 + off;
         let lo = fixed as i128 + ptr.var.smin as i128;
         if ptr.var.smin < 0 && lo < 0 {
@@ -299,14 +338,8 @@ impl Checker<'_> {
             return fail(ErrorKind::UnboundedAccess { reg: base }, &[base]);
         }
         let hi = fixed as i128 + ptr.var.umax as i128 + size as i128;
-        if lo < 0 || hi > value_size as i128 {
-            let kind = ErrorKind::MapValueOutOfRange {
-                reg: base,
-                off: fixed + ptr.var.umax as i64,
-                size,
-                value_size,
-            };
-            return fail(kind, &[base]);
+        if lo < 0 || hi > limit as i128 {
+            return fail(beyond(fixed + ptr.var.umax as i64), &[base]);
         }
         Ok(())
     }

@@ -39,7 +39,7 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
     }
     let mut ids = IdMap::default();
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if fo.callsite != fc.callsite {
+        if fo.callsite != fc.callsite || fo.callback != fc.callback {
             return false;
         }
         for r in 0..10 {
@@ -54,6 +54,16 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
             }
         }
     }
+    // The same references held, under the same renaming (`refsafe`).
+    if old.refs.len() != cur.refs.len()
+        || !old
+            .refs
+            .iter()
+            .zip(&cur.refs)
+            .all(|(&o, &c)| ids.check(o, c))
+    {
+        return false;
+    }
     match (&old.buffer_len, &cur.buffer_len) {
         (Some(o), Some(c)) => regsafe(o, c, &mut ids, exact),
         (None, None) => true,
@@ -65,7 +75,7 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
 pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
     let mut h = DefaultHasher::new();
     for (i, f) in st.frames.iter().enumerate() {
-        f.callsite.hash(&mut h);
+        (f.callsite, f.callback).hash(&mut h);
         for r in 0..10 {
             if live[i] >> r & 1 == 1 {
                 f.regs[r].hash(&mut h);
@@ -79,6 +89,7 @@ pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
         }
     }
     st.buffer_len.hash(&mut h);
+    st.refs.len().hash(&mut h);
     h.finish()
 }
 
@@ -102,9 +113,14 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
             old.off == cur.off && old.frame == cur.frame && var_ok
         }
         RegType::ConstPtrToMap => old.map == cur.map,
-        RegType::MapValue | RegType::MapValueOrNull => {
+        RegType::ConstPtrToMapOrNull => old.map == cur.map && ids.check(old.id, cur.id),
+        RegType::MapValue | RegType::MapValueOrNull | RegType::MapKey => {
             old.map == cur.map && old.off == cur.off && var_ok
         }
+        RegType::RingbufMem | RegType::RingbufMemOrNull => {
+            old.range == cur.range && old.off == cur.off && var_ok
+        }
+        RegType::PtrToFunc => old.off == cur.off,
         // A longer proven range is fine: the old path needed no more than its own.
         RegType::PtrToPacket | RegType::PtrToPacketMeta => {
             old.off == cur.off && old.range <= cur.range && var_ok

@@ -53,6 +53,7 @@ fn parse_map(spec: &str) -> MapSpec {
         key_size: field("key"),
         value_size: field("value"),
         max_entries: field("entries"),
+        inner: None,
     }
 }
 
