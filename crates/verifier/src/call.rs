@@ -8,6 +8,7 @@ use crate::check::{fail, Checker, Fail, Next, MAX_CALL_FRAMES};
 use crate::error::ErrorKind;
 use crate::helpers::{self, Arg, HelperProto, Ret};
 use crate::mem::Stored;
+use crate::progtype::Entry;
 use crate::state::{Frame, RegState, RegType, State};
 use crate::tnum::Tnum;
 use bpfkit_isa::Reg;
@@ -210,6 +211,26 @@ impl Checker<'_> {
                 &[r],
             )
         };
+        let memory = matches!(
+            arg,
+            Arg::MapKey
+                | Arg::MapValue
+                | Arg::MapValueOut
+                | Arg::Mem
+                | Arg::UninitMem
+                | Arg::LongOut
+        );
+        // Only some of Linux's helpers read or write the packet directly; bpfkit's
+        // 'memory' type has no kernel counterpart, and embedders' helpers decide for
+        // themselves.
+        if memory
+            && reg.ty.is_packet()
+            && matches!(self.prog.entry, Entry::Context(_))
+            && !self.opts.helpers.iter().any(|p| p.id == proto.id)
+            && !helpers::PACKET_ARGS.contains(&proto.id)
+        {
+            return fail(ErrorKind::HelperPacketAccess { reg: r }, &[r]);
+        }
         match arg {
             Arg::None | Arg::Anything | Arg::ConstSize | Arg::ConstSizeOrZero => Ok(()),
             Arg::ConstMapPtr => {

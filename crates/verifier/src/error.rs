@@ -164,6 +164,8 @@ pub enum ErrorKind {
     ArgSize { reg: Reg, problem: &'static str },
     /// A helper's memory argument not proven within its region.
     ArgOutOfRange { reg: Reg, size: u64 },
+    /// A packet pointer given to a helper that may not access the packet.
+    HelperPacketAccess { reg: Reg },
     /// A pointer to release (a ring buffer record) moved from its start.
     ReleaseModified { reg: Reg },
     /// A ring buffer record still reserved when the program ends.
@@ -350,6 +352,7 @@ impl ErrorKind {
             }
             KeyWrite { reg } => format!("write to change key R{} not allowed", reg.num()),
             CtxMixedPointers { .. } => "same insn cannot be used with different pointers".into(),
+            HelperPacketAccess { .. } => "helper access to the packet is not allowed".into(),
             ReleaseModified { reg } => format!(
                 "R{} must have zero offset when passed to release func",
                 reg.num()
@@ -427,6 +430,7 @@ impl ErrorKind {
             RegionOutOfRange { what, off, size, limit, .. } => format!("the access of {} at offset {off} is outside the {limit}-byte {what}", bytes(*size)),
             KeyWrite { reg } => format!("{reg} points to a map key, which may only be read"),
             CtxMixedPointers { reg } => format!("{reg} is the context on one path and other memory on another; a context field must be accessed by its own instruction"),
+            HelperPacketAccess { reg } => format!("{reg} points into the packet, which this helper may not access; copy the bytes to the stack first"),
             ReleaseModified { reg } => format!("{reg} must point to the start of the ring buffer record to submit or discard it"),
             UnreleasedReference { .. } => "a ring buffer record reserved on this path is neither submitted nor discarded".into(),
             TailCallWithReference => "a tail call here would leave a reserved ring buffer record neither submitted nor discarded".into(),

@@ -521,6 +521,17 @@ pub static STANDARD: &[HelperProto] = &[
     ),
 ];
 
+/// The standard helpers that may take pointers into the packet for their memory
+/// arguments (`.pkt_access = true`); the others need the bytes copied to the stack.
+pub static PACKET_ARGS: &[u32] = &[
+    MAP_LOOKUP_ELEM,
+    MAP_UPDATE_ELEM,
+    MAP_DELETE_ELEM,
+    MAP_PUSH_ELEM,
+    MAP_LOOKUP_PERCPU_ELEM,
+    CSUM_DIFF,
+];
+
 /// The standard prototype of helper `id`.
 pub fn standard(id: u32) -> Option<&'static HelperProto> {
     STANDARD.iter().find(|p| p.id == id)

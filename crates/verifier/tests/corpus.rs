@@ -180,6 +180,22 @@ fn kernel_verdict(case: &Case) -> Option<Result<(), String>> {
         );
         return None;
     };
+    let prog = insns(case);
+    if prog.iter().any(|i| {
+        matches!(
+            i,
+            Insn::Lddw {
+                kind: LddwKind::Func,
+                ..
+            }
+        )
+    }) {
+        println!(
+            "skipped {}: the kernel takes callbacks only with BTF func_info",
+            case.name
+        );
+        return None;
+    }
     // The kernel's maps stand in for the corpus's, referenced by file descriptor.
     let mut maps = Vec::new();
     for spec in &case.maps {
@@ -198,7 +214,7 @@ fn kernel_verdict(case: &Case) -> Option<Result<(), String>> {
             }
         }
     }
-    let mut prog = insns(case);
+    let mut prog = prog;
     for insn in &mut prog {
         if let Insn::Lddw { kind, imm, .. } = insn {
             let by_fd = match kind {
