@@ -94,6 +94,11 @@ impl Checker<'_> {
             return Ok(RegState::scalar(dst_reg.var.alu(op, &src_reg.var, width)));
         }
         if width == Width::W32 {
+            // A privileged program may subtract with a pointer in 32 bits: a meaningless
+            // number, zero-extended like every 32-bit result (`adjust_ptr_min_max_vals`).
+            if op == AluOp::Sub {
+                return Ok(RegState::scalar(Scalar::up_to(u32::MAX as u64)));
+            }
             return fail(ErrorKind::Pointer32 { reg: dst }, &src_r);
         }
         match (dp, sp) {

@@ -9,16 +9,11 @@
 //! an inner map descriptor, callbacks need the object's BTF) are named on stdout; their
 //! kernel verdicts are the ones `fixtures/loader/build.sh --kernel` checks through libbpf.
 
-use bpfkit_isa::{encode_program, Insn, LddwKind};
-use bpfkit_kernel::{KernelMap, Program};
-use bpfkit_object::{Btf, MapDef, Object};
-use bpfkit_verifier::{verify, MapSpec, ProgType, VerifierOptions};
-use std::os::fd::{AsFd, AsRawFd};
-use std::path::PathBuf;
+mod common;
 
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+use bpfkit_object::{Btf, Object};
+use bpfkit_verifier::{verify, ProgType, VerifierOptions};
+use common::{fixtures_dir, kernel_type, kernel_verdict, spec};
 
 /// Every object of the corpus, as `(path relative to fixtures/, bytes)`, sorted.
 fn objects() -> Vec<(String, Vec<u8>)> {
@@ -39,90 +34,6 @@ fn objects() -> Vec<(String, Vec<u8>)> {
     }
     out.sort();
     out
-}
-
-/// The verifier's view of a map definition (and of the maps a map of maps holds).
-fn spec(def: &MapDef) -> MapSpec {
-    MapSpec {
-        fd: None,
-        map_type: def.map_type,
-        key_size: def.key_size,
-        value_size: def.value_size,
-        max_entries: def.max_entries,
-        inner: def.inner.as_deref().map(|d| Box::new(spec(d))),
-    }
-}
-
-/// The kernel's verdict on an XDP program: `Some(Ok)` accepted, `Some(Err(log))`
-/// rejected, `None` when it cannot be loaded here (said on stdout).
-fn kernel_verdict(object: &Object, name: &str, insns: &[Insn]) -> Option<Result<(), String>> {
-    if insns.iter().any(|i| {
-        matches!(
-            i,
-            Insn::Lddw {
-                kind: LddwKind::Func,
-                ..
-            }
-        )
-    }) {
-        println!("kernel skipped {name}: its callbacks need the object's BTF and func_info");
-        return None;
-    }
-    let mut maps = Vec::new();
-    for def in object.maps() {
-        match KernelMap::create(
-            def.map_type,
-            def.key_size,
-            def.value_size,
-            def.max_entries,
-            def.flags,
-        ) {
-            Ok(m) => maps.push(m),
-            Err(e) => {
-                println!(
-                    "kernel skipped {name}: cannot create map {} ({e})",
-                    def.name
-                );
-                return None;
-            }
-        }
-    }
-    let code: Vec<Insn> = insns
-        .iter()
-        .map(|insn| match *insn {
-            Insn::Lddw {
-                dst,
-                kind: kind @ (LddwKind::MapIdx | LddwKind::MapIdxValue),
-                imm,
-                next_imm,
-            } => Insn::Lddw {
-                dst,
-                kind: if kind == LddwKind::MapIdx {
-                    LddwKind::MapFd
-                } else {
-                    LddwKind::MapValue
-                },
-                imm: maps[imm as usize].as_fd().as_raw_fd(),
-                next_imm,
-            },
-            other => other,
-        })
-        .collect();
-    let license = object.license().unwrap_or_default();
-    Some(
-        match Program::load(
-            bpfkit_kernel::ProgType::Xdp,
-            &encode_program(&code),
-            &license,
-            name,
-        ) {
-            Ok(_) => Ok(()),
-            Err(bpfkit_kernel::KernelError::Rejected { log, errno, .. }) => {
-                Err(format!("{errno}: {log}"))
-            }
-            Err(e) => Err(e.to_string()),
-        },
-    )
 }
 
 #[test]
@@ -156,8 +67,8 @@ fn the_kernel_accepted_loader_corpus_is_accepted() {
             let prog_type = ProgType::for_section(program.section())
                 .unwrap_or_else(|| panic!("{file} {name}: section {}", program.section()));
             let insns = program.insns().expect("fixture links");
-            if prog_type.name == "xdp" && kernel.is_ok() {
-                if let Some(v) = kernel_verdict(&object, name, &insns) {
+            if let (Some(kt), Ok(())) = (kernel_type(prog_type.name), &kernel) {
+                if let Some(v) = kernel_verdict(&object, name, &insns, kt) {
                     kernel_checked += 1;
                     if let Err(log) = &v {
                         kernel_rejects.push(format!("{file} {name}: {log}"));
