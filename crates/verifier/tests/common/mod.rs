@@ -36,6 +36,54 @@ pub fn kernel_type(name: &str) -> Option<bpfkit_kernel::ProgType> {
     }
 }
 
+/// The object's maps, created in the kernel (global data with its contents), or why not.
+pub fn create_maps(object: &Object) -> Result<Vec<KernelMap>, String> {
+    let mut maps = Vec::new();
+    for def in object.maps() {
+        let map = KernelMap::create(
+            def.map_type,
+            def.key_size,
+            def.value_size,
+            def.max_entries,
+            def.flags,
+        )
+        .map_err(|e| format!("cannot create map {} ({e})", def.name))?;
+        if let Initial::Data(bytes) = &def.initial {
+            let mut value = bytes.clone();
+            value.resize(def.value_size as usize, 0);
+            map.update(Some(&0u32.to_ne_bytes()), &value, 0)
+                .map_err(|e| format!("cannot set global data {} ({e})", def.name))?;
+        }
+        maps.push(map);
+    }
+    Ok(maps)
+}
+
+/// `insns` with map references by index turned into references to `maps`' descriptors.
+pub fn by_fd(insns: &[Insn], maps: &[KernelMap]) -> Vec<Insn> {
+    insns
+        .iter()
+        .map(|insn| match *insn {
+            Insn::Lddw {
+                dst,
+                kind: kind @ (LddwKind::MapIdx | LddwKind::MapIdxValue),
+                imm,
+                next_imm,
+            } => Insn::Lddw {
+                dst,
+                kind: if kind == LddwKind::MapIdx {
+                    LddwKind::MapFd
+                } else {
+                    LddwKind::MapValue
+                },
+                imm: maps[imm as usize].as_fd().as_raw_fd(),
+                next_imm,
+            },
+            other => other,
+        })
+        .collect()
+}
+
 /// The kernel's verdict on program `name` of `object` (linked as `insns`), loaded as
 /// `prog_type` with the object's maps created (global data with its contents):
 /// `Some(Ok)` accepted, `Some(Err(log))` rejected, `None` when it cannot be loaded here
@@ -59,55 +107,14 @@ pub fn kernel_verdict(
         println!("kernel skipped {name}: its callbacks need the object's BTF and func_info");
         return None;
     }
-    let mut maps = Vec::new();
-    for def in object.maps() {
-        let created = KernelMap::create(
-            def.map_type,
-            def.key_size,
-            def.value_size,
-            def.max_entries,
-            def.flags,
-        );
-        match created {
-            Ok(m) => {
-                if let Initial::Data(bytes) = &def.initial {
-                    let mut value = bytes.clone();
-                    value.resize(def.value_size as usize, 0);
-                    m.update(Some(&0u32.to_ne_bytes()), &value, 0)
-                        .expect("global data's initial value");
-                }
-                maps.push(m)
-            }
-            Err(e) => {
-                println!(
-                    "kernel skipped {name}: cannot create map {} ({e})",
-                    def.name
-                );
-                return None;
-            }
+    let maps = match create_maps(object) {
+        Ok(maps) => maps,
+        Err(why) => {
+            println!("kernel skipped {name}: {why}");
+            return None;
         }
-    }
-    let code: Vec<Insn> = insns
-        .iter()
-        .map(|insn| match *insn {
-            Insn::Lddw {
-                dst,
-                kind: kind @ (LddwKind::MapIdx | LddwKind::MapIdxValue),
-                imm,
-                next_imm,
-            } => Insn::Lddw {
-                dst,
-                kind: if kind == LddwKind::MapIdx {
-                    LddwKind::MapFd
-                } else {
-                    LddwKind::MapValue
-                },
-                imm: maps[imm as usize].as_fd().as_raw_fd(),
-                next_imm,
-            },
-            other => other,
-        })
-        .collect();
+    };
+    let code = by_fd(insns, &maps);
     let license = object.license().unwrap_or_default();
     Some(
         match Program::load(prog_type, &encode_program(&code), &license, name) {
