@@ -134,10 +134,14 @@ fn stacksafe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> 
     if exact {
         return old == cur;
     }
+    // Unknown bytes cover known ones: zeros, and the bytes of a spilled number (a fill
+    // gives that number where the old path had any number).
+    let cur_number = cur.spilled.is_some_and(|r| r.ty == RegType::Scalar);
     for (o, c) in old.bytes.iter().zip(&cur.bytes) {
         let ok = match (o, c) {
             (ByteKind::Uninit, _) => true,
             (ByteKind::Misc, ByteKind::Misc | ByteKind::Zero) => true,
+            (ByteKind::Misc, ByteKind::Spill) => cur_number,
             (o, c) => o == c,
         };
         if !ok {
