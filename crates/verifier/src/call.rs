@@ -17,6 +17,8 @@ use bpfkit_isa::Reg;
 const NEEDS_MAP: &str =
     "a helper prototype with a map key, value or result but no map argument before it";
 const NEEDS_SIZE: &str = "a helper prototype with a memory argument not followed by its size";
+const NEEDS_ALLOC_SIZE: &str =
+    "a helper prototype returning a ring buffer record but with no size argument";
 
 /// What a call's arguments named, for the checks and the result that depend on them.
 #[derive(Default)]
@@ -32,16 +34,17 @@ struct Seen {
 }
 
 impl Checker<'_> {
-    /// The prototype of helper `id`: the embedder's first, then Linux's.
+    /// Whether the embedder's prototype of `id` replaces Linux's.
+    fn is_embedders(&self, id: u32) -> bool {
+        self.opts.helpers.iter().any(|p| p.id == id)
+    }
+
+    /// The prototype of helper `id`: the embedder's first, then Linux's, which the program
+    /// type must allow.
     fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
-        if let Some(p) = self.opts.helpers.iter().find(|p| p.id as i32 == id) {
-            return Ok(*p);
-        }
-        let p = u32::try_from(id)
-            .ok()
-            .and_then(helpers::standard)
+        let p = *helpers::resolve(&self.opts.helpers, id)
             .ok_or_else(|| Fail::new(ErrorKind::UnknownHelper { id }, &[]))?;
-        if !self.prog.allows_helper(p.id) {
+        if !self.is_embedders(p.id) && !self.prog.allows_helper(p.id) {
             return fail(
                 ErrorKind::HelperNotAllowed {
                     id: p.id,
@@ -50,7 +53,7 @@ impl Checker<'_> {
                 &[],
             );
         }
-        Ok(*p)
+        Ok(p)
     }
 
     pub(crate) fn check_helper_call(
@@ -132,7 +135,10 @@ impl Checker<'_> {
                 st.refs.push(id);
                 RegState {
                     id,
-                    range: seen.alloc_size.ok_or_else(needs_map)?,
+                    range: seen.alloc_size.ok_or(Fail::new(
+                        ErrorKind::Unsupported(NEEDS_ALLOC_SIZE),
+                        &[],
+                    ))?,
                     ..RegState::pointer(RegType::RingbufMemOrNull)
                 }
             }
@@ -226,7 +232,7 @@ impl Checker<'_> {
         if memory
             && reg.ty.is_packet()
             && matches!(self.prog.entry, Entry::Context(_))
-            && !self.opts.helpers.iter().any(|p| p.id == proto.id)
+            && !self.is_embedders(proto.id)
             && !helpers::PACKET_ARGS.contains(&proto.id)
         {
             return fail(ErrorKind::HelperPacketAccess { reg: r }, &[r]);

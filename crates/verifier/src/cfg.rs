@@ -145,11 +145,7 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
         if matches!(insn, Insn::Jmp { .. } | Insn::CallLocal { .. }) && next < len {
             prune[next] = true;
         }
-        // A helper calling back comes back to its call after each run of the callback:
-        // the call is a loop head.
-        if calls_back(insn) {
-            prune[pc] = true;
-        }
+
     }
     for &f in &funcs {
         prune[f] = true;
@@ -175,13 +171,6 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
     };
     cfg.live = liveness(insns, &cfg);
     Ok(cfg)
-}
-
-/// Whether the instruction calls a helper that calls a callback (`bpf_loop`,
-/// `bpf_for_each_map_elem`).
-pub fn calls_back(insn: &Insn) -> bool {
-    use crate::helpers::ids::{FOR_EACH_MAP_ELEM, LOOP};
-    matches!(insn, Insn::Call { imm } if [LOOP, FOR_EACH_MAP_ELEM].contains(&(*imm as u32)))
 }
 
 /// Registers an instruction reads and writes.

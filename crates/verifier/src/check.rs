@@ -117,6 +117,9 @@ pub struct Checker<'a> {
     pub maps: Vec<MapSpec>,
     /// For each map of `maps`, the index of its inner maps' template.
     pub inner: Vec<Option<u32>>,
+    /// Slots of calls to helpers that take a callback: loop heads, since the helper
+    /// comes back to the call after each run of the callback.
+    callback_sites: Vec<bool>,
     /// Complete saved states, per slot.
     saved: Vec<Vec<Saved>>,
     /// Saved states not yet complete, oldest first (they complete last first).
@@ -138,8 +141,23 @@ pub struct Checker<'a> {
 pub const MAX_CALL_FRAMES: usize = 8;
 
 impl<'a> Checker<'a> {
-    pub fn new(insns: &'a [Insn], cfg: Cfg, prog: &'a ProgType, opts: &'a VerifierOptions) -> Self {
+    pub fn new(
+        insns: &'a [Insn],
+        mut cfg: Cfg,
+        prog: &'a ProgType,
+        opts: &'a VerifierOptions,
+    ) -> Self {
         let len = cfg.len();
+        let mut callback_sites = vec![false; len];
+        for (pc, insn) in bpfkit_isa::with_pcs(insns) {
+            if let Insn::Call { imm } = insn {
+                let proto = crate::helpers::resolve(&opts.helpers, *imm);
+                if proto.is_some_and(|p| p.args.contains(&crate::helpers::Arg::Func)) {
+                    callback_sites[pc] = true;
+                    cfg.prune[pc] = true;
+                }
+            }
+        }
         let mut maps = opts.maps.clone();
         let mut inner = vec![None; maps.len()];
         for (i, m) in opts.maps.iter().enumerate() {
@@ -156,6 +174,7 @@ impl<'a> Checker<'a> {
             opts,
             maps,
             inner,
+            callback_sites,
             saved: (0..len).map(|_| Vec::new()).collect(),
             open: Vec::new(),
             open_by_key: HashMap::new(),
@@ -308,10 +327,7 @@ impl<'a> Checker<'a> {
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
         let live = self.live_sets(&w.state, w.pc);
-        let callback_site = self
-            .cfg
-            .insn(self.insns, w.pc)
-            .is_some_and(crate::cfg::calls_back);
+        let callback_site = self.callback_sites[w.pc];
         if callback_site {
             // Back at a helper call after a run of its callback (or at it for the first
             // time). The helper bounds the runs, so coming back to an ancestor's state
@@ -511,7 +527,7 @@ impl<'a> Checker<'a> {
 fn widen_scalars(old: &State, cur: &mut State) {
     for (fo, fc) in old.frames.iter().zip(&mut cur.frames) {
         for (o, c) in fo.regs.iter().zip(&mut fc.regs) {
-            if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o != c {
+            if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o.var != c.var {
                 *c = RegState::scalar(Scalar::unknown());
             }
         }
@@ -522,7 +538,7 @@ fn widen_scalars(old: &State, cur: &mut State) {
                 .take_while(|&&b| b == ByteKind::Spill)
                 .count();
             if let (Some(o), Some(c)) = (&so.spilled, &mut sc.spilled) {
-                if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o != c {
+                if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o.var != c.var {
                     *c = crate::mem::loaded(size);
                 }
             }

@@ -86,7 +86,10 @@ pub enum Arg {
     MapValueOut,
     /// A pointer to 8 writable, aligned bytes the helper fills (`bpf_strtol`'s result).
     LongOut,
-    /// A function of the program, called back by the helper (`ARG_PTR_TO_FUNC`).
+    /// A function of the program, called back by the helper (`ARG_PTR_TO_FUNC`) any
+    /// number of times: with the map, a key and its value and the context (r4) for
+    /// `bpf_for_each_map_elem`, and for every other helper like `bpf_loop`'s callback,
+    /// with a number and the context (r3). It returns 0 or 1.
     Func,
     /// A pointer to the stack, or null (`ARG_PTR_TO_STACK_OR_NULL`): the callback's
     /// context.
@@ -535,6 +538,14 @@ pub static PACKET_ARGS: &[u32] = &[
 /// The standard prototype of helper `id`.
 pub fn standard(id: u32) -> Option<&'static HelperProto> {
     STANDARD.iter().find(|p| p.id == id)
+}
+
+/// The prototype a call of `id` uses: an embedder's among `extra` first, then Linux's.
+pub fn resolve(extra: &[HelperProto], id: i32) -> Option<&HelperProto> {
+    extra
+        .iter()
+        .find(|p| p.id as i32 == id)
+        .or_else(|| u32::try_from(id).ok().and_then(standard))
 }
 
 /// Map types (`enum bpf_map_type`) some helpers are tied to.
