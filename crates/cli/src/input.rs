@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
-use bpfkit_object::{Btf, MapDef, Object};
+use bpfkit_object::{Btf, Kconfig, MapDef, Object};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::Helpers;
@@ -81,11 +81,16 @@ pub struct LoadOptions {
     /// `const volatile` parameter) to the bytes HEX before its maps are created; repeatable.
     #[arg(long = "set", value_name = "NAME=HEX")]
     pub globals: Vec<String>,
+    /// For an ELF object with `__kconfig` externs: the kernel configuration (a .config
+    /// file) to set them from; default this host's (/boot/config-$(uname -r) or
+    /// /proc/config.gz, and its kernel version).
+    #[arg(long, value_name = "FILE")]
+    pub kconfig: Option<String>,
 }
 
 impl LoadOptions {
     fn is_set(&self) -> bool {
-        self.btf.is_some() || !self.globals.is_empty()
+        self.btf.is_some() || !self.globals.is_empty() || self.kconfig.is_some()
     }
 }
 
@@ -197,7 +202,7 @@ pub fn load_program(
     let format = format.resolve(&input.bytes);
     if format != Format::Elf && (selector.is_set() || options.is_set()) {
         return Err(CliError::input(format!(
-            "--program, --section, --btf and --set apply to ELF objects only, but {} is read as {}",
+            "--program, --section, --btf, --set and --kconfig apply to ELF objects only, but {} is read as {}",
             input.name,
             format_name(format)
         )));
@@ -301,6 +306,27 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
             .map_err(|e| CliError::input(format!("{path} is not a BTF file: {e}")))?;
         object
             .relocate_core(&target)
+            .map_err(|e| CliError::input(format!("{}: {e}", input.name)))?;
+    }
+    if object.pending_kconfig() {
+        let config = match &options.kconfig {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| CliError::input(format!("cannot read {path}: {e}")))?;
+                let mut config = Kconfig::parse(&text)
+                    .map_err(|e| CliError::input(format!("{path}: {e}")))?;
+                config.kernel_version = Kconfig::host().ok().and_then(|h| h.kernel_version);
+                config
+            }
+            None => Kconfig::host().map_err(|e| {
+                CliError::input(format!(
+                    "{} reads __kconfig externs, but this host's configuration cannot be read ({e}); give one with --kconfig",
+                    input.name
+                ))
+            })?,
+        };
+        object
+            .resolve_kconfig(&config)
             .map_err(|e| CliError::input(format!("{}: {e}", input.name)))?;
     }
     let program = match (&selector.program, &selector.section) {

@@ -1,12 +1,17 @@
 //! `bpfkit`: assemble, disassemble, verify and run eBPF programs.
 
 mod asm;
+mod capture;
+mod describe;
 mod disasm;
+mod engine;
 mod error;
 mod input;
 mod map;
 mod output;
 mod run;
+mod test_run;
+mod verdict;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +41,8 @@ enum Command {
     Map(map::MapArgs),
     /// Prove a program safe for its program type, or explain why it is not.
     Verify(verify::VerifyArgs),
+    /// Run an XDP, tc or socket-filter program on every packet of a capture.
+    TestRun(test_run::TestRunArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +53,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Map(args) => map::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::TestRun(args) => test_run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,13 +5,13 @@
 //! library (which answers with Linux's errno values) and, if the map changed, writes the
 //! pin back through the library's crash-safe writer.
 
-mod entry;
+pub(crate) mod entry;
 mod hex;
 mod operands;
 mod pins;
 mod refused;
 mod show;
-mod types;
+pub(crate) mod types;
 
 use crate::error::{CliError, CliResult};
 use crate::output;
@@ -282,7 +282,7 @@ fn dump(store: &Store, name: &str, json: bool) -> CliResult {
 /// seed chosen per process, so it is sorted by key for equal maps to dump equally; a
 /// stack, which the library lists oldest first, is reversed to pop order like a queue;
 /// other maps keep their order (arrays by index, lpm_trie by prefix).
-fn dump_order(map: &dyn Map) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn dump_order(map: &dyn Map) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut entries = map.entries();
     match map.spec().map_type {
         MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash => {

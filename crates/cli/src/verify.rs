@@ -119,7 +119,10 @@ pub fn run(args: &VerifyArgs) -> CliResult {
 }
 
 /// The type named by `--type`, else the one the section name implies, else `memory`.
-fn program_type(name: Option<&str>, section: Option<&str>) -> CliResult<&'static ProgType> {
+pub(crate) fn program_type(
+    name: Option<&str>,
+    section: Option<&str>,
+) -> CliResult<&'static ProgType> {
     match (name, section) {
         (Some(name), _) => ProgType::by_name(name).ok_or_else(|| {
             let known: Vec<&str> = ProgType::ALL.iter().map(|t| t.name).collect();
@@ -139,7 +142,7 @@ fn program_type(name: Option<&str>, section: Option<&str>) -> CliResult<&'static
 
 /// What the verifier needs to know of the program's maps, by index: each created map's
 /// spec, and for a map of maps the definition of the maps it holds.
-fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
+pub(crate) fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
     loaded
         .maps
         .iter()

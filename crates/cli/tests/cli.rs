@@ -485,6 +485,34 @@ fn run_takes_objects_with_maps_and_global_data() {
 }
 
 #[test]
+fn run_sets_kconfig_externs_from_the_configuration_given() {
+    // kconfig.c with this configuration and this host's kernel version (at least 4.0.0,
+    // bit 0): CONFIG_BPF=n (bit 1 clear), CONFIG_BPF_SYSCALL=m (bit 3), the weak
+    // CONFIG_BPFKIT_NOT_AN_OPTION=y (bit 4), HZ 123 (bit 5 clear), the hostname cut and
+    // NUL-terminated at [15] (bit 6): 0b1011001 = 0x59, plus b[0] << 8: 0x159.
+    let config = scratch(
+        "kconfig.config",
+        b"CONFIG_BPF=n\nCONFIG_BPF_SYSCALL=m\nCONFIG_HZ=123\nCONFIG_DEFAULT_HOSTNAME=\"0123456789abcdefXYZ\"\nCONFIG_BPFKIT_NOT_AN_OPTION=y\n",
+    );
+    let args = [
+        "run",
+        "loader/kconfig.o",
+        "--program",
+        "kconfig_mem",
+        "--mem",
+        "loader/input.bin",
+        "--kconfig",
+        config.to_str().unwrap(),
+    ];
+    assert_eq!(success(&bpfkit(&args)), "0x159\n");
+    // A configuration without a strong extern's option names it.
+    let config = scratch("kconfig-short.config", b"CONFIG_BPF=y\n");
+    let mut args = args;
+    args[7] = config.to_str().unwrap();
+    fails_with(&bpfkit(&args), 2, "CONFIG_");
+}
+
+#[test]
 fn disasm_interleaves_source_lines() {
     // What `llvm-objdump-19 -S --no-show-raw-insn fixtures/loader/static_data.o` prints for
     // section memory, whose DWARF and BTF line info agree.

@@ -141,6 +141,7 @@ impl JitProgram {
             args,
             memory,
             packet: Some(packet),
+            packet_state: None,
         })
     }
 
@@ -161,6 +162,7 @@ impl JitProgram {
             inv.args,
             inv.memory,
             inv.packet,
+            inv.packet_state,
         )
     }
 

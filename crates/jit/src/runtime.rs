@@ -3,6 +3,7 @@
 //! generated code itself.
 
 use bpfkit_vm::interp::{MAX_FRAMES, STACK_FRAME_SIZE};
+use bpfkit_vm::net::PacketState;
 use bpfkit_vm::{
     Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
 };
@@ -92,6 +93,8 @@ pub(crate) struct Ctx {
     pub fault_arg: u64,
     // Only Rust reads what follows.
     memory: *mut Memory<'static>,
+    /// The packet state of a packet program's run, or null.
+    packet_state: *mut PacketState,
     helpers: *const [(i32, Helper)],
     fault: Option<Fault>,
     panic: Option<Box<dyn Any + Send>>,
@@ -131,6 +134,17 @@ impl Ctx {
     fn refresh_user(&mut self, memory: &Memory<'_>) {
         self.fast[FAST_USER] = FastRegion::of(memory.regions().next());
     }
+
+    /// Sets the legacy packet (`LD_ABS`/`LD_IND`) to `packet`, or to none.
+    fn set_packet(&mut self, packet: Option<Region>) {
+        let pkt = packet.unwrap_or(Region {
+            start: 0,
+            len: 0,
+            writable: false,
+        });
+        self.pkt_start = pkt.start;
+        self.pkt_len = pkt.len;
+    }
 }
 
 /// Called by generated code for `call imm`: runs helper `ctx.cur_helper` on r1..=r5.
@@ -146,18 +160,25 @@ pub(crate) extern "C" fn call_helper(
     // SAFETY: generated code passes the context of the running `run`, which is alive and
     // not otherwise borrowed while the generated code runs.
     let ctx = unsafe { &mut *ctx };
-    // SAFETY: `helpers` and `memory` point at values owned by `run`'s caller and alive for
-    // the whole run; nothing else accesses them during this call.
-    let (helpers, memory) = unsafe { (&*ctx.helpers, &mut *ctx.memory) };
+    // SAFETY: `helpers`, `memory` and `packet_state` (null or not) point at values owned
+    // by `run`'s caller and alive for the whole run; nothing else accesses them during
+    // this call.
+    let (helpers, memory, packet) =
+        unsafe { (&*ctx.helpers, &mut *ctx.memory, ctx.packet_state.as_mut()) };
     let (id, helper) = &helpers[ctx.cur_helper as usize];
     let result = catch_unwind(AssertUnwindSafe(|| {
-        (helper.func)(&mut HelperContext { memory }, [r1, r2, r3, r4, r5])
+        (helper.func)(&mut HelperContext { memory, packet }, [r1, r2, r3, r4, r5])
     }));
     let fault = match result {
         Ok(Ok(v)) => {
-            // The helper may have added regions (map values).
-            // SAFETY: as above; the helper's borrow has ended.
-            ctx.refresh_user(unsafe { &*ctx.memory });
+            // The helper may have moved the packet or added regions (map values).
+            // SAFETY: as above; the helper's borrows have ended.
+            let (memory, packet) = unsafe { (&mut *ctx.memory, ctx.packet_state.as_mut()) };
+            if let Some(state) = packet {
+                state.resync(memory);
+                ctx.set_packet(state.legacy_packet());
+            }
+            ctx.refresh_user(memory);
             return v;
         }
         Ok(Err(HelperError::Fault(f))) => Some(f),
@@ -220,6 +241,7 @@ pub(crate) fn run(
     args: [u64; 5],
     mut memory: Memory<'_>,
     packet: Option<Region>,
+    packet_state: Option<&mut PacketState>,
 ) -> Result<Outcome, VmError> {
     let stack = Region {
         start: p.stack.as_mut_ptr() as u64,
@@ -231,11 +253,6 @@ pub(crate) fn run(
     // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
     // outlive this function.
     unsafe { memory.add_raw(stack) };
-    let pkt = packet.unwrap_or(Region {
-        start: 0,
-        len: 0,
-        writable: false,
-    });
     let mut ctx = Ctx {
         args,
         stack_top: stack.start + stack.len,
@@ -243,8 +260,8 @@ pub(crate) fn run(
         budget: p.budget,
         insns: 0,
         saved_rsp: 0,
-        pkt_start: pkt.start,
-        pkt_len: pkt.len,
+        pkt_start: 0,
+        pkt_len: 0,
         callx: p.callx.as_ptr(),
         cur_helper: 0,
         fault_kind: kind::NONE,
@@ -252,11 +269,13 @@ pub(crate) fn run(
         fault_arg: 0,
         fast: [FastRegion::default(), p.stack_fast],
         memory: (&mut memory as *mut Memory<'_>).cast(),
+        packet_state: packet_state.map_or(std::ptr::null_mut(), |s| s as *mut PacketState),
         helpers: p.helpers,
         fault: None,
         panic: None,
     };
     ctx.refresh_user(&memory);
+    ctx.set_packet(packet);
     // SAFETY: `entry` is the prologue of code generated for this program, in executable
     // memory owned by the caller. The code follows the System V ABI at its entry and exit,
     // touches memory only inside the context, its own stack frames and regions it checked

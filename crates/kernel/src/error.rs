@@ -62,6 +62,9 @@ pub enum KernelError {
         /// The verifier's log at level 1; it ends with the reason for the rejection.
         log: String,
     },
+    /// The kernel refused BTF given to `BPF_BTF_LOAD`.
+    #[error("the kernel rejected the BTF: {errno}\nBTF log:\n{log}")]
+    BtfRejected { errno: Errno, log: String },
     /// A bpf(2) command failed.
     #[error("bpf({command}) failed: {errno}")]
     Syscall { command: &'static str, errno: Errno },

@@ -27,9 +27,9 @@ mod sys;
 #[cfg(target_os = "linux")]
 pub use error::{Errno, KernelError};
 #[cfg(target_os = "linux")]
-pub use map::{possible_cpus, KernelMap};
+pub use map::{possible_cpus, Entry, KernelMap};
 #[cfg(target_os = "linux")]
-pub use program::{available, ProgType, Program, TestRun, TestRunResult};
+pub use program::{available, KernelBtf, ProgType, Program, ProgramBtf, TestRun, TestRunResult};
 
 /// Whether this process may load BPF programs: never, outside Linux.
 #[cfg(not(target_os = "linux"))]

@@ -82,6 +82,9 @@ pub fn possible_cpus() -> Result<usize, Errno> {
     Ok(count)
 }
 
+/// A map element as user space sees it: key bytes, value bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// A map in the kernel, closed when dropped.
 #[derive(Debug)]
 pub struct KernelMap {
@@ -107,12 +110,26 @@ impl KernelMap {
         max_entries: u32,
         flags: u32,
     ) -> Result<KernelMap, Errno> {
+        Self::create_with_inner(map_type, key_size, value_size, max_entries, flags, None)
+    }
+
+    /// `BPF_MAP_CREATE`, for a map of maps with `inner`, a map like those it will hold (the
+    /// kernel keeps only its attributes).
+    pub fn create_with_inner(
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        flags: u32,
+        inner: Option<BorrowedFd<'_>>,
+    ) -> Result<KernelMap, Errno> {
         let mut attr = MapCreateAttr {
             map_type,
             key_size,
             value_size,
             max_entries,
             map_flags: flags,
+            inner_map_fd: inner.map_or(0, |fd| fd.as_raw_fd() as u32),
             ..MapCreateAttr::default()
         };
         let fd = bpf(BPF_MAP_CREATE, &mut attr)?;
@@ -204,6 +221,28 @@ impl KernelMap {
             self.key_size,
             0,
         )
+    }
+
+    /// Every (key, value) of a map with keys (not a queue or stack), sorted by key: keys
+    /// by `BPF_MAP_GET_NEXT_KEY`, values by `BPF_MAP_LOOKUP_ELEM` (per-CPU values one after
+    /// another, each rounded up to 8 bytes, as the kernel hands them to user space).
+    pub fn entries(&self) -> Result<Vec<Entry>, Errno> {
+        let mut out = Vec::new();
+        let mut key: Option<Vec<u8>> = None;
+        let mut next = vec![0u8; self.key_size];
+        loop {
+            match self.next_key(key.as_deref(), &mut next) {
+                Ok(()) => {}
+                Err(Errno(libc::ENOENT)) => break,
+                Err(e) => return Err(e),
+            }
+            let mut value = vec![0u8; self.value_size];
+            self.lookup(Some(&next), &mut value)?;
+            out.push((next.clone(), value));
+            key = Some(next.clone());
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (a pop for queues and stacks: pass no key).

@@ -1,7 +1,7 @@
 //! Loading programs with `BPF_PROG_LOAD` and running them with `BPF_PROG_TEST_RUN`.
 
 use crate::error::{Errno, KernelError};
-use crate::sys::{self, ProgLoadAttr, TestRunAttr, TestRunBuffers, BPF_OBJ_NAME_LEN};
+use crate::sys::{self, BtfLoadAttr, ProgLoadAttr, TestRunAttr, TestRunBuffers, BPF_OBJ_NAME_LEN};
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -53,12 +53,29 @@ impl Program {
         license: &str,
         name: &str,
     ) -> Result<Program, KernelError> {
+        Self::load_with_btf(prog_type, insns, license, name, None)
+    }
+
+    /// Like [`Program::load`], with the program's BTF: the object's types and its
+    /// functions' `bpf_func_info` records, which the kernel needs for programs with
+    /// callbacks (`bpf_loop`) or global functions.
+    pub fn load_with_btf(
+        prog_type: ProgType,
+        insns: &[u8],
+        license: &str,
+        name: &str,
+        btf: Option<ProgramBtf<'_>>,
+    ) -> Result<Program, KernelError> {
         let license = CString::new(license).map_err(|_| {
             KernelError::InvalidInput(format!("license {license:?} contains a NUL byte"))
         })?;
         let kernel_name = object_name(name);
         let load = |log: Option<&mut [u8]>| {
             let mut attr = ProgLoadAttr::new(prog_type.raw(), insns, &license, kernel_name, log)
+                .and_then(|attr| match &btf {
+                    Some(btf) => attr.with_btf(btf.btf.as_fd(), btf.func_info),
+                    None => Ok(attr),
+                })
                 .map_err(|reason| {
                     KernelError::InvalidInput(format!("cannot load program `{name}`: {reason}"))
                 })?;
@@ -128,6 +145,50 @@ impl Program {
 }
 
 impl AsFd for Program {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The BTF a program is loaded with ([`Program::load_with_btf`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ProgramBtf<'a> {
+    /// The object's types, loaded.
+    pub btf: &'a KernelBtf,
+    /// `struct bpf_func_info` records, 8 bytes each: the first instruction of a function
+    /// (in instructions) and its `FUNC` type id, for every function of the program in
+    /// order.
+    pub func_info: &'a [u8],
+}
+
+/// BTF (type information) loaded into the kernel with `BPF_BTF_LOAD`; released when
+/// dropped.
+#[derive(Debug)]
+pub struct KernelBtf {
+    fd: OwnedFd,
+}
+
+impl KernelBtf {
+    /// Loads a `.BTF` section's bytes (as a loader fixed them up for the kernel). When the
+    /// kernel refuses them, the error holds its log.
+    pub fn load(bytes: &[u8]) -> Result<KernelBtf, KernelError> {
+        let invalid = || KernelError::InvalidInput("BTF larger than 4 GiB".into());
+        let mut attr = BtfLoadAttr::new(bytes, None).ok_or_else(invalid)?;
+        let errno = match sys::btf_load(&mut attr) {
+            Ok(fd) => return Ok(KernelBtf { fd }),
+            Err(errno) => errno,
+        };
+        let mut log = vec![0u8; LOG_START];
+        let mut attr = BtfLoadAttr::new(bytes, Some(&mut log)).ok_or_else(invalid)?;
+        let _ = sys::btf_load(&mut attr);
+        Err(KernelError::BtfRejected {
+            errno,
+            log: log_text(&log),
+        })
+    }
+}
+
+impl AsFd for KernelBtf {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// `enum bpf_cmd` values.
 pub(crate) const BPF_PROG_LOAD: u32 = 5;
 pub(crate) const BPF_PROG_TEST_RUN: u32 = 10;
+pub(crate) const BPF_BTF_LOAD: u32 = 18;
 
 /// `BPF_OBJ_NAME_LEN`: program names hold at most 15 bytes and a NUL.
 pub(crate) const BPF_OBJ_NAME_LEN: usize = 16;
@@ -99,6 +100,64 @@ impl<'a> ProgLoadAttr<'a> {
             log_buf,
             prog_name: name,
             ..ProgLoadAttr::default()
+        })
+    }
+}
+
+impl<'a> ProgLoadAttr<'a> {
+    /// Loads the program with the types of `btf` and its functions' `bpf_func_info`
+    /// records (8 bytes each: instruction index, `FUNC` type id).
+    pub fn with_btf(
+        mut self,
+        btf: BorrowedFd<'a>,
+        func_info: &'a [u8],
+    ) -> Result<ProgLoadAttr<'a>, &'static str> {
+        if !func_info.len().is_multiple_of(8) {
+            return Err("its func_info is not a whole number of 8-byte records");
+        }
+        self.prog_btf_fd = u32::try_from(btf.as_raw_fd()).map_err(|_| "bad BTF descriptor")?;
+        self.func_info_rec_size = 8;
+        self.func_info = pointer(func_info);
+        self.func_info_cnt =
+            u32::try_from(func_info.len() / 8).map_err(|_| "its func_info is too long")?;
+        Ok(self)
+    }
+}
+
+/// The `BPF_BTF_LOAD` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct BtfLoadAttr<'a> {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+    /// `btf_log_true_size` in newer kernels, an output; zero on input.
+    _true_size: u32,
+    borrows: PhantomData<&'a mut [u8]>,
+}
+
+const _: () = assert!(std::mem::size_of::<BtfLoadAttr>() == 32);
+
+// SAFETY: `btf` and `btf_log_buf` are only set by `new`, from slices borrowed for 'a
+// (the log mutably), with `btf_size` and `btf_log_size` their lengths.
+unsafe impl Attr for BtfLoadAttr<'_> {}
+
+impl<'a> BtfLoadAttr<'a> {
+    /// Loads the BTF `bytes`, with the log at level 1 into `log` if given.
+    pub fn new(bytes: &'a [u8], log: Option<&'a mut [u8]>) -> Option<BtfLoadAttr<'a>> {
+        let (btf_log_level, btf_log_size, btf_log_buf) = match log {
+            Some(log) => (1, u32::try_from(log.len()).ok()?, log.as_mut_ptr() as u64),
+            None => (0, 0, 0),
+        };
+        Some(BtfLoadAttr {
+            btf: pointer(bytes),
+            btf_size: u32::try_from(bytes.len()).ok()?,
+            btf_log_buf,
+            btf_log_size,
+            btf_log_level,
+            ..BtfLoadAttr::default()
         })
     }
 }
@@ -203,9 +262,19 @@ pub(crate) fn bpf<A: Attr>(cmd: u32, attr: &mut A) -> Result<i64, Errno> {
 
 /// Calls `BPF_PROG_LOAD`, owning the file descriptor of the loaded program.
 pub(crate) fn prog_load(attr: &mut ProgLoadAttr<'_>) -> Result<OwnedFd, Errno> {
-    let fd = bpf(BPF_PROG_LOAD, attr)?;
+    new_fd(bpf(BPF_PROG_LOAD, attr)?)
+}
+
+/// Calls `BPF_BTF_LOAD`, owning the file descriptor of the loaded BTF.
+pub(crate) fn btf_load(attr: &mut BtfLoadAttr<'_>) -> Result<OwnedFd, Errno> {
+    new_fd(bpf(BPF_BTF_LOAD, attr)?)
+}
+
+/// The descriptor a successful object-creating command returned.
+fn new_fd(fd: i64) -> Result<OwnedFd, Errno> {
     let fd = i32::try_from(fd).map_err(|_| Errno(libc::EBADF))?;
-    // SAFETY: a successful BPF_PROG_LOAD returns a new file descriptor that nothing else
-    // in the process knows of, so owning (and eventually closing) it is ours alone.
+    // SAFETY: a successful BPF_PROG_LOAD or BPF_BTF_LOAD returns a new file descriptor
+    // that nothing else in the process knows of, so owning (and eventually closing) it is
+    // ours alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

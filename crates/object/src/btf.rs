@@ -45,6 +45,8 @@ pub enum BtfKind {
         size: u32,
         /// `BTF_INT_SIGNED` in the encoding.
         signed: bool,
+        /// `BTF_INT_BOOL` in the encoding: C's `_Bool`.
+        boolean: bool,
         /// Bits used, from `offset` bits into the value (older compilers' bitfields).
         bits: u32,
         offset: u32,
@@ -69,7 +71,10 @@ pub enum BtfKind {
         signed: bool,
         values: Vec<(String, i64)>,
     },
-    Fwd,
+    /// A forward declaration; `union` is the kind_flag (a union, else a struct).
+    Fwd {
+        union: bool,
+    },
     Typedef(TypeId),
     Volatile(TypeId),
     Const(TypeId),
@@ -107,6 +112,10 @@ pub struct Btf {
     /// Types by id - 1.
     types: Vec<BtfType>,
     strings: Vec<u8>,
+    /// The section as read, and where each type starts in it (by id - 1): what a loader
+    /// patches to hand the kernel (see `kernel_btf`).
+    raw: Vec<u8>,
+    positions: Vec<usize>,
 }
 
 impl Btf {
@@ -132,9 +141,12 @@ impl Btf {
         let mut btf = Btf {
             types: Vec::new(),
             strings: strings.to_vec(),
+            raw: bytes.to_vec(),
+            positions: Vec::new(),
         };
         let mut r = Reader::new(types, hdr_len + type_off, ".BTF");
         while !r.is_empty() {
+            btf.positions.push(r.position());
             let ty = btf.read_type(&mut r)?;
             btf.types.push(ty);
         }
@@ -144,6 +156,16 @@ impl Btf {
     /// The string at `offset` of the string table (`""` past its end, as for offset 0).
     pub fn string(&self, offset: u32) -> Result<String, ObjectError> {
         string_at(&self.strings, offset, ".BTF")
+    }
+
+    /// The section's bytes, as parsed.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The byte position of type `id` (not `void`) in [`Btf::raw`].
+    pub(crate) fn position(&self, id: TypeId) -> usize {
+        self.positions[id as usize - 1]
     }
 
     /// The string table, which `.BTF.ext` names point into.
@@ -253,6 +275,7 @@ impl Btf {
                 BtfKind::Int {
                     size: size_or_type,
                     signed: (encoding >> 24) & 1 == 1,
+                    boolean: (encoding >> 24) & 4 == 4,
                     bits: encoding & 0xff,
                     offset: (encoding >> 16) & 0xff,
                 }
@@ -305,7 +328,9 @@ impl Btf {
                     .map(|_| Ok((self.string(r.u32()?)?, i64::from(r.u32()? as i32))))
                     .collect::<Result<_, ObjectError>>()?,
             },
-            7 => BtfKind::Fwd,
+            7 => BtfKind::Fwd {
+                union: info >> 31 == 1,
+            },
             8 => BtfKind::Typedef(size_or_type),
             9 => BtfKind::Volatile(size_or_type),
             10 => BtfKind::Const(size_or_type),

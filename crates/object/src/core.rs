@@ -1,11 +1,11 @@
 //! CO-RE ("compile once, run everywhere") relocations: clang records, for each
 //! instruction whose constant depends on a type's layout, the local type, an access path
 //! and what is wanted (a field's offset, size or existence, a type's existence, size or
-//! id, an enumerator's existence or value). Resolving one finds the same type in a target
+//! id, an enumerator's existence or value, whether a type matches). Resolving one finds the same type in a target
 //! BTF (the running kernel's, usually) by name, follows the same path by member names,
 //! and patches the instruction with the target's value. This mirrors libbpf's
-//! `bpf_core_apply_relo_insn` (tools/lib/bpf/relo_core.c), bitfields included, without
-//! `TYPE_MATCHES` and for little-endian targets only.
+//! `bpf_core_apply_relo_insn` (tools/lib/bpf/relo_core.c), bitfields included, for
+//! little-endian targets.
 
 use crate::btf::{Btf, BtfKind, BtfType, Member, TypeId, MAX_RESOLVE_DEPTH};
 use crate::btf_ext::CoreRelo;
@@ -24,6 +24,10 @@ const TYPE_EXISTS: u32 = 8;
 const TYPE_SIZE: u32 = 9;
 const ENUMVAL_EXISTS: u32 = 10;
 const ENUMVAL_VALUE: u32 = 11;
+const TYPE_MATCHES: u32 = 12;
+
+/// How deep `TYPE_MATCHES` follows members and parameters (libbpf's `bpf_core_types_match`).
+const MATCH_LEVELS: u32 = 32;
 
 /// The helper number libbpf writes into an instruction whose relocation has no target
 /// (`bpf_core_poison_insn`): the verifier rejects it only if the instruction is reachable.
@@ -44,7 +48,7 @@ fn kind_name(kind: u32) -> &'static str {
         TYPE_SIZE => "type size",
         ENUMVAL_EXISTS => "enum value existence",
         ENUMVAL_VALUE => "enum value",
-        12 => "type match",
+        TYPE_MATCHES => "type match",
         _ => "unknown kind",
     }
 }
@@ -123,6 +127,18 @@ fn resolve(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<Resolution, Obj
                 target: exists_or(relo.kind == TYPE_EXISTS, found),
             })
         }
+        TYPE_MATCHES => {
+            let mut found = None;
+            for id in candidates {
+                if types_match(local, local_id, target, id, false, MATCH_LEVELS)? {
+                    agree(&mut found, 1)?;
+                }
+            }
+            Ok(Resolution {
+                local: 1,
+                target: exists_or(true, found),
+            })
+        }
         ENUMVAL_EXISTS | ENUMVAL_VALUE => {
             let index: usize = relo
                 .access
@@ -190,11 +206,12 @@ fn essential(name: &str) -> &str {
     name.find("___").map_or(name, |i| &name[..i])
 }
 
-/// Which kinds a local type may match: structs and unions with each other, enums with
-/// enums, and otherwise the same kind.
+/// Which kinds a local type may match: the same kind (`ENUM` and `ENUM64` are one kind
+/// here), as libbpf's `btf_kind_core_compat`.
 fn kind_class(kind: &BtfKind) -> u8 {
     match kind {
-        BtfKind::Struct { .. } | BtfKind::Union { .. } => 1,
+        BtfKind::Struct { .. } => 1,
+        BtfKind::Union { .. } => 11,
         BtfKind::Enum { .. } => 2,
         BtfKind::Int { .. } => 3,
         BtfKind::Ptr(_) => 4,
@@ -203,7 +220,7 @@ fn kind_class(kind: &BtfKind) -> u8 {
         BtfKind::Func { .. } => 7,
         BtfKind::FuncProto { .. } => 8,
         BtfKind::Float { .. } => 9,
-        BtfKind::Fwd => 10,
+        BtfKind::Fwd { .. } => 10,
         _ => 0,
     }
 }
@@ -221,6 +238,165 @@ fn candidates(local: &BtfType, target: &Btf) -> Result<Vec<TypeId>, ObjectError>
         .filter(|(_, t)| kind_class(&t.kind) == class && essential(&t.name) == name)
         .map(|(id, _)| id)
         .collect())
+}
+
+/// Whether two names are the same once their `___flavour` suffixes are dropped; an
+/// anonymous target matches only an anonymous local (libbpf's `bpf_core_names_match`).
+fn names_match(local: &str, target: &str) -> bool {
+    if target.is_empty() {
+        local.is_empty()
+    } else {
+        essential(local) == essential(target)
+    }
+}
+
+/// Whether local type `local_id` matches target type `target_id` (libbpf's
+/// `__bpf_core_types_match`, which `bpf_core_type_matches()` asks for): after typedefs and
+/// modifiers, the same names and kinds; integers of the same size and signedness; arrays
+/// of as many matching elements; pointers to matching types; enums of the same size whose
+/// every local enumerator name is in the target; structs and unions whose every local
+/// member has a target member of the same name and a matching type (behind a pointer, a
+/// struct or union also matches a forward declaration of its kind, and only names and
+/// kinds are compared); function prototypes with as many matching parameters and a
+/// matching return type. `level` bounds the nesting of members and parameters.
+fn types_match(
+    local: &Btf,
+    local_id: TypeId,
+    target: &Btf,
+    target_id: TypeId,
+    mut behind_ptr: bool,
+    level: u32,
+) -> Result<bool, ObjectError> {
+    if level == 0 {
+        return Err(btf_error("types nest too deep to match"));
+    }
+    let (mut local_id, mut target_id) = (local_id, target_id);
+    for _ in 0..MAX_RESOLVE_DEPTH {
+        let (_, l) = local.skip_mods(local_id)?;
+        let (_, t) = target.skip_mods(target_id)?;
+        let (Some(l), Some(t)) = (l, t) else {
+            // `void` matches only `void`.
+            return Ok(l.is_none() && t.is_none());
+        };
+        if !names_match(&l.name, &t.name) {
+            return Ok(false);
+        }
+        return match (&l.kind, &t.kind) {
+            (BtfKind::Fwd { union }, _) => Ok(match t.kind {
+                BtfKind::Fwd { union: t_union } => *union == t_union,
+                // Behind a pointer, a declaration matches the definition of its kind.
+                BtfKind::Struct { .. } => behind_ptr && !union,
+                BtfKind::Union { .. } => behind_ptr && *union,
+                _ => false,
+            }),
+            (
+                BtfKind::Enum { size, values, .. },
+                BtfKind::Enum {
+                    size: t_size,
+                    values: t_values,
+                    ..
+                },
+            ) => Ok(size == t_size
+                && values.len() <= t_values.len()
+                && values
+                    .iter()
+                    .all(|(n, _)| t_values.iter().any(|(tn, _)| names_match(n, tn)))),
+            (BtfKind::Struct { .. } | BtfKind::Union { .. }, _) => {
+                let (union, members) = composite(&l.kind).expect("a struct or union");
+                match (composite(&t.kind), &t.kind) {
+                    (Some((t_union, _)), _) if behind_ptr => Ok(union == t_union),
+                    (Some((t_union, t_members)), _) if union == t_union => {
+                        composites_match(local, members, target, t_members, behind_ptr, level)
+                    }
+                    (None, BtfKind::Fwd { union: t_union }) if behind_ptr => Ok(union == *t_union),
+                    _ => Ok(false),
+                }
+            }
+            (
+                BtfKind::Int { size, signed, .. },
+                BtfKind::Int {
+                    size: t_size,
+                    signed: t_signed,
+                    ..
+                },
+            ) => Ok(size == t_size && signed == t_signed),
+            (BtfKind::Ptr(l_next), BtfKind::Ptr(t_next)) => {
+                behind_ptr = true;
+                (local_id, target_id) = (*l_next, *t_next);
+                continue;
+            }
+            (
+                BtfKind::Array { elem, nelems },
+                BtfKind::Array {
+                    elem: t_elem,
+                    nelems: t_nelems,
+                },
+            ) => {
+                if nelems != t_nelems {
+                    return Ok(false);
+                }
+                (local_id, target_id) = (*elem, *t_elem);
+                continue;
+            }
+            (
+                BtfKind::FuncProto { ret, params },
+                BtfKind::FuncProto {
+                    ret: t_ret,
+                    params: t_params,
+                },
+            ) => {
+                if params.len() != t_params.len() {
+                    return Ok(false);
+                }
+                for (&p, &tp) in params.iter().zip(t_params) {
+                    if !types_match(local, p, target, tp, behind_ptr, level - 1)? {
+                        return Ok(false);
+                    }
+                }
+                (local_id, target_id) = (*ret, *t_ret);
+                continue;
+            }
+            _ => Ok(false),
+        };
+    }
+    Err(btf_error("types nest too deep to match"))
+}
+
+/// Whether a struct or union kind is a union, and its members.
+fn composite(kind: &BtfKind) -> Option<(bool, &[Member])> {
+    match kind {
+        BtfKind::Struct { members, .. } => Some((false, members)),
+        BtfKind::Union { members, .. } => Some((true, members)),
+        _ => None,
+    }
+}
+
+/// Whether every member of a local struct or union has a target member of the same name
+/// and a matching type (libbpf's `bpf_core_composites_match`).
+fn composites_match(
+    local: &Btf,
+    members: &[Member],
+    target: &Btf,
+    t_members: &[Member],
+    behind_ptr: bool,
+    level: u32,
+) -> Result<bool, ObjectError> {
+    if members.len() > t_members.len() {
+        return Ok(false);
+    }
+    for m in members {
+        let mut matched = false;
+        for tm in t_members.iter().filter(|tm| names_match(&m.name, &tm.name)) {
+            if types_match(local, m.type_id, target, tm.type_id, behind_ptr, level - 1)? {
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// One step of an access path after the first (array) index.
@@ -416,7 +592,8 @@ fn fields_compatible(
             (BtfKind::Ptr(_), BtfKind::Ptr(_))
             | (BtfKind::Float { .. }, BtfKind::Float { .. })
             | (BtfKind::Int { .. }, BtfKind::Int { .. }) => true,
-            (BtfKind::Enum { .. }, BtfKind::Enum { .. }) | (BtfKind::Fwd, BtfKind::Fwd) => {
+            (BtfKind::Enum { .. }, BtfKind::Enum { .. })
+            | (BtfKind::Fwd { .. }, BtfKind::Fwd { .. }) => {
                 essential(&l.name) == essential(&t.name)
             }
             (BtfKind::Array { elem: le, .. }, BtfKind::Array { elem: te, .. }) => {

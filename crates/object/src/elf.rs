@@ -49,6 +49,9 @@ pub(crate) enum DataKind {
     Btf,
     /// `.BTF.ext`: function and line information, CO-RE relocations.
     BtfExt,
+    /// `.kconfig`: the `__kconfig` externs, laid out by bpfkit (no ELF section holds
+    /// them; see [`crate::externs`]).
+    Kconfig,
 }
 
 impl DataKind {
@@ -122,7 +125,9 @@ pub(crate) enum Target {
     Code(usize),
     /// In the data section of this index.
     Data(usize),
-    /// Undefined (an extern), absolute, or in a section a loader does not read.
+    /// Undefined: an extern (`__kconfig`, `__ksym`), `STB_WEAK` or not.
+    Extern { weak: bool },
+    /// Absolute, or in a section a loader does not read.
     Elsewhere,
 }
 
@@ -451,7 +456,13 @@ fn read_relocation(
         offset,
         kind: rel.r_type(LE),
         symbol,
-        target: shndx.map_or(Target::Elsewhere, |s| index.target(s)),
+        target: match shndx {
+            Some(s) => index.target(s),
+            None if sym.st_shndx(LE) == elf::SHN_UNDEF => Target::Extern {
+                weak: sym.st_bind() == elf::STB_WEAK,
+            },
+            None => Target::Elsewhere,
+        },
         value: sym.st_value(LE),
     })
 }

@@ -136,6 +136,18 @@ pub enum ObjectError {
     /// has not resolved: its field offsets are the compiler's guesses.
     #[error("section {section} has {count} CO-RE relocations: resolve them against a target BTF first (the kernel's /sys/kernel/btf/vmlinux, or a BTF file)")]
     CoreNotApplied { section: String, count: usize },
+    /// The object reads `__kconfig` externs that [`crate::Object::resolve_kconfig`] has
+    /// not set.
+    #[error("the object reads {count} __kconfig externs ({names}): resolve them from a kernel configuration first (the host's /boot/config-$(uname -r) or /proc/config.gz, or a .config file)")]
+    KconfigNotResolved { count: usize, names: String },
+    /// An extern variable (`__kconfig`, `__ksym`, or another undefined symbol) that
+    /// cannot be given a value.
+    #[error("extern `{name}`: {reason}")]
+    Extern { name: String, reason: String },
+    /// A kernel configuration that cannot be read; `line` is 0 when the file itself is
+    /// missing.
+    #[error("kernel configuration, line {line}: {reason}")]
+    Kconfig { line: usize, reason: String },
     /// [`crate::Object::set_global`] named no variable of a global data section, or gave
     /// the wrong number of bytes.
     #[error("global variable `{name}`: {reason}")]

@@ -30,6 +30,10 @@ mod btf_ext;
 mod core;
 mod elf;
 mod error;
+mod externs;
+#[cfg(feature = "kernel")]
+mod kernel;
+mod kernel_btf;
 mod link;
 #[cfg(feature = "vm")]
 mod load;
@@ -42,6 +46,9 @@ pub use error::{
     relocation_name, ObjectError, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64,
     R_BPF_64_NODYLD32,
 };
+pub use externs::{kernel_version, Kconfig};
+#[cfg(feature = "kernel")]
+pub use kernel::{KernelLoadError, KernelObject};
 #[cfg(feature = "vm")]
 pub use load::{map_fd, LoadError, Loaded, LoadedProgram};
 pub use maps::{
@@ -68,6 +75,10 @@ pub struct Object {
     sites: Vec<maps::Site>,
     btf: Option<Btf>,
     btf_ext: BtfExt,
+    /// The `__kconfig` externs and the index of their map, until resolved.
+    kconfig: Option<(Vec<externs::KconfigVar>, usize)>,
+    /// The names of the `__ksym` externs.
+    ksyms: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,7 +95,7 @@ impl Object {
     /// (functions, relocations) is checked here; instructions are decoded and relocated
     /// when a program's [`Program::insns`] is asked for.
     pub fn parse(bytes: &[u8]) -> Result<Object, ObjectError> {
-        let elf = elf::read(bytes)?;
+        let mut elf = elf::read(bytes)?;
         let programs = find_programs(&elf.code);
         let btf = elf
             .data
@@ -96,7 +107,19 @@ impl Object {
             (Some(btf), Some(ext)) => BtfExt::parse(&ext.bytes, btf.strings())?,
             _ => BtfExt::default(),
         };
+        let kconfig = match &btf {
+            Some(btf) => add_kconfig_section(&mut elf, btf)?,
+            None => None,
+        };
+        let ksyms = btf.as_ref().map(ksym_names).unwrap_or_default();
         let (maps, sites) = maps::read_maps(&elf, btf.as_ref())?;
+        let kconfig = kconfig.map(|vars| {
+            let map = maps
+                .iter()
+                .position(|m| m.section == externs::KCONFIG)
+                .expect("read_maps makes a map of the .kconfig section");
+            (vars, map)
+        });
         Ok(Object {
             elf,
             programs,
@@ -104,7 +127,30 @@ impl Object {
             sites,
             btf,
             btf_ext,
+            kconfig,
+            ksyms,
         })
+    }
+
+    /// Whether the object reads `__kconfig` externs that [`Object::resolve_kconfig`] has
+    /// not set yet.
+    pub fn pending_kconfig(&self) -> bool {
+        self.kconfig.is_some()
+    }
+
+    /// Sets the `__kconfig` externs (`CONFIG_*` options, `LINUX_KERNEL_VERSION`) from
+    /// `config`, as libbpf does before loading: in the `.kconfig` map, read-only for
+    /// programs. An extern that `config` does not set reads 0 if it is `__weak`, and is an
+    /// error otherwise. On error the object is unchanged.
+    pub fn resolve_kconfig(&mut self, config: &Kconfig) -> Result<(), ObjectError> {
+        let Some((vars, map)) = &self.kconfig else {
+            return Ok(());
+        };
+        let mut data = vec![0; self.maps[*map].value_size as usize];
+        externs::fill_kconfig(vars, config, &mut data)?;
+        self.maps[*map].initial = Initial::Data(data);
+        self.kconfig = None;
+        Ok(())
     }
 
     /// The programs, in section order and, within a section, in symbol table order.
@@ -279,9 +325,16 @@ impl Object {
     }
 
     fn link(&self, info: &ProgramInfo) -> Result<link::Linked, ObjectError> {
+        if let Some((vars, _)) = &self.kconfig {
+            return Err(ObjectError::KconfigNotResolved {
+                count: vars.len(),
+                names: vars.iter().map(|v| v.name()).collect::<Vec<_>>().join(", "),
+            });
+        }
         let maps = MapSites {
             elf: &self.elf,
             sites: &self.sites,
+            ksyms: &self.ksyms,
         };
         let linked = link::link(&self.elf.code, &maps, info.section, info.range.clone())?;
         for placed in &linked.placed {
@@ -295,6 +348,44 @@ impl Object {
         }
         Ok(linked)
     }
+}
+
+/// The names of the `__ksym` externs: the variables of `.BTF`'s `.ksyms` data section.
+fn ksym_names(btf: &Btf) -> Vec<String> {
+    btf.datasec(externs::KSYMS)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| Some(btf.get(v.type_id).ok()??.name.clone()))
+        .collect()
+}
+
+/// Adds the `.kconfig` section of the object's `__kconfig` externs, if it has any, and
+/// points the code's relocations against them at their places in it.
+fn add_kconfig_section(
+    elf: &mut Elf,
+    btf: &Btf,
+) -> Result<Option<Vec<externs::KconfigVar>>, ObjectError> {
+    let weak = |name: &str| {
+        elf.code
+            .iter()
+            .flat_map(|c| &c.relocations)
+            .any(|r| r.symbol == name && r.target == elf::Target::Extern { weak: true })
+    };
+    let Some(layout) = externs::kconfig_layout(btf, weak)? else {
+        return Ok(None);
+    };
+    let index = elf.data.len();
+    for rel in elf.code.iter_mut().flat_map(|c| &mut c.relocations) {
+        if !matches!(rel.target, elf::Target::Extern { .. }) {
+            continue;
+        }
+        if let Some(symbol) = layout.section.symbols.iter().find(|s| s.name == rel.symbol) {
+            rel.target = elf::Target::Data(index);
+            rel.value = symbol.offset;
+        }
+    }
+    elf.data.push(layout.section);
+    Ok(Some(layout.vars))
 }
 
 /// Global functions outside `.text`; a code section without any is one program named by

@@ -22,7 +22,9 @@
 
 use crate::{Initial, MapDef, Object, ObjectError, BPF_MAP_TYPE_PROG_ARRAY};
 use bpfkit_isa::Insn;
+use bpfkit_vm::maps::pin::{PinDir, PinError};
 use bpfkit_vm::maps::{self, MapError, MapSpec, MapTable, MapType, BPF_ANY};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Why an object could not be loaded.
@@ -38,6 +40,9 @@ pub enum LoadError {
         map_type: u32,
         reason: String,
     },
+    /// A pinned map could not be read or written.
+    #[error("pinned map `{map}`: {source}")]
+    Pin { map: String, source: PinError },
 }
 
 /// A program of a loaded object.
@@ -56,9 +61,25 @@ pub struct Loaded {
     /// The maps, in the order of [`Object::maps`].
     pub maps: MapTable,
     pub programs: Vec<LoadedProgram>,
+    /// The pinned maps ([`Object::load_pinned`]): name and index into `maps`.
+    pinned: Vec<(String, u32)>,
 }
 
 impl Loaded {
+    /// Writes the pinned maps' contents back to their pins in `pins` (the directory given
+    /// to [`Object::load_pinned`]), so that the next load finds what the programs left.
+    pub fn save_pins(&self, pins: &PinDir) -> Result<(), LoadError> {
+        for (name, index) in &self.pinned {
+            let map = self.maps.get(*index).expect("pinned maps are in the table");
+            pins.pin(name, map.as_ref())
+                .map_err(|source| LoadError::Pin {
+                    map: name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
     /// The program named `name`.
     pub fn program(&self, name: &str) -> Result<&LoadedProgram, ObjectError> {
         self.programs
@@ -74,7 +95,21 @@ impl Loaded {
 impl Object {
     /// Creates the object's maps and links every program.
     pub fn load(&self) -> Result<Loaded, LoadError> {
-        let table = self.create_maps()?;
+        self.load_with(None)
+    }
+
+    /// Like [`Object::load`], acting on the maps' pinning as libbpf does with a pin root
+    /// path: a map defined with `__uint(pinning, LIBBPF_PIN_BY_NAME)` (or an iproute2
+    /// definition with a `PIN_*` value) is the map pinned under its name in `pins` when
+    /// there is one, contents included, whose type, sizes, `max_entries` and flags must
+    /// match the definition; otherwise it is created as usual and pinned there. Pins are
+    /// files: [`Loaded::save_pins`] writes the programs' changes back.
+    pub fn load_pinned(&self, pins: &PinDir) -> Result<Loaded, LoadError> {
+        self.load_with(Some(pins))
+    }
+
+    fn load_with(&self, pins: Option<&PinDir>) -> Result<Loaded, LoadError> {
+        let (table, pinned) = self.create_maps_with(pins)?;
         let programs = self
             .programs()
             .map(|p| {
@@ -88,6 +123,7 @@ impl Object {
         Ok(Loaded {
             maps: table,
             programs,
+            pinned,
         })
     }
 }
@@ -97,21 +133,86 @@ impl Object {
     /// [`Object::maps`]: the table a program of the object (linked by
     /// [`crate::Program::insns`]) resolves its map references against.
     pub fn create_maps(&self) -> Result<MapTable, LoadError> {
+        Ok(self.create_maps_with(None)?.0)
+    }
+
+    /// Creates the maps, reusing or pinning those with a pinning in `pins`; also gives
+    /// the pinned maps' names and indices.
+    fn create_maps_with(
+        &self,
+        pins: Option<&PinDir>,
+    ) -> Result<(MapTable, Vec<(String, u32)>), LoadError> {
         let mut table = MapTable::new();
+        let mut pinned = Vec::new();
+        let mut reused = vec![false; self.maps().len()];
         for (i, def) in self.maps().iter().enumerate() {
-            table.insert_fd(map_fd(i), create(def)?);
+            let map = match pins.filter(|_| def.pinning != 0) {
+                Some(pins) => {
+                    pinned.push((def.name.clone(), i as u32));
+                    let existing = reuse(pins, def)?;
+                    reused[i] = existing.is_some();
+                    match existing {
+                        Some(map) => map,
+                        None => create(def)?,
+                    }
+                }
+                None => create(def)?,
+            };
+            table.insert_fd(map_fd(i), map);
         }
         // Slots name other maps, which all exist now (libbpf's `init_map_in_map_slots`).
         for (i, def) in self.maps().iter().enumerate() {
-            if let Initial::Slots(slots) = &def.initial {
+            if let (Initial::Slots(slots), false) = (&def.initial, reused[i]) {
                 let map = table.get(i as u32).expect("created above");
                 for (slot, name) in slots {
                     set_slot(self.maps(), def, map.as_ref(), *slot, name)?;
                 }
             }
         }
-        Ok(table)
+        // New pinned maps are pinned once complete, as libbpf pins after creating.
+        for (name, i) in &pinned {
+            if let (Some(pins), false) = (pins, reused[*i as usize]) {
+                let map = table.get(*i).expect("created above");
+                pins.pin(name, map.as_ref())
+                    .map_err(|source| LoadError::Pin {
+                        map: name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok((table, pinned))
     }
+}
+
+/// The map pinned as `def`'s name in `pins`, if there is one, checked against `def` as
+/// libbpf's `map_is_reuse_compat` does.
+fn reuse(pins: &PinDir, def: &MapDef) -> Result<Option<Arc<dyn maps::Map>>, LoadError> {
+    let pin_error = |source| LoadError::Pin {
+        map: def.name.clone(),
+        source,
+    };
+    if !pins.names().map_err(pin_error)?.contains(&def.name) {
+        return Ok(None);
+    }
+    let map = pins.get(&def.name).map_err(pin_error)?;
+    let want = spec(def)?;
+    let have = map.spec();
+    let differs = [
+        ("type", want.map_type as u32, have.map_type as u32),
+        ("key size", want.key_size, have.key_size),
+        ("value size", want.value_size, have.value_size),
+        ("max_entries", want.max_entries, have.max_entries),
+        ("flags", want.flags, have.flags),
+    ]
+    .into_iter()
+    .find(|(_, w, h)| w != h);
+    if let Some((what, w, h)) = differs {
+        return Err(map_error(
+            def,
+            &format!("the map pinned under this name has {what} {h}, the definition {w}"),
+        ));
+    }
+    Ok(Some(map))
 }
 
 /// The `bpfkit_vm` spec of a definition.

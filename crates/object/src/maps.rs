@@ -1,7 +1,8 @@
 //! Map definitions, as libbpf finds them (`bpf_object__init_maps`), in its order:
 //! legacy definitions of the `maps` section (`struct bpf_map_def`, one per symbol),
 //! BTF-defined maps of `.maps` (one variable per map, described by its BTF struct), then
-//! one single-element array per global data section (`.data*`, `.rodata*`, `.bss*`).
+//! one single-element array per global data section (`.data*`, `.rodata*`, `.bss*`), and
+//! last the `.kconfig` externs' array.
 //! A program's `lddw`s name maps by their index in this order.
 
 use crate::btf::{Btf, BtfKind, TypeId};
@@ -105,7 +106,7 @@ pub(crate) fn read_maps(
     }
     for (d, section) in elf.data.iter().enumerate() {
         let flags = match section.kind {
-            DataKind::Rodata => BPF_F_RDONLY_PROG,
+            DataKind::Rodata | DataKind::Kconfig => BPF_F_RDONLY_PROG,
             DataKind::Data | DataKind::Bss => 0,
             _ => continue,
         };

@@ -5,7 +5,10 @@
 //!   `src_reg = BPF_PSEUDO_MAP_IDX` and the map's index in [`crate::Object::maps`];
 //! - against global data (a variable, or the section symbol with the offset in the
 //!   instruction's immediate): a map value reference, `BPF_PSEUDO_MAP_IDX_VALUE` with the
-//!   section's map index and the byte offset `symbol value + imm` in the second immediate.
+//!   section's map index and the byte offset `symbol value + imm` in the second immediate;
+//!   a `__kconfig` extern is a variable of the `.kconfig` map;
+//! - against a `__ksym` extern: address 0 when it is `__weak` (no kernel symbol exists
+//!   outside the kernel), an error otherwise.
 //!
 //! bpfkit's map table resolves map indices when it prepares a program; a loader that
 //! creates the maps in the kernel rewrites them to file descriptors.
@@ -19,6 +22,8 @@ use bpfkit_isa::LddwKind;
 pub(crate) struct MapSites<'a> {
     pub elf: &'a Elf,
     pub sites: &'a [Site],
+    /// The names of the `__ksym` externs.
+    pub ksyms: &'a [String],
 }
 
 impl MapSites<'_> {
@@ -36,11 +41,23 @@ impl MapSites<'_> {
             symbol: rel.symbol.clone(),
             reason: reason.to_string(),
         };
-        let Target::Data(d) = rel.target else {
-            return Err(fail(match rel.target {
-                Target::Code(_) => "a function's address is only taken by a callback lddw",
-                _ => "it is not defined in a map or global data section of the object (externs, kconfig and ksyms are not supported)",
-            }));
+        let d = match rel.target {
+            Target::Data(d) => d,
+            Target::Extern { weak } if self.ksyms.contains(&rel.symbol) => {
+                return if weak {
+                    Ok((LddwKind::Imm64, 0, 0))
+                } else {
+                    Err(fail("it is a kernel symbol (__ksym), which exists only in the kernel: declare it __weak to read address 0 instead"))
+                };
+            }
+            Target::Code(_) => {
+                return Err(fail("a function's address is only taken by a callback lddw"))
+            }
+            _ => {
+                return Err(fail(
+                    "it is defined neither in the object (a map or global data) nor as a __kconfig or __ksym extern",
+                ))
+            }
         };
         let find = |offset: u64| {
             self.sites
@@ -52,7 +69,7 @@ impl MapSites<'_> {
                 let index = find(rel.value).ok_or_else(|| fail("no map is defined there"))?;
                 Ok((LddwKind::MapIdx, index as i32, 0))
             }
-            DataKind::Data | DataKind::Rodata | DataKind::Bss => {
+            DataKind::Data | DataKind::Rodata | DataKind::Bss | DataKind::Kconfig => {
                 let index = find(0).ok_or_else(|| fail("the section is empty"))?;
                 let offset = i64::try_from(rel.value)
                     .ok()

@@ -10,94 +10,23 @@
 
 mod common;
 
-use bpfkit_isa::{encode_program, Insn, LddwKind};
-use bpfkit_kernel::{KernelMap, ProgType, Program, TestRun};
-use bpfkit_object::{Btf, Initial, MapDef, Object};
+use bpfkit_kernel::{ProgType, TestRun};
+use bpfkit_object::Object;
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
 use common::*;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// Objects this test leaves to build.sh --kernel, and why.
-const NOT_HERE: [(&str, &str); 4] = [
-    (
-        "map_in_map",
-        "creating a map of maps needs an inner map descriptor",
-    ),
-    (
-        "hash_of_maps",
-        "creating a map of maps needs an inner map descriptor",
-    ),
-    ("prog_array", "program array slots need program descriptors"),
-    (
-        "loop_callback",
-        "callbacks need the program's BTF and func_info, which Program::load does not pass",
-    ),
-];
-
-/// Creates `def` in the kernel with its initial contents.
-fn create(def: &MapDef) -> KernelMap {
-    let map = KernelMap::create(
-        def.map_type,
-        def.key_size,
-        def.value_size,
-        def.max_entries,
-        def.flags,
-    )
-    .unwrap_or_else(|e| panic!("map {}: {e}", def.name));
-    if let Initial::Data(bytes) = &def.initial {
-        let mut value = bytes.clone();
-        value.resize(def.value_size as usize, 0);
-        map.update(Some(&0u32.to_ne_bytes()), &value, 0).unwrap();
-    }
-    map
-}
-
-/// `insns` with map references by index turned into references by descriptor.
-fn by_fd(insns: &[Insn], fds: &[BorrowedFd<'_>]) -> Vec<Insn> {
-    insns
-        .iter()
-        .map(|insn| match *insn {
-            Insn::Lddw {
-                dst,
-                kind: kind @ (LddwKind::MapIdx | LddwKind::MapIdxValue),
-                imm,
-                next_imm,
-            } => Insn::Lddw {
-                dst,
-                kind: if kind == LddwKind::MapIdx {
-                    LddwKind::MapFd
-                } else {
-                    LddwKind::MapValue
-                },
-                imm: fds[imm as usize].as_raw_fd(),
-                next_imm,
-            },
-            other => other,
-        })
-        .collect()
-}
+const NOT_HERE: [(&str, &str); 1] = [(
+    "loop_callback",
+    "callbacks need the program's BTF and func_info, which Program::load does not pass",
+)];
 
 /// Map types whose whole contents are compared: hash, array and LRU hash maps (global
 /// data included). Per-CPU maps, tries, queues, stacks and ring buffers are left out:
 /// their user-space views depend on CPU numbering, iteration order or consume elements.
 const COMPARED_MAP_TYPES: [u32; 3] = [1, 2, 9];
-
-/// Every (key, value) of a kernel map, sorted by key.
-fn kernel_entries(map: &KernelMap, key_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut key: Option<Vec<u8>> = None;
-    let mut next = vec![0u8; key_size];
-    while map.next_key(key.as_deref(), &mut next).is_ok() {
-        let mut value = vec![0u8; map.value_size()];
-        map.lookup(Some(&next), &mut value).unwrap();
-        out.push((next.clone(), value));
-        key = Some(next.clone());
-    }
-    out.sort();
-    out
-}
 
 /// Runs the memory program `program` of `object` once in the interpreter on `input`;
 /// the maps afterwards.
@@ -122,7 +51,6 @@ fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
         println!("skipped: this process may not load BPF programs ({why})");
         return;
     }
-    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").ok();
     let input = std::fs::read(fixtures_dir().join("loader/input.bin")).unwrap();
     let mut ran = 0;
     let mut compared_maps = 0;
@@ -132,21 +60,16 @@ fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
             continue;
         }
         let mut object = Object::parse(&loader_fixture(&file)).unwrap();
-        if object.pending_core_relocations() > 0 {
-            let Some(vmlinux) = &vmlinux else {
-                println!("skipped {file}: no /sys/kernel/btf/vmlinux");
-                continue;
-            };
-            object.relocate_core(&Btf::parse(vmlinux).unwrap()).unwrap();
+        if let Err(lacking) = resolve_for_host(&mut object) {
+            println!("skipped {file}: {lacking}");
+            continue;
         }
-        let maps: Vec<KernelMap> = object.maps().iter().map(create).collect();
-        let fds: Vec<BorrowedFd<'_>> = maps.iter().map(|m| m.as_fd()).collect();
-        let insns = object.program(&program).unwrap().insns().unwrap();
-        let code = encode_program(&by_fd(&insns, &fds));
-        let license = object.license().unwrap_or_default();
-        let loaded = Program::load(ProgType::Xdp, &code, &license, &program)
+        let kernel = object
+            .load_into_kernel(ProgType::Xdp, &[&program])
             .unwrap_or_else(|e| panic!("{file} {program}: {e}"));
-        let result = loaded
+        let result = kernel
+            .program(&program)
+            .unwrap()
             .test_run(&TestRun {
                 data_in: &input,
                 ..TestRun::default()
@@ -172,18 +95,17 @@ fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
             bpfkit.sort();
             assert_eq!(
                 bpfkit,
-                kernel_entries(&maps[i], def.key_size as usize),
+                kernel.maps[i].1.entries().unwrap(),
                 "{file}: map {} after {twin} (bpfkit) and {program} (kernel)",
                 def.name
             );
             compared_maps += 1;
         }
     }
-    // 44 `_xdp` programs in expected.txt (34 in the objects built at -O2 -g, multi_prog
-    // having two; 3 at -O1; 7 without -g); 4 of them in NOT_HERE's objects, and the CO-RE
-    // fixtures' two only with the kernel's BTF.
-    let co_re = 2 * usize::from(vmlinux.is_some());
-    assert_eq!(ran, 38 + co_re, "programs run");
+    // 46 `_xdp` programs in expected.txt (36 in the objects built at -O2 -g, multi_prog
+    // having two; 3 at -O1; 7 without -g); 1 of them in NOT_HERE's objects, and 4 only
+    // with the kernel's BTF or configuration.
+    assert_eq!(ran, 41 + host_dependent_programs(), "programs run");
     println!("{compared_maps} maps compared with the kernel's");
     assert!(compared_maps >= 30, "{compared_maps} maps compared");
 }

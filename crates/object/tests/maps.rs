@@ -5,8 +5,9 @@ mod common;
 
 use bpfkit_isa::{Insn, LddwKind};
 use bpfkit_object::{
-    Btf, Initial, MapDef, Object, ObjectError, BPF_F_RDONLY_PROG, BPF_MAP_TYPE_ARRAY,
-    BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_PROG_ARRAY,
+    kernel_version, Btf, Initial, Kconfig, MapDef, Object, ObjectError, BPF_F_RDONLY_PROG,
+    BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS,
+    BPF_MAP_TYPE_PROG_ARRAY,
 };
 use common::*;
 
@@ -50,12 +51,19 @@ fn every_loader_fixture_parses_and_links_every_program() {
     assert!(files.len() >= 40, "{} objects", files.len());
     let target = std::fs::read(fixtures_dir().join("loader/core_target.btf")).unwrap();
     let target = Btf::parse(&target).unwrap();
+    let text =
+        "CONFIG_BPF=y\nCONFIG_BPF_SYSCALL=y\nCONFIG_HZ=250\nCONFIG_DEFAULT_HOSTNAME=\"(none)\"\n";
+    let mut config = Kconfig::parse(text).unwrap();
+    config.kernel_version = Some(kernel_version(6, 1, 0));
     for file in files {
         let mut object = object(&file);
-        // core.o's CO-RE relocations need a target first (load.rs checks the results).
+        // The CO-RE and kconfig fixtures need a target BTF and a configuration first
+        // (load.rs checks the results).
         object.relocate_core(&target).unwrap();
+        object.resolve_kconfig(&config).unwrap();
         assert!(object.programs().count() >= 1, "{file}");
-        for program in object.programs() {
+        // It reads a kernel symbol, which only the kernel has (load.rs checks the error).
+        for program in object.programs().filter(|p| p.name() != "ksyms_strong") {
             program
                 .insns()
                 .unwrap_or_else(|e| panic!("{file} {}: {e}", program.name()));

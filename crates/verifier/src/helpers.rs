@@ -44,6 +44,7 @@ pub mod ids {
     pub const REDIRECT_MAP: u32 = 51;
     pub const XDP_ADJUST_META: u32 = 54;
     pub const XDP_ADJUST_TAIL: u32 = 65;
+    pub const SKB_LOAD_BYTES_RELATIVE: u32 = 68;
     pub const FIB_LOOKUP: u32 = 69;
     pub const MAP_PUSH_ELEM: u32 = 87;
     pub const MAP_POP_ELEM: u32 = 88;
@@ -192,7 +193,10 @@ pub static STANDARD: &[HelperProto] = &[
     proto(
         TRACE_PRINTK,
         "trace_printk",
-        [Mem, ConstSize, Anything, Anything, Anything],
+        // The kernel's prototype declares only the format and its size: the values
+        // (up to three) are not checked, so bpf_printk with one value leaves r4 and r5
+        // unset and still loads.
+        [Mem, ConstSize, None, None, None],
         Ret::Integer,
     ),
     proto(GET_PRANDOM_U32, "get_prandom_u32", [None; 5], Ret::Integer),
@@ -400,6 +404,12 @@ pub static STANDARD: &[HelperProto] = &[
         [Ctx, Anything, None, None, None],
         Ret::Integer,
     )),
+    proto(
+        SKB_LOAD_BYTES_RELATIVE,
+        "skb_load_bytes_relative",
+        [Ctx, Anything, UninitMem, ConstSize, Anything],
+        Ret::Integer,
+    ),
     // The parameters are read and written: they must be initialized.
     proto(
         FIB_LOOKUP,

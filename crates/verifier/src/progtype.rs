@@ -370,6 +370,7 @@ const SOCKET_FILTER_HELPERS: &[&[u32]] = &[
     BASE,
     &[
         SKB_LOAD_BYTES,
+        SKB_LOAD_BYTES_RELATIVE,
         GET_SOCKET_COOKIE,
         GET_SOCKET_UID,
         PERF_EVENT_OUTPUT,
@@ -382,6 +383,7 @@ const TC_HELPERS: &[&[u32]] = &[
     &[
         SKB_STORE_BYTES,
         SKB_LOAD_BYTES,
+        SKB_LOAD_BYTES_RELATIVE,
         SKB_PULL_DATA,
         CSUM_DIFF,
         CSUM_UPDATE,

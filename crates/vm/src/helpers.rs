@@ -6,13 +6,19 @@
 
 use crate::error::Fault;
 use crate::memory::Memory;
+use crate::net::PacketState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// What a helper sees of the running program: its memory, checked.
+/// What a helper sees of the running program: its memory, checked, and the packet of a
+/// packet program's run.
 pub struct HelperContext<'a, 'm> {
     /// The regions of the run; helpers read and write pointer arguments through it.
     pub memory: &'a mut Memory<'m>,
+    /// The packet and the real context, when the program runs on a packet
+    /// ([`crate::net`]). After every helper call the engines bring the context's pointers
+    /// and the run's packet region up to date ([`PacketState::resync`]).
+    pub packet: Option<&'a mut PacketState>,
 }
 
 /// A helper's failure, which ends the run with [`Fault::Helper`] or the memory fault.

@@ -1,6 +1,8 @@
 //! Running eBPF programs: the memory model (checked regions), the helper registry keyed by
-//! Linux's helper numbers, the interpreter, and the maps ([`maps`]) and Linux helpers
-//! ([`helpers::linux`]) programs share with each other and with user space.
+//! Linux's helper numbers, the interpreter, the maps ([`maps`]) and Linux helpers
+//! ([`helpers::linux`]) programs share with each other and with user space, and packet
+//! programs (XDP, tc, socket filters) run on packets as the kernel's test run does
+//! ([`net`]).
 //!
 //! ```
 //! use bpfkit_isa::{Insn, Reg, AluOp, Operand, Width, Size};
@@ -21,6 +23,7 @@ pub mod helpers;
 pub mod interp;
 pub mod maps;
 pub mod memory;
+pub mod net;
 
 pub use error::{Access, Fault, PrepareError, PrepareErrorKind, VmError};
 pub use helpers::{Helper, HelperContext, HelperError, HelperFn, Helpers};

@@ -107,6 +107,27 @@ impl<'m> Memory<'m> {
         self.count += 1;
     }
 
+    /// Replaces the region equal to `old` by `new`, in the same place (so the order in
+    /// which regions are checked does not change); `false` when no region equals `old`.
+    /// Used when a helper moves or resizes the packet.
+    ///
+    /// # Safety
+    /// As for [`Memory::add_raw`], for `new`.
+    pub unsafe fn replace(&mut self, old: Region, new: Region) -> bool {
+        let count = self.count;
+        match self.inline[..count]
+            .iter_mut()
+            .chain(self.extra.iter_mut())
+            .find(|r| **r == old)
+        {
+            Some(r) => {
+                *r = new;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn push(&mut self, region: Region) {
         if self.count < INLINE_REGIONS {
             self.inline[self.count] = region;

@@ -192,6 +192,7 @@ fn direct_value_access_reads_an_array_value() {
             args: [0; 5],
             memory,
             packet: None,
+            packet_state: None,
         })
         .unwrap();
     assert_eq!(out.r0, u32::from_ne_bytes([5, 6, 7, 8]) as u64);
@@ -562,5 +563,55 @@ fn maps_of_maps_yield_their_inner_map() {
             0,
             "{outer_type:?}"
         );
+    }
+}
+
+#[test]
+fn values_of_maps_read_only_for_programs_cannot_be_written() {
+    // Look up key 1 (the program's memory), then store 7 into the value (`store`) or load
+    // it; with BPF_F_RDONLY_PROG the store faults and the load does not.
+    let program = |store: bool| {
+        let access = if store {
+            stdw(R0, 0, 7)
+        } else {
+            ldx(Size::DW, R0, R0, 0)
+        };
+        vec![
+            mov(R2, R1),
+            map_idx(R1, 0),
+            call(id::MAP_LOOKUP_ELEM),
+            jeqi(R0, 0, 2),
+            access,
+            movi(R0, 1),
+            Insn::Exit,
+        ]
+    };
+    for map_type in [MapType::Array, MapType::Hash] {
+        for flags in [0, maps::BPF_F_RDONLY_PROG] {
+            let spec = MapSpec::new(map_type, 4, 8, 4).with_flags(flags);
+            let map = maps::create(&spec).unwrap();
+            map.update(&1u32.to_ne_bytes(), &[0; 8], BPF_ANY).unwrap();
+            for store in [false, true] {
+                let mut table = MapTable::new();
+                table.push(map.clone());
+                let (mut vm, _) = prepare(table, &program(store));
+                let mut mem = 1u32.to_ne_bytes();
+                let result = vm.run_mem(&mut mem);
+                let faults = store && flags != 0;
+                assert_eq!(
+                    result.is_err(),
+                    faults,
+                    "{map_type:?} flags {flags:#x} store {store}: {result:?}"
+                );
+            }
+            let mut value = [0u8; 8];
+            map.lookup(&1u32.to_ne_bytes(), &mut value).unwrap();
+            let written = if flags == 0 { 7 } else { 0 };
+            assert_eq!(
+                u64::from_ne_bytes(value),
+                written,
+                "{map_type:?} flags {flags:#x}"
+            );
+        }
     }
 }

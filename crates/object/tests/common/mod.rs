@@ -47,6 +47,32 @@ pub fn loader_expected() -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// Prepares a loader fixture for this host as a loader would: CO-RE relocations against
+/// the kernel's BTF and `__kconfig` externs from the kernel's configuration. `Err` says
+/// what this host lacks, for a test to skip the object with.
+pub fn resolve_for_host(object: &mut bpfkit_object::Object) -> Result<(), String> {
+    if object.pending_core_relocations() > 0 {
+        let bytes = std::fs::read("/sys/kernel/btf/vmlinux")
+            .map_err(|_| "no /sys/kernel/btf/vmlinux".to_string())?;
+        let vmlinux = bpfkit_object::Btf::parse(&bytes).expect("the kernel's BTF parses");
+        object.relocate_core(&vmlinux).unwrap();
+    }
+    if object.pending_kconfig() {
+        let config = bpfkit_object::Kconfig::host().map_err(|e| e.to_string())?;
+        object.resolve_kconfig(&config).unwrap();
+    }
+    Ok(())
+}
+
+/// How many of the loader fixtures' programs of one entry point need what this host may
+/// lack: CO-RE fixtures its BTF (core, core_bitfield, core_match), kconfig its
+/// configuration.
+pub fn host_dependent_programs() -> usize {
+    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
+    let config = bpfkit_object::Kconfig::host().is_ok();
+    3 * usize::from(btf) + usize::from(config)
+}
+
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }

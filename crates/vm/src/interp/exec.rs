@@ -6,6 +6,7 @@ use super::{Invocation, Outcome, FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
 use crate::error::{Access, Fault, VmError};
 use crate::helpers::{HelperContext, HelperError};
 use crate::memory::{Memory, Region};
+use crate::net::PacketState;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
 /// Memory a run needs besides its registers, kept between runs so that a run allocates and
@@ -43,6 +44,7 @@ pub(crate) fn run(
         args,
         mut memory,
         packet,
+        packet_state,
     } = inv;
     let stack_region = Region {
         start: scratch.stack.as_mut_ptr() as u64,
@@ -55,7 +57,14 @@ pub(crate) fn run(
     let mut regs = [0u64; REGS];
     regs[1..6].copy_from_slice(&args);
     regs[10] = stack_region.start + stack_region.len;
-    exec(p, &mut regs, &mut scratch.frames, memory, packet, budget)
+    exec(
+        p,
+        &mut regs,
+        &mut scratch.frames,
+        memory,
+        (packet, packet_state),
+        budget,
+    )
 }
 
 /// Size of the register file: 11 registers, rounded up to 16 so that an index masked with
@@ -149,7 +158,7 @@ fn exec(
     regs: &mut [u64; REGS],
     frames: &mut [Frame; MAX_FRAMES],
     mut memory: Memory<'_>,
-    packet: Option<Region>,
+    (mut packet, mut packet_state): (Option<Region>, Option<&mut PacketState>),
     budget: u64,
 ) -> Result<Outcome, VmError> {
     let code = &p.code[..];
@@ -367,11 +376,17 @@ fn exec(
                 let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
                 let mut ctx = HelperContext {
                     memory: &mut memory,
+                    packet: packet_state.as_deref_mut(),
                 };
                 match (helper.func)(&mut ctx, args) {
                     Ok(v) => regs[0] = v,
                     Err(HelperError::Fault(f)) => fault!(f),
                     Err(HelperError::Failed(reason)) => fault!(Fault::Helper { id: *id, reason }),
+                }
+                // The helper may have moved the packet.
+                if let Some(state) = packet_state.as_deref_mut() {
+                    state.resync(&mut memory);
+                    packet = state.legacy_packet();
                 }
             }
             Opc::CallLocal | Opc::Callx => {

@@ -9,6 +9,7 @@ mod prepare;
 use crate::error::{PrepareError, VmError};
 use crate::helpers::Helpers;
 use crate::memory::{Memory, Region};
+use crate::net::PacketState;
 use bpfkit_isa::Insn;
 
 /// Bytes of stack per frame, as in Linux (`MAX_BPF_STACK`).
@@ -33,6 +34,9 @@ pub struct Invocation<'m> {
     /// The packet for `LD_ABS`/`LD_IND`; without one, those loads end the run with 0 as
     /// they do on an out-of-range offset.
     pub packet: Option<Region>,
+    /// The packet state of a packet program's run ([`crate::net`]), which helpers may
+    /// change; after every helper call the engines take the legacy packet from it.
+    pub packet_state: Option<&'m mut PacketState>,
 }
 
 impl<'m> Invocation<'m> {
@@ -50,6 +54,7 @@ impl<'m> Invocation<'m> {
             args: [packet.start, packet.len, 0, 0, 0],
             memory,
             packet: Some(packet),
+            packet_state: None,
         }
     }
 }
@@ -60,6 +65,16 @@ pub trait Engine {
     fn set_budget(&mut self, budget: u64);
     /// Runs the program once.
     fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError>;
+}
+
+impl<E: Engine + ?Sized> Engine for Box<E> {
+    fn set_budget(&mut self, budget: u64) {
+        (**self).set_budget(budget)
+    }
+
+    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        (**self).run(inv)
+    }
 }
 
 impl Engine for Interpreter {

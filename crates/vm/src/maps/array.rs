@@ -124,7 +124,7 @@ impl Map for Array {
             region: Region {
                 start: shared::base(&self.data) as u64,
                 len: self.data.len() as u64 * 8,
-                writable: true,
+                writable: self.spec.program_writable(),
             },
         })
     }

@@ -23,6 +23,13 @@ pub enum MapError {
     /// `ENOMEM`: the value could not be allocated.
     #[error("out of memory (ENOMEM)")]
     NoMemory,
+    /// `EOVERFLOW`: a value beyond what the map type accepts (a CPU map's queue size).
+    #[error("value too large for this map (EOVERFLOW)")]
+    Overflow,
+    /// `EOPNOTSUPP`: the operation is refused for this map type (reading a socket map
+    /// from user space).
+    #[error("operation not supported (EOPNOTSUPP)")]
+    OpNotSupported,
     /// `ENOTSUPP` (524, kernel-internal): the operation does not exist for this map type.
     #[error("operation not supported for this map type (ENOTSUPP)")]
     NotSupported,
@@ -38,6 +45,8 @@ impl MapError {
             MapError::Exists => 17,
             MapError::Invalid => 22,
             MapError::NoSpace => 28,
+            MapError::Overflow => 75,
+            MapError::OpNotSupported => 95,
             MapError::NotSupported => 524,
         }
     }
@@ -51,6 +60,8 @@ impl MapError {
             MapError::Exists,
             MapError::Invalid,
             MapError::NoSpace,
+            MapError::Overflow,
+            MapError::OpNotSupported,
             MapError::NotSupported,
         ]
         .into_iter()

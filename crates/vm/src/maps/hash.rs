@@ -17,6 +17,7 @@ use super::layout::Layout;
 use super::slab::{Slab, SlotId};
 use super::spec::MapSpec;
 use super::{check_update_flags, Cpus, Map, ValuePtr, BPF_EXIST, BPF_NOEXIST};
+use crate::memory::Region;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -322,7 +323,10 @@ impl Map for Hash {
         }
         Some(ValuePtr {
             addr: self.layout.cpu_addr(self.slab.addr(entry.slot), cpu) as u64,
-            region: self.slab.region(entry.slot),
+            region: Region {
+                writable: self.spec.program_writable(),
+                ..self.slab.region(entry.slot)
+            },
         })
     }
 }

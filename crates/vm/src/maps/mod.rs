@@ -46,6 +46,7 @@ mod shared;
 mod slab;
 mod spec;
 mod table;
+mod target;
 
 pub use error::MapError;
 pub use perf::{PerfEventArray, Sample};
@@ -68,6 +69,8 @@ pub const BPF_F_LOCK: u64 = 4;
 
 /// Map creation flag: do not preallocate elements (required by `lpm_trie`).
 pub const BPF_F_NO_PREALLOC: u32 = 1;
+/// Map creation flag: programs may read values but not write them (`.rodata`).
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 
 /// Which slots of a per-CPU map's element an operation reads or writes. Plain maps have
 /// one slot and ignore it.
@@ -211,6 +214,9 @@ pub fn create(spec: &MapSpec) -> Result<Arc<dyn Map>, MapError> {
         MapType::PerfEventArray => Arc::new(PerfEventArray::new(spec)?),
         MapType::ArrayOfMaps | MapType::ProgArray => Arc::new(of_maps::FdArray::new(spec)?),
         MapType::HashOfMaps => Arc::new(of_maps::HashOfMaps::new(spec)?),
+        MapType::DevMap | MapType::DevMapHash | MapType::CpuMap | MapType::XskMap => {
+            Arc::new(target::TargetMap::new(spec)?)
+        }
     })
 }
 

@@ -19,8 +19,12 @@ pub enum MapType {
     LpmTrie = 11,
     ArrayOfMaps = 12,
     HashOfMaps = 13,
+    DevMap = 14,
+    CpuMap = 16,
+    XskMap = 17,
     Queue = 22,
     Stack = 23,
+    DevMapHash = 25,
     Ringbuf = 27,
 }
 
@@ -40,8 +44,12 @@ impl MapType {
             LpmTrie,
             ArrayOfMaps,
             HashOfMaps,
+            DevMap,
+            CpuMap,
+            XskMap,
             Queue,
             Stack,
+            DevMapHash,
             Ringbuf,
         ]
         .into_iter()
@@ -81,6 +89,11 @@ impl MapType {
             MapType::PerfEventArray | MapType::ArrayOfMaps | MapType::HashOfMaps => {
                 NUMA_NODE | ACCESS | INNER_MAP
             }
+            // DEV_CREATE_FLAG_MASK and xsk_map_alloc's mask: BPF_F_RDONLY, BPF_F_WRONLY.
+            MapType::DevMap | MapType::DevMapHash | MapType::XskMap => {
+                NUMA_NODE | (1 << 3) | (1 << 4)
+            }
+            MapType::CpuMap => NUMA_NODE,
         }
     }
 }
@@ -102,6 +115,12 @@ pub struct MapSpec {
 }
 
 impl MapSpec {
+    /// Whether programs may write values through the pointers lookups give them: not
+    /// with `BPF_F_RDONLY_PROG`, so a value region of such a map is read-only.
+    pub fn program_writable(&self) -> bool {
+        self.flags & super::BPF_F_RDONLY_PROG == 0
+    }
+
     /// A spec without flags or name.
     pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> Self {
         MapSpec {

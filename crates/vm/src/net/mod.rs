@@ -1,0 +1,254 @@
+//! Packet programs (XDP, tc, socket filters) run on packets the way the kernel's
+//! `BPF_PROG_TEST_RUN` runs them: same verdict, same output bytes, same map contents.
+//!
+//! A packet program is verified, its context accesses are converted to bpfkit's real
+//! context ([`ConvertedProgram`], [`convert`]), an engine is built from the converted
+//! instructions, and a [`PacketProgram`] runs it on packets, reusing one packet buffer:
+//!
+//! ```
+//! use bpfkit_isa::{Insn, Reg, Size};
+//! use bpfkit_vm::helpers::linux::Runtime;
+//! use bpfkit_vm::net::{self, ConvertedProgram, PacketInput, PacketKind, PacketProgram};
+//! use bpfkit_vm::{Helpers, Interpreter};
+//! // r0 = ctx->ingress_ifindex: slot 0 reads the context (the verifier says which slots do).
+//! let prog = [
+//!     Insn::Ldx { size: Size::W, sx: false, dst: Reg::R0, src: Reg::R1, off: 12 },
+//!     Insn::Exit,
+//! ];
+//! let converted = ConvertedProgram::new(&prog, PacketKind::Xdp, |pc| pc == 0).unwrap();
+//! let runtime = Runtime::default();
+//! let mut helpers = Helpers::new();
+//! net::register(&mut helpers, PacketKind::Xdp, &runtime);
+//! let mut xdp = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
+//!     Interpreter::new(insns, &helpers)
+//! })
+//! .unwrap();
+//! let out = xdp.run(&PacketInput::new(&[0; 64])).unwrap();
+//! assert_eq!(out.retval, 1); // the loopback device, as in the kernel's test run
+//! assert_eq!(out.data_out, [0; 64]);
+//! ```
+
+pub mod convert;
+pub mod csum;
+pub mod packet;
+pub mod skb;
+mod skb_flow;
+pub mod skb_helpers;
+pub mod xdp;
+
+pub use convert::{ContextLayout, ConvertError, ConvertedProgram, FieldMap};
+pub use packet::{Bounds, Context, PacketState, Redirect, RedirectInfo};
+
+use crate::error::VmError;
+use crate::helpers::linux::Runtime;
+use crate::helpers::Helpers;
+use crate::interp::{Engine, Invocation};
+use crate::maps::MapTable;
+use crate::memory::Memory;
+use bpfkit_isa::Insn;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The program types that run on packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PacketKind {
+    /// `BPF_PROG_TYPE_XDP`, context `struct xdp_md`.
+    Xdp,
+    /// `BPF_PROG_TYPE_SCHED_CLS` (tc classifier), context `struct __sk_buff`.
+    SchedCls,
+    /// `BPF_PROG_TYPE_SCHED_ACT` (tc action), context `struct __sk_buff`.
+    SchedAct,
+    /// `BPF_PROG_TYPE_SOCKET_FILTER`, context `struct __sk_buff`.
+    SocketFilter,
+}
+
+impl PacketKind {
+    /// The program type's name, as the verifier and libbpf's section names know it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketKind::Xdp => "xdp",
+            PacketKind::SchedCls => "sched_cls",
+            PacketKind::SchedAct => "sched_act",
+            PacketKind::SocketFilter => "socket_filter",
+        }
+    }
+
+    /// The kind named `name` (`tc` is `sched_cls`, `socket` is `socket_filter`).
+    pub fn by_name(name: &str) -> Option<PacketKind> {
+        let name = match name {
+            "tc" => "sched_cls",
+            "socket" => "socket_filter",
+            n => n,
+        };
+        [
+            PacketKind::Xdp,
+            PacketKind::SchedCls,
+            PacketKind::SchedAct,
+            PacketKind::SocketFilter,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// What bpfkit needs to run the type on packets, if it can.
+    pub(crate) fn ops(self) -> Option<&'static KindOps> {
+        match self {
+            PacketKind::Xdp => Some(&xdp::OPS),
+            PacketKind::SchedCls | PacketKind::SchedAct => Some(&skb::TC_OPS),
+            PacketKind::SocketFilter => Some(&skb::SOCKET_FILTER_OPS),
+        }
+    }
+}
+
+/// How one program type runs on packets: its context, the packet's layout, the output.
+pub(crate) struct KindOps {
+    /// How the UAPI context maps onto bpfkit's real context.
+    pub layout: ContextLayout,
+    /// A packet state holding the type's real context.
+    pub new_state: fn() -> PacketState,
+    /// Lays out a packet (or refuses it as the kernel's test run does) and fills the
+    /// context from the input.
+    pub prepare: fn(&mut PacketState, &PacketInput<'_>) -> Result<(), PacketError>,
+    /// What the test run does to the packet after the program ran, before copying out.
+    pub finish: fn(&mut PacketState),
+    /// The bytes the test run copies out after the run.
+    pub output: fn(&PacketState) -> &[u8],
+    /// The verdict that sends the packet where the redirect helpers recorded.
+    pub redirect_verdict: Option<u32>,
+}
+
+/// Registers the helpers of program type `kind`, by Linux number, sharing `runtime`'s maps.
+/// Add the general ones with [`crate::helpers::linux::register`].
+pub fn register(helpers: &mut Helpers, kind: PacketKind, runtime: &Runtime) {
+    match kind {
+        PacketKind::Xdp => xdp::register(helpers, runtime),
+        PacketKind::SchedCls | PacketKind::SchedAct => skb_helpers::register(helpers, false),
+        PacketKind::SocketFilter => skb_helpers::register(helpers, true),
+    }
+}
+
+/// One packet to run a program on, with what the context says about where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketInput<'a> {
+    /// The packet, from its Ethernet header on.
+    pub data: &'a [u8],
+    /// The receiving device's ifindex.
+    pub ingress_ifindex: u32,
+    /// The receive queue.
+    pub rx_queue_index: u32,
+    /// The context the run starts with, as the test run's `ctx_in`: for tc programs and
+    /// socket filters a `struct __sk_buff` (see [`skb`]); for XDP a `struct xdp_md`, whose
+    /// `data` is the length of metadata at the start of `data` and whose device and
+    /// queue replace the fields above (see [`xdp`]).
+    pub ctx: Option<&'a [u8]>,
+}
+
+impl<'a> PacketInput<'a> {
+    /// `data` received as the kernel's test run receives it without a context: on the
+    /// loopback device (ifindex 1), queue 0.
+    pub fn new(data: &'a [u8]) -> PacketInput<'a> {
+        PacketInput {
+            data,
+            ingress_ifindex: 1,
+            rx_queue_index: 0,
+            ctx: None,
+        }
+    }
+}
+
+/// The result of running a program on one packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketOutcome {
+    /// The verdict: `r0` as the kernel reports it (its low 32 bits).
+    pub retval: u64,
+    /// The packet after the run, as the test run copies it out (for XDP, the metadata
+    /// in front of the packet included).
+    pub data_out: Vec<u8>,
+    /// Where the packet is redirected, when the verdict is the type's redirect verdict.
+    pub redirect: Option<Redirect>,
+    /// Instructions executed.
+    pub insns: u64,
+}
+
+/// Why a packet could not be run.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum PacketError {
+    /// The packet is one the kernel's test run refuses (or bpfkit cannot represent).
+    #[error("packet of {len} bytes: {reason}")]
+    Input { len: usize, reason: &'static str },
+    /// The program faulted.
+    #[error(transparent)]
+    Run(#[from] VmError),
+}
+
+/// A converted packet program with its engine, ready to run on many packets.
+pub struct PacketProgram<E> {
+    ops: &'static KindOps,
+    engine: E,
+    maps: Arc<MapTable>,
+    state: PacketState,
+}
+
+impl<E: Engine> PacketProgram<E> {
+    /// Builds the engine from `converted`'s instructions (with `build`, e.g.
+    /// `|insns| Interpreter::new(insns, &helpers)`); `maps` are the program's maps, whose
+    /// array values its relocated `lddw`s may point into.
+    pub fn new<Err>(
+        converted: &ConvertedProgram,
+        maps: Arc<MapTable>,
+        build: impl FnOnce(&[Insn]) -> Result<E, Err>,
+    ) -> Result<PacketProgram<E>, Err> {
+        let ops = converted.ops();
+        Ok(PacketProgram {
+            ops,
+            engine: build(converted.insns())?,
+            maps,
+            state: (ops.new_state)(),
+        })
+    }
+
+    /// The real `struct sk_buff` after the last run of a tc program or socket filter, for
+    /// [`skb::ctx_out`] and for showing what the program changed.
+    pub fn skb(&mut self) -> Option<&skb::SkBuff> {
+        self.state.context_mut::<skb::SkBuff>().map(|s| &*s)
+    }
+
+    /// The real XDP context after the last run of an XDP program, for [`xdp::ctx_out`].
+    pub fn xdp(&mut self) -> Option<&xdp::XdpBuff> {
+        self.state.context_mut::<xdp::XdpBuff>().map(|s| &*s)
+    }
+
+    /// The engine, e.g. to set its instruction budget.
+    pub fn engine_mut(&mut self) -> &mut E {
+        &mut self.engine
+    }
+
+    /// Runs the program on one packet.
+    pub fn run(&mut self, input: &PacketInput<'_>) -> Result<PacketOutcome, PacketError> {
+        (self.ops.prepare)(&mut self.state, input)?;
+        let mut memory = Memory::new();
+        let ctx = self.state.install(&mut memory);
+        self.maps.add_value_regions(&mut memory);
+        let packet = self.state.legacy_packet();
+        let out = self.engine.run(Invocation {
+            args: [ctx, 0, 0, 0, 0],
+            memory,
+            packet,
+            packet_state: Some(&mut self.state),
+        })?;
+        (self.ops.finish)(&mut self.state);
+        // The kernel's test run reports the verdict as a u32.
+        let retval = u64::from(out.r0 as u32);
+        let redirect = if self.ops.redirect_verdict.map(u64::from) == Some(retval) {
+            self.state.redirect.target()
+        } else {
+            None
+        };
+        Ok(PacketOutcome {
+            retval,
+            data_out: (self.ops.output)(&self.state).to_vec(),
+            redirect,
+            insns: out.insns,
+        })
+    }
+}

@@ -1,0 +1,412 @@
+//! The packet of a run and the program type's real context, as helpers see them.
+//!
+//! The packet lives in one buffer with room before it (headroom) and after it (tailroom),
+//! as the kernel's test run lays it out, so that helpers growing or shrinking the packet
+//! move its bounds inside the buffer. The real context is a `#[repr(C)]` struct whose
+//! pointer fields hold host addresses of the packet's bounds; whenever a helper moves the
+//! bounds (or the buffer itself), [`PacketState::resync`], which the engines call after
+//! every helper call, rewrites those fields and the run's memory region of the packet,
+//! in one place for every program type.
+
+use crate::memory::{Memory, Region};
+use std::any::Any;
+
+/// Host addresses of the packet's bounds, as a context's pointer fields hold them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    /// Start of the metadata in front of the packet (equal to `data` when there is none).
+    pub meta: u64,
+    /// First byte of the packet.
+    pub data: u64,
+    /// One past the last byte of the packet.
+    pub data_end: u64,
+}
+
+/// A program type's real context: the `#[repr(C)]` struct that converted context accesses
+/// read and write (see [`super::convert`]).
+pub trait Context: Any + Send {
+    /// Stores the packet's bounds in the struct's pointer fields.
+    fn set_bounds(&mut self, bounds: Bounds);
+    /// The struct, for helpers that read or write its fields.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// Where a redirect helper sent the packet: what the kernel acts on when the program
+/// returns the redirect verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redirect {
+    /// To the device with this ifindex (`bpf_redirect`), with the helper's flags.
+    Ifindex { ifindex: u32, flags: u64 },
+    /// To the target stored at `key` of a device, CPU or socket map (`bpf_redirect_map`);
+    /// `map` is the map's index in the program's map table; `flags` are the helper's
+    /// broadcast flags (`BPF_F_BROADCAST`, `BPF_F_EXCLUDE_INGRESS`), 0 without broadcast.
+    Map { map: u32, key: u32, flags: u64 },
+}
+
+/// The per-run state of a redirect, as the kernel's `struct bpf_redirect_info` keeps it:
+/// a target index, and the map it indexes when the last successful call was
+/// `bpf_redirect_map`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RedirectInfo {
+    /// The last target index stored (an ifindex, or a map key), with `bpf_redirect`'s flags.
+    target: Option<(u32, u64)>,
+    /// The map of the last successful `bpf_redirect_map` (unless a later call replaced
+    /// it), with its broadcast flags.
+    map: Option<(u32, u64)>,
+}
+
+impl RedirectInfo {
+    /// `bpf_redirect(ifindex, flags)` succeeded.
+    pub fn set_ifindex(&mut self, ifindex: u32, flags: u64) {
+        self.target = Some((ifindex, flags));
+        self.map = None;
+    }
+
+    /// `bpf_redirect_map(map, key, ..)` found `key`.
+    pub fn set_map(&mut self, map: u32, key: u32, flags: u64) {
+        self.target = Some((key, 0));
+        self.map = Some((map, flags));
+    }
+
+    /// `bpf_redirect_map` did not find its key: as the kernel, forget the map but keep
+    /// the last target index, so the redirect falls back to that index as an ifindex.
+    pub fn clear_map(&mut self) {
+        self.map = None;
+    }
+
+    /// Where the packet goes if the program returns the redirect verdict, if anywhere.
+    pub fn target(&self) -> Option<Redirect> {
+        let (index, flags) = self.target?;
+        Some(match self.map {
+            Some((map, flags)) => Redirect::Map {
+                map,
+                key: index,
+                flags,
+            },
+            None => Redirect::Ifindex {
+                ifindex: index,
+                flags,
+            },
+        })
+    }
+}
+
+/// The packet of a run, its real context and what helpers recorded about it. Kept
+/// between runs so that the buffer is allocated once for many packets.
+pub struct PacketState {
+    buf: Vec<u8>,
+    /// Bytes of `buf` that may not be zero (all others are), so that laying out the next
+    /// packet clears only what the last run touched: the program writes only inside the
+    /// packet's bounds, helpers through the methods below, which widen this.
+    dirty: std::ops::Range<usize>,
+    meta: usize,
+    data: usize,
+    end: usize,
+    ctx: Box<dyn Context>,
+    /// Whether legacy packet loads (`LD_ABS`/`LD_IND`) read `[data, data_end)`.
+    legacy_loads: bool,
+    /// The packet region last handed to a run's memory, which `resync` replaces.
+    installed: Option<Region>,
+    /// Whether the bounds or the buffer moved since the context and the memory last saw
+    /// them.
+    moved: bool,
+    /// What the redirect helpers recorded during the run.
+    pub redirect: RedirectInfo,
+}
+
+impl std::fmt::Debug for PacketState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketState")
+            .field("buffer_len", &self.buf.len())
+            .field("meta", &self.meta)
+            .field("data", &self.data)
+            .field("data_end", &self.end)
+            .field("redirect", &self.redirect)
+            .finish()
+    }
+}
+
+impl PacketState {
+    /// An empty packet with context `ctx`; `legacy_loads` says whether the program type
+    /// has `LD_ABS`/`LD_IND` (socket filters and tc).
+    pub fn new(ctx: Box<dyn Context>, legacy_loads: bool) -> PacketState {
+        PacketState {
+            buf: Vec::new(),
+            dirty: 0..0,
+            meta: 0,
+            data: 0,
+            end: 0,
+            ctx,
+            legacy_loads,
+            installed: None,
+            moved: false,
+            redirect: RedirectInfo::default(),
+        }
+    }
+
+    /// Lays out a new packet: `headroom` zero bytes, `data`, then zero bytes up to a
+    /// buffer of `buffer_len` bytes (which must hold the headroom and the data), without
+    /// metadata, and forgets the last run's redirect. Reuses the allocation.
+    pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
+        let buffer_len = buffer_len.max(headroom + data.len());
+        if self.buf.len() == buffer_len {
+            self.buf[self.dirty.clone()].fill(0);
+        } else {
+            self.buf.clear();
+            self.buf.resize(buffer_len, 0);
+        }
+        self.buf[headroom..headroom + data.len()].copy_from_slice(data);
+        self.dirty = headroom..headroom + data.len();
+        self.meta = headroom;
+        self.data = headroom;
+        self.end = headroom + data.len();
+        self.installed = None;
+        self.redirect = RedirectInfo::default();
+    }
+
+    /// The whole buffer: headroom, metadata, packet and tailroom.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The whole buffer, for writing.
+    pub fn buffer_mut(&mut self) -> &mut [u8] {
+        self.touch(0, self.buf.len());
+        &mut self.buf
+    }
+
+    /// Copies the bytes `src` of the buffer to offset `dest`, as `memmove`.
+    pub fn copy_within(&mut self, src: std::ops::Range<usize>, dest: usize) {
+        self.touch(dest, dest + src.len());
+        self.buf.copy_within(src, dest);
+    }
+
+    /// Sets the bytes `range` of the buffer to zero.
+    pub fn zero(&mut self, range: std::ops::Range<usize>) {
+        self.buf[range].fill(0);
+    }
+
+    /// Widens the range of bytes that may not be zero to cover `[lo, hi)`.
+    fn touch(&mut self, lo: usize, hi: usize) {
+        if self.dirty.is_empty() {
+            self.dirty = lo..hi;
+        } else {
+            self.dirty = self.dirty.start.min(lo)..self.dirty.end.max(hi);
+        }
+    }
+
+    /// Offset in the buffer of the metadata's start (`data_meta`).
+    pub fn meta(&self) -> usize {
+        self.meta
+    }
+
+    /// Offset in the buffer of the packet's first byte (`data`).
+    pub fn data(&self) -> usize {
+        self.data
+    }
+
+    /// Offset in the buffer one past the packet's last byte (`data_end`).
+    pub fn data_end(&self) -> usize {
+        self.end
+    }
+
+    /// The packet's bytes, `[data, data_end)`.
+    pub fn packet(&self) -> &[u8] {
+        &self.buf[self.data..self.end]
+    }
+
+    /// The packet's bytes, for writing.
+    pub fn packet_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.data..self.end]
+    }
+
+    /// The metadata and the packet, `[data_meta, data_end)`.
+    pub fn meta_and_packet(&self) -> &[u8] {
+        &self.buf[self.meta..self.end]
+    }
+
+    /// Moves the bounds to the buffer offsets given, which must be ordered
+    /// (`meta <= data <= data_end`) and inside the buffer; out of order or out of range,
+    /// nothing changes and the answer is `false`. The engines resync after the helper
+    /// returns ([`PacketState::resync`]).
+    pub fn set_bounds(&mut self, meta: usize, data: usize, data_end: usize) -> bool {
+        if meta > data || data > data_end || data_end > self.buf.len() {
+            return false;
+        }
+        (self.meta, self.data, self.end) = (meta, data, data_end);
+        // The program may write anywhere inside the new bounds.
+        self.touch(meta, data_end);
+        self.moved = true;
+        true
+    }
+
+    /// Grows the buffer by `front` bytes before and `back` bytes after its current
+    /// contents (zeroed), keeping the bounds on the same bytes: for helpers that need more
+    /// head- or tailroom than the buffer has. The engines resync after the helper
+    /// returns ([`PacketState::resync`]).
+    pub fn grow(&mut self, front: usize, back: usize) {
+        self.buf.splice(0..0, std::iter::repeat_n(0, front));
+        self.buf.resize(self.buf.len() + back, 0);
+        self.dirty = self.dirty.start + front..self.dirty.end + front;
+        self.moved = true;
+        self.meta += front;
+        self.data += front;
+        self.end += front;
+    }
+
+    /// The real context, as the type it was created with.
+    pub fn context_mut<T: Context>(&mut self) -> Option<&mut T> {
+        self.ctx.as_any_mut().downcast_mut::<T>()
+    }
+
+    /// The context's region: what `r1` points to at entry.
+    fn context_region(&mut self) -> Region {
+        let ctx: &mut dyn Context = &mut *self.ctx;
+        Region {
+            start: ctx as *mut dyn Context as *mut u8 as u64,
+            len: std::mem::size_of_val(ctx) as u64,
+            writable: true,
+        }
+    }
+
+    /// The packet's region: `[data_meta, data_end)`.
+    fn packet_region(&mut self) -> Region {
+        Region {
+            start: self.buf.as_mut_ptr() as u64 + self.meta as u64,
+            len: (self.end - self.meta) as u64,
+            writable: true,
+        }
+    }
+
+    /// What legacy packet loads read: `[data, data_end)`, for the program types that
+    /// have them.
+    pub fn legacy_packet(&mut self) -> Option<Region> {
+        self.legacy_loads.then(|| Region {
+            start: self.buf.as_mut_ptr() as u64 + self.data as u64,
+            len: (self.end - self.data) as u64,
+            writable: false,
+        })
+    }
+
+    /// Writes the bounds into the context's pointer fields and gives `memory` the packet
+    /// and the context, in that order: the packet is the region programs touch most, and
+    /// the engines check the first region first. Returns the context's address.
+    pub(crate) fn install(&mut self, memory: &mut Memory<'_>) -> u64 {
+        let packet = self.sync_context();
+        self.moved = false;
+        let ctx = self.context_region();
+        // SAFETY: both regions lie inside allocations this state owns (the buffer, the
+        // boxed context); the caller borrows the state for at least as long as `memory`
+        // is used, and nothing else touches them while a program runs.
+        unsafe {
+            memory.add_raw(packet);
+            memory.add_raw(ctx);
+        }
+        self.installed = Some(packet);
+        ctx.start
+    }
+
+    /// If the bounds or the buffer moved since the last time: rewrites the context's
+    /// pointer fields and replaces the packet region in `memory`. The engines call it
+    /// after every helper call (then refresh their copies of the regions and of the
+    /// legacy packet); a helper that reads the context after moving the packet calls it
+    /// itself.
+    pub fn resync(&mut self, memory: &mut Memory<'_>) {
+        if !self.moved {
+            return;
+        }
+        self.moved = false;
+        let packet = self.sync_context();
+        if let Some(old) = self.installed.replace(packet) {
+            // SAFETY: as in `install`: the new region lies inside the buffer this state
+            // owns, borrowed for the run.
+            unsafe { memory.replace(old, packet) };
+        }
+    }
+
+    /// Stores the bounds in the context and returns the packet region.
+    fn sync_context(&mut self) -> Region {
+        let packet = self.packet_region();
+        let base = packet.start - self.meta as u64;
+        self.ctx.set_bounds(Bounds {
+            meta: packet.start,
+            data: base + self.data as u64,
+            data_end: base + self.end as u64,
+        });
+        packet
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    #[repr(C)]
+    struct Ctx {
+        bounds: [u64; 3],
+    }
+
+    impl Context for Ctx {
+        fn set_bounds(&mut self, b: Bounds) {
+            self.bounds = [b.meta, b.data, b.data_end];
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn resync_moves_the_region_and_the_pointers() {
+        let mut state = PacketState::new(Box::new(Ctx::default()), true);
+        state.load(8, &[1, 2, 3, 4], 16);
+        let mut memory = Memory::new();
+        let ctx_addr = state.install(&mut memory);
+        let base = state.buffer().as_ptr() as u64;
+        let regions: Vec<Region> = memory.regions().copied().collect();
+        assert_eq!(regions[0].start, base + 8);
+        assert_eq!(regions[0].len, 4);
+        assert_eq!(regions[1].start, ctx_addr);
+        assert_eq!(regions[1].len, 24);
+        // Two bytes of head pulled in, one byte of metadata before them.
+        assert!(state.set_bounds(5, 6, 12));
+        state.resync(&mut memory);
+        let first = *memory.regions().next().unwrap();
+        assert_eq!((first.start, first.len), (base + 5, 7));
+        assert_eq!(
+            state.context_mut::<Ctx>().unwrap().bounds,
+            [base + 5, base + 6, base + 12]
+        );
+        assert_eq!(state.legacy_packet().unwrap().len, 6);
+        assert!(!state.set_bounds(6, 5, 12));
+        assert!(!state.set_bounds(0, 0, 17));
+    }
+
+    #[test]
+    fn a_new_packet_finds_the_buffer_zeroed() {
+        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        state.load(4, &[1, 2, 3], 16);
+        // Writes inside moved bounds and through the whole buffer.
+        assert!(state.set_bounds(2, 2, 12));
+        state.packet_mut().fill(9);
+        state.copy_within(2..4, 13);
+        state.load(4, &[7], 16);
+        let mut expected = [0u8; 16];
+        expected[4] = 7;
+        assert_eq!(state.buffer(), expected);
+        state.buffer_mut()[15] = 1;
+        state.load(0, &[], 16);
+        assert_eq!(state.buffer(), [0; 16]);
+    }
+
+    #[test]
+    fn grow_keeps_the_bytes() {
+        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        state.load(2, &[7, 8], 4);
+        state.grow(3, 5);
+        assert_eq!(state.buffer().len(), 12);
+        assert_eq!(state.packet(), &[7, 8]);
+        assert_eq!(state.data(), 5);
+        assert!(state.legacy_packet().is_none());
+    }
+}
