@@ -135,10 +135,9 @@ impl Checker<'_> {
                 st.refs.push(id);
                 RegState {
                     id,
-                    range: seen.alloc_size.ok_or(Fail::new(
-                        ErrorKind::Unsupported(NEEDS_ALLOC_SIZE),
-                        &[],
-                    ))?,
+                    range: seen
+                        .alloc_size
+                        .ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_ALLOC_SIZE), &[]))?,
                     ..RegState::pointer(RegType::RingbufMemOrNull)
                 }
             }

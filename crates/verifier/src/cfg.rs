@@ -145,7 +145,6 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
         if matches!(insn, Insn::Jmp { .. } | Insn::CallLocal { .. }) && next < len {
             prune[next] = true;
         }
-
     }
     for &f in &funcs {
         prune[f] = true;

@@ -119,7 +119,13 @@ fn maps_are_described_by_the_embedder() {
 const REPEAT: HelperProto = HelperProto {
     id: 1002,
     name: "repeat",
-    args: [Arg::Anything, Arg::Func, Arg::StackOrNull, Arg::None, Arg::None],
+    args: [
+        Arg::Anything,
+        Arg::Func,
+        Arg::StackOrNull,
+        Arg::None,
+        Arg::None,
+    ],
     ret: Ret::Integer,
     changes_packet: false,
 };
