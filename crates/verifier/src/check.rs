@@ -6,7 +6,7 @@
 //! The instruction semantics live in [`crate::alu`], [`crate::mem`], [`crate::branch`] and
 //! [`crate::call`], each an `impl Checker` block.
 
-use crate::cfg::Cfg;
+use crate::cfg::{Cfg, RegSet};
 use crate::diag::{Path, Step};
 use crate::error::ErrorKind;
 use crate::facts::InsnFacts;
@@ -120,6 +120,8 @@ pub struct Checker<'a> {
     /// Slots of calls to helpers that take a callback: loop heads, since the helper
     /// comes back to the call after each run of the callback.
     callback_sites: Vec<bool>,
+    /// Per slot, the registers whose numbers matter ([`crate::cfg::precise`]).
+    pub precise: Vec<RegSet>,
     /// Complete saved states, per slot.
     saved: Vec<Vec<Saved>>,
     /// Saved states not yet complete, oldest first (they complete last first).
@@ -158,6 +160,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        let precise = crate::cfg::precise(insns, &cfg, prog.ret_range.is_some());
         let mut maps = opts.maps.clone();
         let mut inner = vec![None; maps.len()];
         for (i, m) in opts.maps.iter().enumerate() {
@@ -175,6 +178,7 @@ impl<'a> Checker<'a> {
             maps,
             inner,
             callback_sites,
+            precise,
             saved: (0..len).map(|_| Vec::new()).collect(),
             open: Vec::new(),
             open_by_key: HashMap::new(),
@@ -326,14 +330,14 @@ impl<'a> Checker<'a> {
     /// one, rejects a loop that came back to an identical state, and saves the state
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
-        let live = self.live_sets(&w.state, w.pc);
+        let (live, precise) = self.live_sets(&w.state, w.pc);
         let callback_site = self.callback_sites[w.pc];
         if callback_site {
             // Back at a helper call after a run of its callback (or at it for the first
             // time). The helper bounds the runs, so coming back to an ancestor's state
             // is no endless loop: that ancestor's paths cover the current one's.
             let ancestors = || self.open.iter().filter(|o| o.pc == w.pc);
-            if ancestors().any(|o| states_equal(&o.state, &w.state, &live, false)) {
+            if ancestors().any(|o| states_equal(&o.state, &w.state, &live, &precise, false)) {
                 self.stats.states_pruned += 1;
                 return Ok(true);
             }
@@ -349,7 +353,7 @@ impl<'a> Checker<'a> {
             if !callback_site
                 && ancestors
                     .iter()
-                    .any(|&i| states_equal(&self.open[i].state, &w.state, &live, true))
+                    .any(|&i| states_equal(&self.open[i].state, &w.state, &live, &precise, true))
             {
                 return fail(ErrorKind::InfiniteLoop, &[]);
             }
@@ -357,7 +361,7 @@ impl<'a> Checker<'a> {
         let saved = &mut self.saved[w.pc];
         let mut i = 0;
         while i < saved.len() {
-            if states_equal(&saved[i].state, &w.state, &live, false) {
+            if states_equal(&saved[i].state, &w.state, &live, &precise, false) {
                 saved[i].hits += 1;
                 self.stats.states_pruned += 1;
                 if let Some(log) = &mut self.log {
@@ -396,21 +400,29 @@ impl<'a> Checker<'a> {
         Ok(false)
     }
 
-    /// The live registers of each frame of `state` at `pc`: the innermost frame's at `pc`,
-    /// each caller's at its return address.
-    fn live_sets(&self, state: &State, pc: usize) -> [u16; MAX_CALL_FRAMES] {
+    /// The live registers of each frame of `state` at `pc` (the innermost frame's at `pc`,
+    /// each caller's where it resumes), and those of them whose numbers matter
+    /// ([`crate::cfg::precise`]).
+    fn live_sets(
+        &self,
+        state: &State,
+        pc: usize,
+    ) -> ([RegSet; MAX_CALL_FRAMES], [RegSet; MAX_CALL_FRAMES]) {
         let n = state.frames.len();
         let mut live = [0; MAX_CALL_FRAMES];
-        for (i, l) in live.iter_mut().enumerate().take(n) {
-            *l = if i + 1 == n {
-                self.cfg.live[pc]
+        let mut precise = [0; MAX_CALL_FRAMES];
+        for i in 0..n {
+            let at = if i + 1 == n {
+                pc
             } else {
                 // A callback's caller resumes at the helper call, which runs again.
                 let callee = &state.frames[i + 1];
-                self.cfg.live[callee.callsite + usize::from(!callee.callback)]
+                callee.callsite + usize::from(!callee.callback)
             };
+            live[i] = self.cfg.live[at];
+            precise[i] = self.precise[at];
         }
-        live
+        (live, precise)
     }
 
     /// A path ended: saved states whose every descendant has been explored are complete.

@@ -29,6 +29,8 @@ pub struct InsnFacts {
     /// when paths disagree on the region.
     pub access: Option<Region>,
     /// Registers the instruction reads that hold the same known constant on every path.
+    /// Only registers whose value matters for safety there are listed: pruning lets
+    /// paths that differ in other numbers share one exploration.
     pub consts: Vec<(Reg, u64)>,
     /// Whether paths reached the access through different regions.
     mixed: bool,
@@ -90,10 +92,12 @@ fn value_operands(insn: &Insn) -> Vec<Reg> {
 impl crate::check::Checker<'_> {
     /// Updates the facts of `pc` with the state a path brings to it.
     pub(crate) fn record_facts(&mut self, pc: usize, insn: &Insn, st: &State) {
+        let precise = self.precise[pc];
         let f = &mut self.facts[pc];
         if f.visits == 0 {
             f.consts = value_operands(insn)
                 .into_iter()
+                .filter(|r| precise >> r.num() & 1 == 1)
                 .filter_map(|r| st.reg(r).as_const().map(|v| (r, v)))
                 .collect();
         } else if !f.consts.is_empty() {

@@ -32,8 +32,15 @@ impl IdMap {
 }
 
 /// Whether `old` covers `cur`; with `exact`, whether they are the same on everything live
-/// (the infinite-loop test). `live` holds each frame's live registers.
-pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> bool {
+/// (the infinite-loop test). `live` holds each frame's live registers, `precise` those
+/// whose numbers must be covered by range (others may hold any number).
+pub fn states_equal(
+    old: &State,
+    cur: &State,
+    live: &[RegSet],
+    precise: &[RegSet],
+    exact: bool,
+) -> bool {
     if old.frames.len() != cur.frames.len() {
         return false;
     }
@@ -43,7 +50,15 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
             return false;
         }
         for r in 0..10 {
-            if live[i] >> r & 1 == 1 && !regsafe(&fo.regs[r], &fc.regs[r], &mut ids, exact) {
+            if live[i] >> r & 1 == 0 {
+                continue;
+            }
+            let (o, c) = (&fo.regs[r], &fc.regs[r]);
+            let any_number = !exact
+                && precise[i] >> r & 1 == 0
+                && o.ty == RegType::Scalar
+                && c.ty == RegType::Scalar;
+            if !any_number && !regsafe(o, c, &mut ids, exact) {
                 return false;
             }
         }
