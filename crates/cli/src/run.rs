@@ -57,7 +57,7 @@ pub struct RunArgs {
     #[arg(long)]
     no_verify: bool,
     /// The program type to verify it for, as `bpfkit verify --type` takes it.
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "type", value_name = "TYPE", conflicts_with = "no_verify")]
     prog_type: Option<String>,
     /// The engine that runs the program: the interpreter, or the x86-64 JIT compiler
     /// (same results and errors, native speed).
