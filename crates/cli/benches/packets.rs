@@ -8,7 +8,6 @@
 //! `cargo bench -p bpfkit-cli --bench packets`; the kernel's column needs the privileges
 //! to load programs and is left out, saying why, without them.
 
-use bpfkit_fixtures::kernel::KernelObject;
 use bpfkit_kernel::{ProgType, TestRun};
 use bpfkit_object::Object;
 use std::process::Command;
@@ -63,11 +62,15 @@ fn kernel(program: &str, packets: &[Vec<u8>]) -> Result<f64, String> {
     bpfkit_kernel::available()?;
     let bytes = std::fs::read(net(&format!("{program}.o"))).map_err(|e| e.to_string())?;
     let object = Object::parse(&bytes).map_err(|e| e.to_string())?;
-    let loaded = KernelObject::load(&object, program, ProgType::Xdp)?;
+    let loaded = object
+        .load_into_kernel(ProgType::Xdp, &[program])
+        .map_err(|e| e.to_string())?;
+    let loaded = loaded
+        .program(program)
+        .ok_or("the program was not loaded")?;
     let mut total_ns = 0u64;
     for packet in packets {
         let run = loaded
-            .program
             .test_run(&TestRun {
                 data_in: packet,
                 repeat: REPEAT,

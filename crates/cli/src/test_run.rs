@@ -51,10 +51,14 @@ Output: --out FILE writes the packets that come out of the program (XDP_PASS, XD
 XDP_REDIRECT; tc verdicts other than shot, stolen, queued and trap; socket filters' \
 non-zero lengths, the frame cut to that many bytes of its network layer) as they are after \
 the run, in the input's link type: pcapng with each packet's verdict (and redirect target) \
-as its comment when FILE ends in .pcapng, pcap otherwise.
+as its comment when FILE ends in .pcapng, pcap otherwise. Metadata an XDP program put in \
+front of the packet (bpf_xdp_adjust_meta) is part of data_out, as in the kernel's test \
+run, and so of the packet written.
 
 --json prints one object: `packets` (per packet run: `index`, `retval`, `verdict`, \
-`data_out` as hex, `redirect` when redirected), `skipped` (`index`, `reason`), `verdicts` \
+`data_out` as hex, `redirect` when redirected, `ctx` for tc programs and socket filters: \
+the __sk_buff fields the program changed that the kernel's test run copies back, mark, \
+priority, tstamp and cb[0] to cb[4]), `skipped` (`index`, `reason`), `verdicts` \
 (name -> count), `maps` (name -> list of {key, value} as hex, per-CPU values as a list of \
 one hex string per CPU), `trace` (trace_printk lines), `packets_per_second`.
 
@@ -87,6 +91,12 @@ pub struct TestRunArgs {
     /// One Ethernet frame as hex digits (whitespace ignored), instead of a capture.
     #[arg(long, value_name = "HEX")]
     packet_hex: Option<String>,
+    /// For tc programs and socket filters: the `struct __sk_buff` each run starts with,
+    /// as hex (BPF_PROG_TEST_RUN's ctx_in: mark, priority, ingress_ifindex, ifindex, cb,
+    /// tstamp, wire_len, gso_segs, gso_size and hwtstamp may be set, the rest must be
+    /// zero; shorter is zero-filled).
+    #[arg(long, value_name = "HEX")]
+    ctx_hex: Option<String>,
     /// Write the packets that come out of the program to FILE (see below).
     #[arg(long, value_name = "FILE")]
     out: Option<String>,
@@ -101,7 +111,8 @@ pub struct TestRunArgs {
     /// Print one JSON object instead of the summary (see below).
     #[arg(long)]
     json: bool,
-    /// List every packet's verdict in the summary.
+    /// List every packet in the summary: what it is, its verdict, what the program
+    /// rewrote and the __sk_buff fields it changed.
     #[arg(long, short)]
     verbose: bool,
     /// Fault a run after N instructions (default: 2^32).
@@ -114,17 +125,31 @@ pub struct TestRunArgs {
 /// stable order); empty for XDP.
 type SkbFields = BTreeMap<&'static str, u64>;
 
-/// The writable fields of `skb` that differ from the values a run starts with (all zero:
-/// the test run is given no context).
-fn changed_fields(skb: &SkBuff) -> SkbFields {
+/// The writable fields of `skb` whose values differ from those in `ctx_in`, the
+/// `struct __sk_buff` the run started with (offsets from linux/bpf.h; missing bytes and a
+/// missing context are zero).
+fn changed_fields(skb: &SkBuff, ctx_in: Option<&[u8]>) -> SkbFields {
+    let start = |offset: usize, size: usize| -> u64 {
+        let mut bytes = [0u8; 8];
+        if let Some(field) = ctx_in.and_then(|c| c.get(offset..offset + size)) {
+            bytes[..size].copy_from_slice(field);
+        }
+        u64::from_le_bytes(bytes)
+    };
     let mut fields = vec![
-        ("mark", u64::from(skb.mark)),
-        ("priority", u64::from(skb.priority)),
-        ("tstamp", skb.tstamp),
+        ("mark", u64::from(skb.mark), start(8, 4)),
+        ("priority", u64::from(skb.priority), start(32, 4)),
+        ("tstamp", skb.tstamp, start(152, 8)),
     ];
     const CB: [&str; 5] = ["cb[0]", "cb[1]", "cb[2]", "cb[3]", "cb[4]"];
-    fields.extend(CB.iter().zip(skb.cb).map(|(name, w)| (*name, u64::from(w))));
-    fields.into_iter().filter(|&(_, v)| v != 0).collect()
+    for (i, (name, word)) in CB.iter().zip(skb.cb).enumerate() {
+        fields.push((name, u64::from(word), start(48 + 4 * i, 4)));
+    }
+    fields
+        .into_iter()
+        .filter(|&(_, now, before)| now != before)
+        .map(|(name, now, _)| (name, now))
+        .collect()
 }
 
 /// What happened to one packet.
@@ -195,12 +220,14 @@ pub fn run(args: &TestRunArgs) -> CliResult {
     if let Some(budget) = args.budget {
         vm.engine_mut().set_budget(budget);
     }
-    let results = run_all(&mut vm, &packets, args.repeat).map_err(|(index, e)| {
-        CliError::failed(format!(
-            "{origin} faulted on packet {index} of {}: {e}",
-            packets.source
-        ))
-    })?;
+    let ctx = context(args.ctx_hex.as_deref(), kind)?;
+    let results =
+        run_all(&mut vm, &packets, ctx.as_deref(), args.repeat).map_err(|(index, e)| {
+            CliError::failed(format!(
+                "{origin} faulted on packet {index} of {}: {e}",
+                packets.source
+            ))
+        })?;
     let trace = runtime.trace.take();
     let written = match &args.out {
         Some(path) => Some(write_out(path, kind, &packets, &results, &runtime.maps)?),
@@ -226,11 +253,25 @@ pub fn run(args: &TestRunArgs) -> CliResult {
     }
 }
 
-/// Runs the program on every packet, `repeat` times each; a fault ends the run with the
-/// packet's index.
+/// The context of --ctx-hex, for the types that take one.
+fn context(hex: Option<&str>, kind: PacketKind) -> CliResult<Option<Vec<u8>>> {
+    let Some(hex) = hex else { return Ok(None) };
+    if kind == PacketKind::Xdp {
+        return Err(CliError::input(
+            "--ctx-hex applies to tc programs and socket filters (a struct __sk_buff)",
+        ));
+    }
+    input::parse_hex(hex)
+        .map(Some)
+        .map_err(|e| CliError::input(format!("--ctx-hex is not valid hex: {e}")))
+}
+
+/// Runs the program on every packet, `repeat` times each, each run starting from the
+/// context `ctx` if given; a fault ends the run with the packet's index.
 fn run_all<E: Engine>(
     vm: &mut PacketProgram<E>,
     packets: &Packets,
+    ctx: Option<&[u8]>,
     repeat: u64,
 ) -> Result<RunResults, (usize, PacketError)> {
     let total = packets.packets.len() as u64 * repeat;
@@ -257,7 +298,10 @@ fn run_all<E: Engine>(
                 continue;
             }
         };
-        let input = PacketInput::new(&frame);
+        let input = PacketInput {
+            ctx,
+            ..PacketInput::new(&frame)
+        };
         let start = Instant::now();
         let mut last = vm.run(&input);
         for _ in 1..repeat {
@@ -270,7 +314,10 @@ fn run_all<E: Engine>(
         match last {
             Ok(outcome) => {
                 runs += repeat;
-                let fields = vm.skb().map(changed_fields).unwrap_or_default();
+                let fields = vm
+                    .skb()
+                    .map(|skb| changed_fields(skb, ctx))
+                    .unwrap_or_default();
                 fates.push(Fate::Ran(outcome, fields));
             }
             Err(PacketError::Input { len, reason }) => fates.push(Fate::Skipped(format!(
@@ -532,6 +579,9 @@ impl Report<'_> {
             }
         }
         out += "\nverdicts:\n";
+        if self.verdicts().is_empty() {
+            out += "  (no packet ran)\n";
+        }
         for (name, count) in self.verdicts() {
             out += &format!("  {name:<16} {count:>8}\n");
         }
@@ -593,13 +643,13 @@ impl Report<'_> {
                     out += &format!("  {line}\n");
                 }
             }
+            let plural = if zeros == 1 { "" } else { "s" };
             if entries.is_empty() {
                 out += "  (empty)\n";
+            } else if zeros == entries.len() {
+                out += &format!("  ({zeros} element{plural}, all zero)\n");
             } else if zeros > 0 {
-                out += &format!(
-                    "  ({zeros} more element{} all zero)\n",
-                    if zeros == 1 { "" } else { "s" }
-                );
+                out += &format!("  ({zeros} more element{plural}, all zero)\n");
             }
         }
         out

@@ -59,3 +59,27 @@ pub fn group(kind: PacketKind, retval: u64) -> String {
         _ => name(kind, retval),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_what_passes() {
+        // enum xdp_action in linux/bpf.h: ABORTED 0, DROP 1, PASS 2, TX 3, REDIRECT 4.
+        assert_eq!(name(PacketKind::Xdp, 3), "XDP_TX");
+        assert_eq!(name(PacketKind::Xdp, 9), "0x9");
+        assert!(passes(PacketKind::Xdp, 4) && !passes(PacketKind::Xdp, 1));
+        // linux/pkt_cls.h: TC_ACT_UNSPEC (-1), OK 0, SHOT 2, REDIRECT 7.
+        assert_eq!(
+            name(PacketKind::SchedCls, u64::from(u32::MAX)),
+            "TC_ACT_UNSPEC"
+        );
+        assert_eq!(name(PacketKind::SchedCls, 7), "TC_ACT_REDIRECT");
+        assert!(!passes(PacketKind::SchedCls, 2) && passes(PacketKind::SchedCls, 0));
+        // A socket filter's return value is the number of bytes to keep; 0 drops.
+        assert_eq!(name(PacketKind::SocketFilter, 40), "keep 40 bytes");
+        assert_eq!(group(PacketKind::SocketFilter, 40), "keep");
+        assert!(!passes(PacketKind::SocketFilter, 0));
+    }
+}

@@ -5,7 +5,7 @@
 //! skip, never a panic.
 //!
 //! Expected verdicts are derived by hand from fixtures/net/xdp_firewall.c and the packet
-//! list of gen-pcaps (crates/fixtures/src/bin/gen-pcaps.rs), written next to each test.
+//! list of crates/fixtures/src/captures.rs, written next to each test.
 
 mod net;
 
@@ -117,6 +117,14 @@ fn out_writes_the_packets_that_come_out_in_the_input_link_type() {
             &p.data[..4]
         );
     }
+    // A cooked capture gets its cooked header back.
+    let sll_out = dir.join("sll.pcap");
+    let sll_out = sll_out.to_str().unwrap();
+    test_run_json(&[&firewall(), "--pcap", &net("sll.pcap"), "--out", sll_out]);
+    let written = Capture::parse(&std::fs::read(sll_out).unwrap()).unwrap();
+    assert_eq!(written.link_type, bpfkit_pcap::LINKTYPE_LINUX_SLL);
+    assert_eq!(written.packets.len(), 13);
+    assert_eq!(written.packets[0].data, capture("sll.pcap").packets[0].data);
     // pcapng output carries each packet's verdict as its comment.
     let outng = dir.join("out.pcapng");
     let outng = outng.to_str().unwrap();
@@ -230,6 +238,21 @@ fn packet_hex_and_usage_errors() {
     );
     let out = bpfkit(&["test-run", &firewall()]);
     assert_eq!(out.status.code(), Some(2));
+    // An XDP program takes no __sk_buff.
+    let out = bpfkit(&[
+        "test-run",
+        &firewall(),
+        "--packet-hex",
+        &hex,
+        "--ctx-hex",
+        "00",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--ctx-hex applies to tc programs"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -247,4 +270,104 @@ fn set_changes_the_blocklist() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(dropped, [1, 2, 3, 12, 13, 14, 15, 16, 18]);
+}
+
+#[test]
+fn a_fault_exits_with_1_and_a_short_frame_is_skipped() {
+    // The firewall's first path (the blocklist load) is longer than 3 instructions.
+    let out = bpfkit(&[
+        "test-run",
+        &firewall(),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--budget",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("faulted on packet 0"),
+        "{}",
+        stderr(&out)
+    );
+    // Two bytes are less than an Ethernet header: the kernel's XDP test run refuses them
+    // (EINVAL), so bpfkit skips the packet and counts it.
+    let json = test_run_json(&[&firewall(), "--packet-hex", "0102"]);
+    assert_eq!(json["packets"], serde_json::json!([]));
+    assert_eq!(json["skipped"][0]["index"], 0);
+}
+
+#[test]
+fn nat_rewrites_keep_checksums_correct() {
+    // tc_nat sends TCP and UDP to 10.0.0.2:80 to 10.0.0.80:8080: in mixed.pcap packets 1
+    // (TCP SYN), 14 (TCP with data) and 15 (UDP); not 10 (behind a VLAN tag, which the
+    // program does not parse) nor 16 (IP options, which it leaves alone). tcpdump -vv
+    // checks the IPv4, TCP and UDP checksums of what comes out.
+    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-nat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("nat.pcap");
+    let json = test_run_json(&[
+        &net("tc_nat.o"),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let marked: Vec<u64> = json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ctx"]["mark"] == 0x80)
+        .map(|p| p["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(marked, [1, 14, 15]);
+    if let Some(text) = tcpdump(&out) {
+        assert_eq!(text.matches("10.0.0.80.8080").count(), 3, "{text}");
+        assert!(text.contains("[udp sum ok]"), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn encapsulated_packets_get_a_correct_outer_checksum() {
+    // xdp_encap sends every IPv4 frame of mixed.pcap without a VLAN tag and with a whole
+    // IPv4 header back out in IP-in-IP (packets 1-6 and 12-17: 12 of them); tcpdump -vv
+    // checks the outer header's checksum the program computed.
+    let dir = std::env::temp_dir().join(format!("bpfkit-test-run-encap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("encap.pcap");
+    let json = test_run_json(&[
+        &net("xdp_encap.o"),
+        "--pcap",
+        &net("mixed.pcap"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(json["verdicts"]["XDP_TX"], 12);
+    if let Some(text) = tcpdump(&out) {
+        assert_eq!(text.matches("10.0.0.254 > 10.0.0.99").count(), 12, "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `tcpdump -vv -nn -r path`, checked to report no bad checksum; None (saying so) where
+/// tcpdump cannot be run.
+fn tcpdump(path: &std::path::Path) -> Option<String> {
+    let dump = match std::process::Command::new("tcpdump")
+        .args(["-vv", "-nn", "-r"])
+        .arg(path)
+        .output()
+    {
+        Ok(dump) => dump,
+        Err(e) => {
+            println!("skipped the checksum check: tcpdump cannot be run ({e})");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&dump.stdout).into_owned();
+    // tcpdump's words for a bad checksum: "bad cksum", "[bad udp cksum", "(incorrect".
+    assert!(
+        !text.contains("bad") && !text.contains("incorrect"),
+        "{text}"
+    );
+    Some(text)
 }

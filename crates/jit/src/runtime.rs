@@ -26,10 +26,13 @@ pub(crate) mod kind {
 }
 
 /// The regions whose bounds generated code checks without calling out, in [`Ctx::fast`]:
-/// the first region the caller gave (the context or packet: the usual target of a pointer
-/// that is not r10) and the stack. Accesses outside both go through [`Memory::check`].
+/// the first region the caller gave (the packet of a packet program, the memory of a
+/// memory program: the usual target of a pointer that is not r10) and the stack; and in
+/// [`Ctx::fast_ctx`], the caller's second region (a packet program's context). Accesses
+/// outside them go through [`Memory::check`].
 pub(crate) const FAST_USER: usize = 0;
 pub(crate) const FAST_STACK: usize = 1;
+pub(crate) const FAST_CTX: usize = 2;
 
 /// A region as inline bounds checks read it: an access of `1 << s` bytes at `addr`, for
 /// access `a` (0 read, 1 write), is inside when `addr - start < lim[a][s]` (unsigned).
@@ -91,6 +94,9 @@ pub(crate) struct Ctx {
     pub saved_rsp: u64,
     pub fault_pc: u64,
     pub fault_arg: u64,
+    /// The caller's second region, for accesses through the context pointer (farther
+    /// from the context register: these are fewer than packet and stack accesses).
+    pub fast_ctx: FastRegion,
     // Only Rust reads what follows.
     memory: *mut Memory<'static>,
     /// The packet state of a packet program's run, or null.
@@ -116,23 +122,26 @@ pub(crate) use ctx_off;
 /// Offset of the inline-check bound for fast region `i`, access and size.
 pub(crate) fn fast_lim_off(i: usize, access: Access, size: usize) -> i32 {
     let a = usize::from(access == Access::Write);
-    ctx_off!(fast)
-        + (i * std::mem::size_of::<FastRegion>()) as i32
-        + 8
-        + (a * 4 + size.trailing_zeros() as usize) as i32 * 8
+    fast_start_off(i) + 8 + (a * 4 + size.trailing_zeros() as usize) as i32 * 8
 }
 
 /// Offset of the start address of fast region `i`.
 pub(crate) fn fast_start_off(i: usize) -> i32 {
-    ctx_off!(fast) + (i * std::mem::size_of::<FastRegion>()) as i32
+    if i == FAST_CTX {
+        ctx_off!(fast_ctx)
+    } else {
+        ctx_off!(fast) + (i * std::mem::size_of::<FastRegion>()) as i32
+    }
 }
 
 impl Ctx {
-    /// Points the caller's fast region at the first region of the run's memory (the
-    /// stack comes after the caller's regions, so this is the stack only when the caller
-    /// gave none).
+    /// Points the caller's fast regions at the first and second regions of the run's
+    /// memory (the stack comes after the caller's regions, so one of them is the stack
+    /// only when the caller gave fewer).
     fn refresh_user(&mut self, memory: &Memory<'_>) {
-        self.fast[FAST_USER] = FastRegion::of(memory.regions().next());
+        let mut regions = memory.regions();
+        self.fast[FAST_USER] = FastRegion::of(regions.next());
+        self.fast_ctx = FastRegion::of(regions.next());
     }
 
     /// Sets the legacy packet (`LD_ABS`/`LD_IND`) to `packet`, or to none.
@@ -268,6 +277,7 @@ pub(crate) fn run(
         fault_pc: 0,
         fault_arg: 0,
         fast: [FastRegion::default(), p.stack_fast],
+        fast_ctx: FastRegion::default(),
         memory: (&mut memory as *mut Memory<'_>).cast(),
         packet_state: packet_state.map_or(std::ptr::null_mut(), |s| s as *mut PacketState),
         helpers: p.helpers,

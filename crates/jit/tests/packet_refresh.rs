@@ -1,7 +1,9 @@
-//! After a helper moves the packet, generated code must check accesses against the new
-//! packet region, not its copy of the old one: the JIT keeps the first region's bounds
-//! inline and refreshes them after helper calls. Each program runs in the JIT and the
-//! interpreter, which must agree; expected values are derived by hand next to each test.
+//! Packet programs in the JIT: after a helper moves the packet, generated code must check
+//! accesses against the new packet region, not its copy of the old one (the JIT keeps the
+//! first regions' bounds inline and refreshes them after helper calls), and accesses
+//! through the context pointer stop at the real context. Each program runs in the JIT and
+//! the interpreter, which must agree; expected values are derived by hand next to each
+//! test.
 
 use bpfkit_isa::{AluOp, Insn, Operand, Reg, Size, Width};
 use bpfkit_jit::JitProgram;
@@ -126,4 +128,24 @@ fn legacy_loads_read_the_packet_a_helper_moved() {
     let out = run_kind(PacketKind::SchedCls, &converted, &packet).unwrap();
     assert_eq!(out.retval, 0xaa);
     assert_eq!(out.data_out, [vec![0; 4], packet].concat());
+}
+
+#[test]
+fn context_accesses_stop_at_the_real_context() {
+    // The real XDP context is 40 bytes: its last 4 bytes (padding) read as 0, one byte
+    // past it is outside every region.
+    let read = |off: i16, size: Size| {
+        let prog = [ldx(size, Reg::R0, Reg::R1, off), Insn::Exit];
+        ConvertedProgram::new(&prog, PacketKind::Xdp, |_| false).unwrap()
+    };
+    let packet = [0u8; 64];
+    assert_eq!(run_both(&read(36, Size::W), &packet).unwrap().retval, 0);
+    assert_eq!(
+        run_both(&read(40, Size::B), &packet).unwrap_err(),
+        (0, 1, Access::Read)
+    );
+    assert_eq!(
+        run_both(&read(36, Size::DW), &packet).unwrap_err(),
+        (0, 8, Access::Read)
+    );
 }

@@ -13,6 +13,8 @@ pub enum ProgType {
     SocketFilter,
     /// `BPF_PROG_TYPE_SCHED_CLS` (tc): the context is a `struct __sk_buff`.
     SchedCls,
+    /// `BPF_PROG_TYPE_SCHED_ACT` (a tc action): the context is a `struct __sk_buff`.
+    SchedAct,
     /// `BPF_PROG_TYPE_XDP`: the context is a `struct xdp_md`.
     Xdp,
 }
@@ -23,6 +25,7 @@ impl ProgType {
         match self {
             ProgType::SocketFilter => 1,
             ProgType::SchedCls => 3,
+            ProgType::SchedAct => 4,
             ProgType::Xdp => 6,
         }
     }

@@ -15,7 +15,9 @@ use bpfkit_object::Object;
 use bpfkit_verifier::facts::Region as Facts;
 use bpfkit_verifier::{verify, VerifierOptions};
 use bpfkit_vm::helpers::linux::{self, Runtime};
-use bpfkit_vm::net::{self, skb, ConvertedProgram, PacketInput, PacketKind, PacketProgram};
+use bpfkit_vm::net::{
+    self, skb, ConvertedProgram, PacketInput, PacketKind, PacketProgram, Redirect,
+};
 use bpfkit_vm::{Engine, Helpers, Interpreter};
 
 const TC_ACT_OK: u64 = 0;
@@ -76,6 +78,7 @@ fn kernel_program(object: &Object, name: &str, kind: PacketKind) -> Option<Progr
     let insns = object.program(name).unwrap().insns().unwrap();
     let prog_type = match kind {
         PacketKind::SocketFilter => ProgType::SocketFilter,
+        PacketKind::SchedAct => ProgType::SchedAct,
         _ => ProgType::SchedCls,
     };
     Some(
@@ -147,10 +150,16 @@ fn check(file: &str, name: &str, kind: PacketKind, cases: &[(Vec<u8>, Vec<u8>)])
             let jitted = run_bpfkit(&mut jit, packet, ctx);
             assert_eq!(jitted, ours, "{name} case {i}: JIT and interpreter");
             if let Some(k) = &kernel {
+                let cb: Vec<u32> = (0..5)
+                    .map(|j| {
+                        u32::from_le_bytes(ctx[CB + 4 * j..CB + 4 * j + 4].try_into().unwrap())
+                    })
+                    .collect();
                 assert_eq!(
                     run_kernel(k, packet, ctx),
                     ours,
-                    "{name} case {i}: kernel and bpfkit"
+                    "{name} case {i} ({} bytes, cb {cb:x?}): kernel and bpfkit",
+                    packet.len()
                 );
             }
             ours
@@ -726,6 +735,24 @@ fn redirects_as_the_kernel() {
     ];
     let outs = check("skb_tc", "redirect", PacketKind::SchedCls, &cases);
     assert_eq!(outs[0].retval, TC_ACT_REDIRECT);
+    // The outcome says where the packet goes, when the verdict is TC_ACT_REDIRECT.
+    let object = object("skb_tc");
+    let mut p = bpfkit_program(&object, "redirect", PacketKind::SchedCls, |c, h| {
+        Interpreter::new(c, h).unwrap()
+    });
+    let mut target = |case: &(Vec<u8>, Vec<u8>)| {
+        let input = PacketInput {
+            ctx: Some(&case.1),
+            ..PacketInput::new(&case.0)
+        };
+        p.run(&input).unwrap().redirect
+    };
+    let ingress = Redirect::Ifindex {
+        ifindex: 42,
+        flags: 1,
+    };
+    assert_eq!(target(&cases[1]), Some(ingress));
+    assert_eq!(target(&cases[2]), None);
     assert_eq!(outs[1].retval, TC_ACT_REDIRECT);
     assert_eq!(outs[2].retval, TC_ACT_SHOT);
     assert_eq!((outs[3].retval, outs[3].cb(0)), (TC_ACT_OK, EINVAL));
@@ -861,18 +888,16 @@ fn refuses_what_the_test_run_refuses() {
 #[test]
 fn sched_act_runs_as_sched_cls() {
     let object = object("skb_tc");
-    let cases = [
+    let cases = vec![
         (ipv4_udp(HOST, 60), ctx([1, 2, 3, 4, 5])),
         (arp(), ctx([0; 5])),
     ];
+    // The kernel runs it as a tc action (BPF_PROG_TYPE_SCHED_ACT) in `check`.
+    let act = check("skb_tc", "fields", PacketKind::SchedAct, &cases);
     let build = |c: &[Insn], h: &Helpers| Interpreter::new(c, h).unwrap();
     let mut cls = bpfkit_program(&object, "fields", PacketKind::SchedCls, build);
-    let mut act = bpfkit_program(&object, "fields", PacketKind::SchedAct, build);
-    for (packet, c) in &cases {
-        assert_eq!(
-            run_bpfkit(&mut act, packet, c),
-            run_bpfkit(&mut cls, packet, c)
-        );
+    for ((packet, c), act) in cases.iter().zip(act) {
+        assert_eq!(act, run_bpfkit(&mut cls, packet, c));
     }
 }
 
@@ -995,4 +1020,183 @@ fn runs_without_a_context_as_the_kernel() {
     let word =
         |i: usize| u32::from_le_bytes(ours.data_out[14 + 4 * i..18 + 4 * i].try_into().unwrap());
     assert_eq!((word(2), word(9), word(10), word(18)), (0, 0, 1, 0));
+}
+
+/// A deterministic xorshift generator, for reproducible random cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 16) as u32
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
+/// A random helper step for the script program: opcode 0..=13, an argument that mostly
+/// stays in the ranges where the helpers succeed and sometimes leaves them.
+fn random_step(rng: &mut Rng) -> u32 {
+    let op = rng.below(14);
+    let arg = match op {
+        // change_tail: lengths around the packet's.
+        2 => rng.below(200),
+        // adjust_room: a signed byte, a mode, one of four flag sets.
+        3 => {
+            let diff = rng.below(64) as i32 - 32;
+            (diff as u8 as u32) | rng.below(2) << 8 | rng.below(4) << 12
+        }
+        // Offsets: mostly inside the first 80 bytes, even or odd.
+        _ => rng.below(1 << 16) & if rng.below(4) == 0 { 0xffff } else { 0x3f3f },
+    };
+    op | arg << 8
+}
+
+/// The most bytes step `step` may push in front of the packet.
+fn front_growth(step: u32) -> u32 {
+    let arg = step >> 8;
+    match step & 0xff {
+        1 => arg & 0xff,
+        3 => u32::from((arg as u8 as i8).max(0) as u8),
+        4 => 4,
+        8 => 20,
+        _ => 0,
+    }
+}
+
+/// Five random steps that together push at most the test run's 64 bytes of headroom in
+/// front of the packet. Beyond that the kernel reallocates the head, copying it only up
+/// to the packet's end: the new buffer past it is uninitialized memory, which a helper
+/// moving headers past a cut packet's end then copies into the packet, leaving nothing
+/// to compare with. (Reallocation itself is checked in `head_reallocation_as_the_kernel`.)
+fn random_script(rng: &mut Rng) -> [u32; 5] {
+    let mut room = 64;
+    [(); 5].map(|_| loop {
+        let step = random_step(rng);
+        if front_growth(step) <= room {
+            room -= front_growth(step);
+            break step;
+        }
+    })
+}
+
+/// Random scripts of five helper steps on random packets: the kernel, the interpreter and
+/// the JIT must agree on every byte and field after each.
+#[test]
+fn random_helper_scripts_as_the_kernel() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let packets = [
+        ipv4_udp(HOST, 10),
+        ipv4_udp(OTHER, 100),
+        ipv6_udp(20),
+        vlan_tagged(false, 20),
+        vlan_tagged(true, 30),
+        arp(),
+        ipv4_udp(HOST, 0)[..34].to_vec(),
+        frame(HOST, 0x0800, &[0x45; 30]),
+    ];
+    let cases: Vec<(Vec<u8>, Vec<u8>)> = (0..3000)
+        .map(|_| {
+            let packet = packets[rng.below(packets.len() as u32) as usize].clone();
+            let steps = random_script(&mut rng);
+            (packet, ctx(steps))
+        })
+        .collect();
+    let outs = check("skb_tc", "script", PacketKind::SchedCls, &cases);
+    // The scripts exercise success and failure alike: some steps of each kind succeed.
+    let succeeded = outs.iter().filter(|o| o.u32_at(MARK) & 0xff == 0).count();
+    assert!(
+        succeeded > 50 && succeeded < 3000,
+        "{succeeded} first steps succeeded"
+    );
+}
+
+/// Pushing more than the headroom reallocates the head with room in multiples of 64 in
+/// front; the kernel then moves the transport header even though it was never set
+/// (skb_headers_offset_update adds to the 16-bit 0xffff), and bpf_skb_change_tail takes
+/// that as the shortest length.
+#[test]
+fn head_reallocation_as_the_kernel() {
+    let head = |n: u32| 1 | n << 8;
+    let tail = |n: u32| 2 | n << 8;
+    let p = ipv4_udp(HOST, 10); // 52 bytes
+    let cases = vec![
+        (p.clone(), ctx([head(10), tail(23), 0, 0, 0])),
+        (p.clone(), ctx([head(10), tail(24), 0, 0, 0])),
+        (p.clone(), ctx([head(100), tail(34), 0, 0, 0])),
+        (p.clone(), ctx([head(100), tail(35), 0, 0, 0])),
+        (p, ctx([head(200), tail(135), tail(300), 0, 0])),
+    ];
+    let outs = check("skb_tc", "script", PacketKind::SchedCls, &cases);
+    let rets = |o: &Out| o.u32_at(MARK).to_le_bytes();
+    // Within the headroom the network header (10 + 14) is the shortest length.
+    assert_eq!(rets(&outs[0])[1], EINVAL as u8);
+    assert_eq!(rets(&outs[1])[1], 0);
+    // 100 bytes: 64 more in front, the transport header at 0xffff + 64 = 63 from the
+    // head, the packet at 64 + 64 - 100 = 28: 35 bytes is the shortest.
+    assert_eq!(rets(&outs[2])[1], EINVAL as u8);
+    assert_eq!(rets(&outs[3])[1], 0);
+    // 200 bytes: 192 more, transport 191, packet at 56: 135; growing back to 300 bytes
+    // fills with zeros.
+    assert_eq!(rets(&outs[4])[1..3], [0, 0]);
+    assert_eq!(outs[4].data.len(), 300);
+    assert!(outs[4].data[135..].iter().all(|&b| b == 0));
+}
+
+/// Scripts with any arguments and any amount of head growth, bpfkit only (the kernel's
+/// answers depend on uninitialized memory once its head is reallocated): every run ends
+/// with a verdict, and the interpreter and the JIT agree.
+#[test]
+fn unconstrained_scripts_never_fault() {
+    let object = object("skb_tc");
+    let kind = PacketKind::SchedCls;
+    let mut interp = bpfkit_program(&object, "script", kind, |c, h| {
+        Interpreter::new(c, h).unwrap()
+    });
+    let mut jit = bpfkit_program(&object, "script", kind, |c, h| {
+        JitProgram::new(c, h).unwrap()
+    });
+    let mut rng = Rng(0x0bad_cafe_f00d_d00d);
+    let packets = [ipv4_udp(HOST, 10), ipv6_udp(0), vlan_tagged(true, 0), arp()];
+    for _ in 0..2000 {
+        let packet = &packets[rng.below(packets.len() as u32) as usize];
+        let steps = [(); 5].map(|_| rng.below(14) | rng.next() << 8);
+        let c = ctx(steps);
+        assert_eq!(
+            run_bpfkit(&mut interp, packet, &c),
+            run_bpfkit(&mut jit, packet, &c),
+            "steps {steps:x?}"
+        );
+    }
+}
+
+/// Legacy loads at random offsets of random packets, in and out of range.
+#[test]
+fn random_legacy_loads_as_the_kernel() {
+    let mut rng = Rng(0x5eed_1e55_ab1e_d00d);
+    let packets = [
+        ipv4_udp(HOST, 10),
+        ipv6_udp(30),
+        arp(),
+        vlan_tagged(false, 5),
+    ];
+    let cases: Vec<(Vec<u8>, Vec<u8>)> = (0..300)
+        .map(|_| {
+            let packet = packets[rng.below(packets.len() as u32) as usize].clone();
+            let x = match rng.below(3) {
+                0 => rng.below(80),
+                1 => rng.next(),
+                _ => (rng.below(16) as i32 - 8) as u32,
+            };
+            (packet, ctx([x, 0, 0, 0, 0]))
+        })
+        .collect();
+    let outs = check("skb_socket", "sk_ldabs", PacketKind::SocketFilter, &cases);
+    // Both in-range and out-of-range loads occur.
+    let ended = outs.iter().filter(|o| o.retval == 0).count();
+    assert!(ended > 30 && ended < 270, "{ended} runs ended early");
 }

@@ -4,16 +4,20 @@
 //! (r10 is read-only and always the top of a frame in the stack), exactly as in the
 //! interpreter. Any other access is checked inline against one of the context's fast
 //! regions (`runtime::FastRegion`: one subtraction and one unsigned comparison, no
-//! `addr + size` that could overflow), the stack for a register that may hold a value derived
-//! from r10 (a guess made before code generation), else the caller's first region; an address outside it jumps to an
-//! out-of-line stub that tries the other fast region, then calls `runtime::check_access`,
+//! `addr + size` that could overflow): the stack for a register that may hold a value
+//! derived from r10, the caller's second region (a packet program's context) for one that
+//! may hold r1 as it was at entry (guesses made before code generation), else the caller's
+//! first region (a packet program's packet); an address outside it jumps to an
+//! out-of-line stub that tries one other fast region, then calls `runtime::check_access`,
 //! which checks every region of the run (including those a helper added) and faults if
 //! none holds the access.
 
 use super::{Compiler, StubKind};
 use crate::emit::{mem as m, Arith, Cc, Rm, Shift, Sz, R};
 use crate::regs::{host, CTX, T0, T1};
-use crate::runtime::{self, ctx_off, fast_lim_off, fast_start_off, kind, FAST_STACK, FAST_USER};
+use crate::runtime::{
+    self, ctx_off, fast_lim_off, fast_start_off, kind, FAST_CTX, FAST_STACK, FAST_USER,
+};
 use bpfkit_isa::{AtomicOp, Reg, Size};
 use bpfkit_vm::interp::STACK_FRAME_SIZE;
 use bpfkit_vm::Access;
@@ -31,8 +35,11 @@ fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, acc
         return at;
     }
     let bytes = size.bytes();
-    let (first, other) = if c.stack_pointers[pc] & (1 << base.index()) != 0 {
+    let bit = 1 << base.index();
+    let (first, other) = if c.stack_pointers[pc] & bit != 0 {
         (FAST_STACK, FAST_USER)
+    } else if c.ctx_pointers[pc] & bit != 0 {
+        (FAST_CTX, FAST_USER)
     } else {
         (FAST_USER, FAST_STACK)
     };

@@ -25,7 +25,7 @@ use crate::emit::{mem as m, Arith, Cc, Emitter, Rel32, Rm, Sz, R};
 use crate::regs::{self, COUNT, CTX, T0};
 use crate::runtime::{self, ctx_off, kind};
 use crate::JitOptions;
-use bpfkit_isa::{with_pcs, Insn, LddwKind};
+use bpfkit_isa::{with_pcs, Insn, LddwKind, Reg};
 use bpfkit_vm::interp::FUNC_ADDR_BASE;
 use bpfkit_vm::{Helper, Helpers, PrepareError, PrepareErrorKind};
 use std::hash::{BuildHasher, Hasher};
@@ -86,8 +86,10 @@ pub(crate) struct Compiler<'a> {
     nslots: usize,
     blinding: Option<u64>,
     /// Per slot, the BPF registers (bit per register) that probably point into the stack
-    /// there (see [`stack_pointer_guess`]).
+    /// there (see [`pointer_guess`]).
     stack_pointers: Vec<u16>,
+    /// Per slot, the BPF registers that probably hold the context pointer (r1 at entry).
+    ctx_pointers: Vec<u16>,
 }
 
 /// Compiles a program that `Interpreter::new` accepted.
@@ -111,7 +113,8 @@ pub(crate) fn compile(
             check_common: 0,
         },
         nslots,
-        stack_pointers: stack_pointer_guess(insns, nslots),
+        stack_pointers: pointer_guess(insns, nslots, FP_ONLY, FP_ONLY),
+        ctx_pointers: pointer_guess(insns, nslots, 1 << Reg::R1.index(), 0),
         blinding: opts.blinding.then(|| {
             std::collections::hash_map::RandomState::new()
                 .build_hasher()
@@ -171,9 +174,10 @@ pub(crate) fn compile(
 
 const FP_ONLY: u16 = 1 << 10;
 
-/// The registers that may point into the stack after `insn`: moves from such a register
-/// and additions to one keep the property, any other write loses it.
-fn track_stack_pointers(set: u16, insn: &Insn) -> u16 {
+/// The registers that may hold a pointer of a kind (into the stack, or the context) after
+/// `insn`, given those that may before: moves from such a register and additions to one
+/// keep the property, any other write loses it.
+fn track_pointers(set: u16, insn: &Insn) -> u16 {
     let bit = |r: bpfkit_isa::Reg| 1u16 << r.index();
     match *insn {
         Insn::Alu {
@@ -204,14 +208,15 @@ fn track_stack_pointers(set: u16, insn: &Insn) -> u16 {
     }
 }
 
-/// Per slot, the registers that may point into the stack on entry: r10, and registers
+/// Per slot, the registers that may hold a pointer of a kind on entry: those holding one
+/// at the program's entry (`entry`: r10 for the stack, r1 for the context), and registers
 /// computed from such a register on some path to the slot (a forward data flow over the
 /// jumps, iterated until stable). It only chooses which region a bounds check tries
-/// first, so it need not be exact: local calls are assumed to clobber r0..r5, and `callx`
-/// targets get nothing.
-fn stack_pointer_guess(insns: &[Insn], nslots: usize) -> Vec<u16> {
+/// first, so it need not be exact: local calls are assumed to clobber r0..r5 (leaving
+/// `kept`, r10 for the stack), and `callx` targets get nothing.
+fn pointer_guess(insns: &[Insn], nslots: usize, entry: u16, kept: u16) -> Vec<u16> {
     let mut at = vec![0u16; nslots + 1];
-    at[0] = FP_ONLY;
+    at[0] = entry;
     // Each pass only adds bits (at most 11 per slot), so this ends.
     let mut changed = true;
     while changed {
@@ -223,7 +228,7 @@ fn stack_pointer_guess(insns: &[Insn], nslots: usize) -> Vec<u16> {
                 changed = true;
             }
             cur = at[pc];
-            let out = track_stack_pointers(cur, insn);
+            let out = track_pointers(cur, insn);
             if let Some(off) = insn.branch_offset() {
                 let t = (pc as i64 + off + 1) as usize;
                 let into = if matches!(insn, Insn::CallLocal { .. }) {
@@ -238,7 +243,7 @@ fn stack_pointer_guess(insns: &[Insn], nslots: usize) -> Vec<u16> {
             }
             cur = match insn {
                 Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => 0,
-                Insn::CallLocal { .. } | Insn::Callx { .. } => (cur & !0x3f) | FP_ONLY,
+                Insn::CallLocal { .. } | Insn::Callx { .. } => (cur & !0x3f) | kept,
                 _ => out,
             };
         }

@@ -30,6 +30,7 @@
 
 pub mod convert;
 pub mod csum;
+mod event;
 pub mod packet;
 pub mod skb;
 mod skb_flow;
@@ -44,7 +45,7 @@ use crate::helpers::linux::Runtime;
 use crate::helpers::Helpers;
 use crate::interp::{Engine, Invocation};
 use crate::maps::MapTable;
-use crate::memory::Memory;
+use crate::memory::{Memory, Region};
 use bpfkit_isa::Insn;
 use std::sync::Arc;
 use thiserror::Error;
@@ -118,13 +119,16 @@ pub(crate) struct KindOps {
 }
 
 /// Registers the helpers of program type `kind`, by Linux number, sharing `runtime`'s maps.
-/// Add the general ones with [`crate::helpers::linux::register`].
+/// Add the general ones with [`crate::helpers::linux::register`] first: some are replaced
+/// by the packet programs' own (`bpf_perf_event_output`, which can append packet bytes).
 pub fn register(helpers: &mut Helpers, kind: PacketKind, runtime: &Runtime) {
     match kind {
         PacketKind::Xdp => xdp::register(helpers, runtime),
         PacketKind::SchedCls | PacketKind::SchedAct => skb_helpers::register(helpers, false),
         PacketKind::SocketFilter => skb_helpers::register(helpers, true),
     }
+    // bpf_xdp_event_output and bpf_skb_event_output: both append the packet's bytes.
+    event::register(helpers, runtime);
 }
 
 /// One packet to run a program on, with what the context says about where it came from.
@@ -185,7 +189,11 @@ pub enum PacketError {
 pub struct PacketProgram<E> {
     ops: &'static KindOps,
     engine: E,
-    maps: Arc<MapTable>,
+    /// Keeps the maps, and so the value memory of `value_regions`, alive.
+    _maps: Arc<MapTable>,
+    /// The array values relocated `lddw`s may point into ([`MapTable::add_value_regions`]),
+    /// found once: they never move while the maps live.
+    value_regions: Vec<Region>,
     state: PacketState,
 }
 
@@ -199,10 +207,14 @@ impl<E: Engine> PacketProgram<E> {
         build: impl FnOnce(&[Insn]) -> Result<E, Err>,
     ) -> Result<PacketProgram<E>, Err> {
         let ops = converted.ops();
+        let mut values = Memory::new();
+        maps.add_value_regions(&mut values);
+        let value_regions = values.regions().copied().collect();
         Ok(PacketProgram {
             ops,
             engine: build(converted.insns())?,
-            maps,
+            _maps: maps,
+            value_regions,
             state: (ops.new_state)(),
         })
     }
@@ -228,7 +240,12 @@ impl<E: Engine> PacketProgram<E> {
         (self.ops.prepare)(&mut self.state, input)?;
         let mut memory = Memory::new();
         let ctx = self.state.install(&mut memory);
-        self.maps.add_value_regions(&mut memory);
+        for region in &self.value_regions {
+            // SAFETY: an array map's value block, alive as long as the map, which
+            // `self._maps` keeps alive past this run; map memory is only accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
         let packet = self.state.legacy_packet();
         let out = self.engine.run(Invocation {
             args: [ctx, 0, 0, 0, 0],

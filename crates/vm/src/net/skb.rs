@@ -17,6 +17,8 @@
 //!   `hwtstamp` may be non-zero (`convert___skb_to_skb`); after the run the context out
 //!   is the context in with `mark`, `priority`, `ingress_ifindex`, `ifindex`, `tstamp`,
 //!   `cb`, `wire_len`, `gso_segs` and `hwtstamp` read back (`convert_skb_to___skb`).
+//!   Without a context every field starts at zero but `ifindex` (1), `len`, `protocol`
+//!   and `pkt_type`: even `wire_len`, which the test run only sets from a context.
 
 use super::convert::{ContextLayout, FieldMap};
 use super::packet::{Bounds, Context, PacketState};
@@ -182,6 +184,9 @@ pub const LAYOUT: ContextLayout = ContextLayout {
         scalar(0, 4, offset_of!(SkBuff, len), 4),
         scalar(4, 4, offset_of!(SkBuff, pkt_type), 1),
         scalar(8, 4, offset_of!(SkBuff, mark), 4),
+        // The kernel ignores a store of 0xffff or more (NO_QUEUE_MAPPING) to
+        // queue_mapping, a comparison a one-instruction conversion cannot make: bpfkit
+        // stores the low 16 bits.
         scalar(12, 4, offset_of!(SkBuff, queue_mapping), 2),
         scalar(16, 4, offset_of!(SkBuff, protocol), 2),
         scalar(20, 4, offset_of!(SkBuff, vlan_present), 1),
@@ -352,10 +357,16 @@ pub fn prepare(
     }
     let (protocol, pkt) = eth_type_trans(data);
     let net_len = len - ETH_HLEN;
-    if (protocol == eth_p::IP && net_len < 20) || (protocol == eth_p::IPV6 && net_len < 40) {
+    if protocol == eth_p::IP && net_len < 20 {
         return Err(input_error(
             len,
-            "an IPv4 (IPv6) packet shorter than its 20-byte (40-byte) header",
+            "an IPv4 packet shorter than its 20-byte header",
+        ));
+    }
+    if protocol == eth_p::IPV6 && net_len < 40 {
+        return Err(input_error(
+            len,
+            "an IPv6 packet shorter than its 40-byte header",
         ));
     }
     let full = full_ctx(ctx);

@@ -2,6 +2,15 @@
 //! and errors (net/core/filter.c, net/core/skbuff.c), for the skb a test run builds: linear,
 //! not cloned, no checksum offload state (`CHECKSUM_NONE`), not at tc ingress, on the
 //! loopback device.
+//!
+//! Where bpfkit cannot give the kernel's answer, it says so here:
+//! - `bpf_get_hash_recalc` computes bpfkit's own flow hash (symmetric, never 0): the
+//!   kernel's is keyed by a random value drawn at boot.
+//! - `bpf_clone_redirect` checks its arguments and the packet as the kernel does and
+//!   returns what sending to the loopback device returns, but the copy goes nowhere.
+//! - When a helper reallocates the head (more room in front than the headroom), the
+//!   buffer past the packet's end is zero; the kernel's holds whatever its allocator gave,
+//!   which a later header move past a cut packet's end copies into the packet.
 
 use super::csum;
 use super::packet::PacketState;
@@ -74,6 +83,9 @@ const KMALLOC_MAX_SIZE: usize = 4 << 20;
 /// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64.
 const SHARED_INFO: usize = 320;
 
+/// `NET_SKB_PAD`: head reallocations add headroom in multiples of it.
+const NET_SKB_PAD: usize = 64;
+
 /// `SKB_MAX_CSUM_LEVEL`.
 const MAX_CSUM_LEVEL: u8 = 3;
 
@@ -99,7 +111,7 @@ type Args = [u64; 5];
 type HelperResult = Result<u64, HelperError>;
 
 /// The skb of a run: its packet state and a copy of its real context, written back by
-/// [`Skb::commit`].
+/// [`with_skb`].
 struct Skb<'s> {
     state: &'s mut PacketState,
     skb: SkBuff,
@@ -159,23 +171,33 @@ impl<'s> Skb<'s> {
             .ok_or_else(corrupted)
     }
 
-    /// Shifts every header offset by `by` bytes (the buffer grew in front).
+    /// Shifts every header offset by `by` bytes after the buffer grew in front
+    /// (`skb_headers_offset_update`). The kernel adds to the transport header's 16-bit
+    /// offset even when it is unset (0xffff): it wraps around to `by - 1` and reads as set
+    /// from then on, which `bpf_skb_change_tail` then takes as the shortest length.
     fn shift_headers(&mut self, by: usize) {
         let by = by as u32;
         self.skb.mac_header += by;
         self.skb.network_header += by;
-        if self.skb.transport_header != UNSET {
-            self.skb.transport_header += by;
-        }
+        self.skb.transport_header = if self.skb.transport_header == UNSET {
+            (0xffff + by) & 0xffff
+        } else {
+            self.skb.transport_header + by
+        };
     }
 
-    /// `skb_push`: `n` more bytes in front of the packet, taking them from the headroom
-    /// (grown when short, as `skb_cow_head` reallocates).
+    /// `skb_push`: `n` more bytes in front of the packet, taking them from the headroom.
+    /// When it is short, the head is reallocated with the missing room rounded up to
+    /// `NET_SKB_PAD` in front (`skb_cow`, `skb_cow_head`); the reallocation copies the
+    /// buffer up to the packet's end only, so what lay past it is gone (zero here; the
+    /// kernel's new buffer holds whatever the allocator gave).
     fn push(&mut self, n: usize) {
         if self.data() < n {
-            let front = n - self.data();
+            let front = (n - self.data()).next_multiple_of(NET_SKB_PAD);
             self.state.grow(front, 0);
             self.shift_headers(front);
+            let end = self.state.data_end();
+            self.state.buffer_mut()[end..].fill(0);
         }
         let (d, e) = (self.data() - n, self.state.data_end());
         self.set(d, e);
@@ -757,6 +779,14 @@ fn vlan_push(ctx: &mut HelperContext<'_, '_>, a: Args) -> HelperResult {
             b[12..14].copy_from_slice(&old_proto.to_ne_bytes());
             b[14..16].copy_from_slice(&old_tci.to_be_bytes());
             skb.skb.mac_header = skb.data() as u32;
+            // The network header moves back with the MAC header, keeping its offset from
+            // the packet's start, as in Linux 6.18 (bpf_skb_change_tail's shortest
+            // length shows it).
+            skb.skb.network_header = skb
+                .skb
+                .network_header
+                .checked_sub(VLAN_HLEN as u32)
+                .ok_or_else(corrupted)?;
             skb.skb.protocol = old_proto;
         }
         skb.skb.vlan_proto = proto.to_be();

@@ -77,6 +77,9 @@ pub struct XdpBuff {
     /// `txq->dev->ifindex`; only device-map programs may read it, which the test run
     /// does not run, so it stays 0.
     pub egress_ifindex: u32,
+    /// Explicit padding: the whole struct is memory the program may read, so no byte of
+    /// it may be left uninitialized.
+    _pad: u32,
 }
 
 impl Context for XdpBuff {
@@ -387,4 +390,48 @@ pub(super) fn register(helpers: &mut Helpers, runtime: &Runtime) {
     });
     helpers.register(id::FIB_LOOKUP, "fib_lookup", fib_lookup);
     helpers.register(id::CSUM_DIFF, "csum_diff", super::skb_helpers::csum_diff);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_real_context_has_no_implicit_padding_and_holds_every_field() {
+        // Three pointers and four u32s (the last one explicit padding).
+        assert_eq!(std::mem::size_of::<XdpBuff>(), 3 * 8 + 4 * 4);
+        for f in XDP_MD.fields {
+            assert!(
+                usize::from(f.real_off) + usize::from(f.real_size) <= 40,
+                "{f:?}"
+            );
+            assert!(usize::from(f.uapi_off) + usize::from(f.uapi_size) <= XDP_MD_SIZE);
+        }
+    }
+
+    #[test]
+    fn redirect_info_keeps_the_last_target_index_when_a_lookup_fails() {
+        let mut r = crate::net::RedirectInfo::default();
+        assert_eq!(r.target(), None);
+        r.set_ifindex(9, 0);
+        r.set_map(2, 5, 0);
+        assert_eq!(
+            r.target(),
+            Some(crate::net::Redirect::Map {
+                map: 2,
+                key: 5,
+                flags: 0
+            })
+        );
+        // As __bpf_xdp_redirect_map: a failed lookup clears the map, and the target
+        // index left (the last key found) is taken as an ifindex.
+        r.clear_map();
+        assert_eq!(
+            r.target(),
+            Some(crate::net::Redirect::Ifindex {
+                ifindex: 5,
+                flags: 0
+            })
+        );
+    }
 }

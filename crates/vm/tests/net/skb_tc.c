@@ -4,6 +4,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 // Every field tc programs may read, into the packet from offset 14 on (packets of at
 // least 14 + 4 * 20 bytes), then the fields tc programs may write.
@@ -304,6 +305,85 @@ int level(struct __sk_buff *skb)
 	}
 	skb->cb[1] = rets[0];
 	skb->cb[2] = rets[1];
+	return TC_ACT_OK;
+}
+
+// One step of a script: the low byte of `op` selects a helper, the rest is its argument.
+static __always_inline long script_step(struct __sk_buff *skb, __u32 op)
+{
+	__u32 arg = op >> 8;
+	__u32 bytes = 0xefbeadde;
+	__u64 room_flags = 0;
+	long ret;
+
+	switch ((arg >> 12) & 3) {
+	case 1:
+		room_flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+		break;
+	case 2:
+		room_flags = BPF_F_ADJ_ROOM_NO_CSUM_RESET;
+		break;
+	case 3:
+		room_flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP;
+		break;
+	}
+
+	switch (op & 0xff) {
+	case 1:
+		return bpf_skb_change_head(skb, arg & 0xff, 0);
+	case 2:
+		return bpf_skb_change_tail(skb, arg & 0xfff, 0);
+	case 3:
+		return bpf_skb_adjust_room(skb, (__s8)(arg & 0xff), (arg >> 8) & 1, room_flags);
+	case 4:
+		return bpf_skb_vlan_push(skb, arg & 1 ? bpf_htons(0x88a8) : bpf_htons(0x8100),
+					 arg >> 4);
+	case 5:
+		return bpf_skb_vlan_pop(skb);
+	case 6:
+		return bpf_skb_store_bytes(skb, arg & 0xff, &bytes, 4, 0);
+	case 7:
+		return bpf_l4_csum_replace(skb, arg & 0xff, 0x1234, 0xabcd, 2 | (arg >> 8 & 0x30));
+	case 8:
+		return bpf_skb_change_proto(skb, arg & 1 ? bpf_htons(0x86dd) : bpf_htons(0x0800), 0);
+	case 9:
+		return bpf_skb_pull_data(skb, arg & 0xff);
+	case 10:
+		return bpf_csum_level(skb, arg & 3);
+	case 11:
+		return bpf_l3_csum_replace(skb, arg & 0xff, 0x1234, 0xabcd, 2);
+	case 12:
+		// Loads: the first byte loaded, or the error.
+		ret = bpf_skb_load_bytes_relative(skb, arg & 0xff, &bytes, 4, (arg >> 8) & 1);
+		return ret ? ret : bytes & 0xff;
+	case 13:
+		ret = bpf_skb_load_bytes(skb, arg & 0xff, &bytes, 4);
+		return ret ? ret : bytes & 0xff;
+	default:
+		return 0;
+	}
+}
+
+// Five steps from cb[0..4]; their return values' low bytes in mark and priority, then
+// the skb's state in cb[]: len, protocol and vlan_present, vlan_tci and vlan_proto, the
+// direct-access length, the hash.
+SEC("tc")
+int script(struct __sk_buff *skb)
+{
+	__u32 rets = 0, last;
+
+	rets |= (script_step(skb, skb->cb[0]) & 0xff);
+	rets |= (script_step(skb, skb->cb[1]) & 0xff) << 8;
+	rets |= (script_step(skb, skb->cb[2]) & 0xff) << 16;
+	rets |= (script_step(skb, skb->cb[3]) & 0xff) << 24;
+	last = script_step(skb, skb->cb[4]) & 0xff;
+	skb->mark = rets;
+	skb->priority = last;
+	skb->cb[0] = skb->len;
+	skb->cb[1] = skb->protocol | skb->vlan_present << 16;
+	skb->cb[2] = skb->vlan_tci | skb->vlan_proto << 16;
+	skb->cb[3] = skb->data_end - skb->data;
+	skb->cb[4] = skb->hash;
 	return TC_ACT_OK;
 }
 

@@ -170,4 +170,29 @@ int csum(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(max_entries, 2);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+// bpf_perf_event_output of the packet's bytes 8..16 with the flags in bytes 0..8 (index,
+// and packet bytes to append in bits 32..51). The verdict is the errno, 100 on success.
+SEC("xdp")
+int events_out(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u64 flags, value;
+	long r;
+
+	if (data + 16 > end)
+		return XDP_ABORTED;
+	flags = ((__u64 *)data)[0];
+	value = ((__u64 *)data)[1];
+	r = bpf_perf_event_output(ctx, &events, flags, &value, sizeof(value));
+	return r ? -r : 100;
+}
+
 char _license[] SEC("license") = "GPL";
