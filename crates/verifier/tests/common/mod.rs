@@ -31,6 +31,7 @@ pub fn kernel_type(name: &str) -> Option<bpfkit_kernel::ProgType> {
     match name {
         "xdp" => Some(bpfkit_kernel::ProgType::Xdp),
         "sched_cls" => Some(bpfkit_kernel::ProgType::SchedCls),
+        "sched_act" => Some(bpfkit_kernel::ProgType::SchedAct),
         "socket_filter" => Some(bpfkit_kernel::ProgType::SocketFilter),
         _ => None,
     }
