@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
-use bpfkit_object::{Btf, Kconfig, Object};
+use bpfkit_object::{Btf, Kconfig, MapDef, Object};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::Helpers;
@@ -182,6 +182,9 @@ pub struct Loaded {
     /// The maps of an ELF object, created with their initial contents (global data);
     /// empty for other formats.
     pub maps: MapTable,
+    /// The definitions `maps` were created from, in the same order (for the verifier,
+    /// which needs the inner maps of maps of maps); empty for other formats.
+    pub map_defs: Vec<MapDef>,
     /// `program hash_mem (section memory) of hash.o`, or `prog.bin`.
     pub origin: String,
     /// The ELF section the program came from (its type, by libbpf's conventions).
@@ -209,12 +212,14 @@ pub fn load_program(
         Format::Asm => Ok(Loaded {
             insns: assemble(input)?,
             maps: MapTable::new(),
+            map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
             maps: MapTable::new(),
+            map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
         }),
@@ -362,6 +367,7 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
     Ok(Loaded {
         insns,
         maps,
+        map_defs: object.maps().to_vec(),
         origin,
         section: Some(program.section().to_string()),
     })

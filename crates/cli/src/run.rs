@@ -14,10 +14,11 @@ use std::time::Instant;
 /// Arguments of `bpfkit run`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verification: `run` does not verify programs yet (`bpfkit verify` does), so every program \
-runs unverified, checked at run time by the interpreter (each memory access against the regions the program may touch, \
-and an instruction budget). Verification will become the default of `run`; --no-verify \
-will then skip it. For now running with and without --no-verify is the same.
+Verification: `run` first verifies the program, as `bpfkit verify` does, for the type --type \
+names, else its ELF section's, else bpfkit's 'memory' type (r1 = buffer, r2 = length), and \
+refuses a rejected program with the verifier's explanation. --no-verify skips this: the \
+program then runs unverified, still checked at run time (each memory access against the \
+regions the program may touch, and an instruction budget).
 
 Maps: an ELF object's maps are created as libbpf would create them (global data sections \
 as arrays holding their initial values, after --set), its CO-RE relocations resolved \
@@ -52,9 +53,12 @@ pub struct RunArgs {
     /// executed per run, mean wall-clock nanoseconds per run.
     #[arg(long)]
     json: bool,
-    /// Run without verifying the program first (see below: currently always the case).
+    /// Run without verifying the program first (see below).
     #[arg(long)]
     no_verify: bool,
+    /// The program type to verify it for, as `bpfkit verify --type` takes it.
+    #[arg(long = "type", value_name = "TYPE", conflicts_with = "no_verify")]
+    prog_type: Option<String>,
     /// The engine that runs the program: the interpreter, or the x86-64 JIT compiler
     /// (same results and errors, native speed).
     #[arg(long, value_enum, default_value_t = EngineKind::Interp)]
@@ -85,6 +89,9 @@ struct RunJson {
 pub fn run(args: &RunArgs) -> CliResult {
     let program = Input::read(&args.file)?;
     let loaded = input::load_program(&program, args.format, &args.selector, &args.load)?;
+    if !args.no_verify {
+        crate::verify::before_run(&loaded, args.prog_type.as_deref())?;
+    }
     let memory = memory(args)?;
     let input::Runnable {
         runtime,
@@ -104,11 +111,11 @@ pub fn run(args: &RunArgs) -> CliResult {
     let (outcome, elapsed) =
         run_repeated(vm.as_mut(), &runtime, &memory, args.repeat).map_err(|e| {
             let verification = if args.no_verify {
-                "unverified, as --no-verify asks"
+                " (unverified, as --no-verify asks)"
             } else {
-                "unverified: run does not verify programs yet"
+                ""
             };
-            CliError::failed(format!("{origin} faulted ({verification}): {e}"))
+            CliError::failed(format!("{origin} faulted{verification}: {e}"))
         })?;
     let r0 = format!("{:#x}", outcome.r0);
     if args.json {

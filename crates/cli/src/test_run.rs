@@ -188,7 +188,7 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         }
     };
     let options = VerifierOptions {
-        maps: map_specs(&loaded.maps),
+        maps: map_specs(&loaded),
         ..VerifierOptions::default()
     };
     let verified = verify(&loaded.insns, prog_type, &options).map_err(|r| {

@@ -1,10 +1,10 @@
 //! `bpfkit verify`: proves a program safe for its program type, or explains why not.
 
 use crate::error::{CliError, CliResult};
-use crate::input::{self, Format, Input, LoadOptions, Selector};
+use crate::input::{self, Format, Input, LoadOptions, Loaded, Selector};
 use crate::output;
+use bpfkit_object::MapDef;
 use bpfkit_verifier::{verify, MapSpec, ProgType, Rejection, Verified, VerifierOptions};
-use bpfkit_vm::maps::MapTable;
 use clap::Args;
 use serde::Serialize;
 
@@ -82,7 +82,7 @@ pub fn run(args: &VerifyArgs) -> CliResult {
     let loaded = input::load_program(&input, args.format, &args.selector, &args.load)?;
     let prog_type = program_type(args.prog_type.as_deref(), loaded.section.as_deref())?;
     let options = VerifierOptions {
-        maps: map_specs(&loaded.maps),
+        maps: map_specs(&loaded),
         log: args.log,
         ..VerifierOptions::default()
     };
@@ -140,10 +140,14 @@ pub(crate) fn program_type(
     }
 }
 
-/// What the verifier needs to know of the program's maps, by index.
-pub(crate) fn map_specs(maps: &MapTable) -> Vec<MapSpec> {
-    maps.iter()
-        .map(|map| {
+/// What the verifier needs to know of the program's maps, by index: each created map's
+/// spec, and for a map of maps the definition of the maps it holds.
+pub(crate) fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
+    loaded
+        .maps
+        .iter()
+        .enumerate()
+        .map(|(i, map)| {
             let spec = map.spec();
             MapSpec {
                 fd: None,
@@ -151,9 +155,43 @@ pub(crate) fn map_specs(maps: &MapTable) -> Vec<MapSpec> {
                 key_size: spec.key_size,
                 value_size: spec.value_size,
                 max_entries: spec.max_entries,
+                inner: loaded
+                    .map_defs
+                    .get(i)
+                    .and_then(|d| d.inner.as_deref())
+                    .map(|d| Box::new(def_spec(d))),
             }
         })
         .collect()
+}
+
+/// The verifier's view of a map definition.
+fn def_spec(def: &MapDef) -> MapSpec {
+    MapSpec {
+        fd: None,
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        inner: def.inner.as_deref().map(|d| Box::new(def_spec(d))),
+    }
+}
+
+/// Verifies a program `bpfkit run` is about to run, for the type `--type` names, or its
+/// section's, or 'memory': a rejection is a failure explained as `bpfkit verify` does.
+pub fn before_run(loaded: &Loaded, type_name: Option<&str>) -> CliResult {
+    let prog_type = program_type(type_name, loaded.section.as_deref())?;
+    let options = VerifierOptions {
+        maps: map_specs(loaded),
+        ..VerifierOptions::default()
+    };
+    match verify(&loaded.insns, prog_type, &options) {
+        Ok(_) => Ok(()),
+        Err(r) => Err(CliError::failed(format!(
+            "{} is rejected as {}:\n{r}\n(--no-verify runs it without verification, checked at run time)",
+            loaded.origin, prog_type.name
+        ))),
+    }
 }
 
 fn verdict_json<'a>(

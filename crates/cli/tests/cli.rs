@@ -164,10 +164,11 @@ fn run_json_is_one_line_with_r0_instructions_and_mean_time() {
 
 #[test]
 fn run_repeats_on_a_fresh_copy_of_the_memory() {
-    // r0 = mem[0]; mem[0] += 1: every run sees the original byte 0x07.
+    // r0 = mem[0]; mem[0] += 1 (when there is a byte): every run sees the original 0x07.
     let path = scratch(
         "increment.s",
-        b"r0 = *(u8 *)(r1 + 0x0)\nr2 = r0\nr2 += 0x1\n*(u8 *)(r1 + 0x0) = r2\nexit\n",
+        b"r0 = 0x0\nif r2 == 0x0 goto out\nr0 = *(u8 *)(r1 + 0x0)\nr2 = r0\nr2 += 0x1\n\
+          *(u8 *)(r1 + 0x0) = r2\nout:\nexit\n",
     );
     let out = bpfkit(&[
         "run",
@@ -182,17 +183,27 @@ fn run_repeats_on_a_fresh_copy_of_the_memory() {
 
 #[test]
 fn run_takes_assembly_hex_and_raw_bytecode() {
-    // r0 = *(u8 *)(r1 + 1) + r2 with memory 0a 14: 0x14 + length 2 = 0x16.
+    // r0 = *(u8 *)(r1 + 1) + r2 with memory 0a 14: 0x14 + length 2 = 0x16. The snippets
+    // do not check the memory's length, so they run unverified.
     let asm = "r0 = *(u8 *)(r1 + 0x1)\nr0 += r2\nexit\n";
-    let out = bpfkit_stdin(&["run", "-", "--mem-hex", "0a14"], asm);
+    let out = bpfkit_stdin(&["run", "-", "--no-verify", "--mem-hex", "0a14"], asm);
     assert_eq!(success(&out), "0x16\n");
 
     // The same program encoded by hand: ldxb r0, [r1+1] (0x71, dst 0, src 1, off 1);
     // add64 r0, r2 (0x0f, dst 0, src 2); exit (0x95).
     let hex = "71 10 01 00 00 00 00 00\n0f 20 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n";
-    let out = bpfkit_stdin(&["run", "-", "--mem-hex", "0a14"], hex);
+    let out = bpfkit_stdin(&["run", "-", "--no-verify", "--mem-hex", "0a14"], hex);
     assert_eq!(success(&out), "0x16\n");
-    let out = bpfkit_stdin(&["run", "-", "--format", "hex", "--mem-hex", "0a 14"], hex);
+    let args = [
+        "run",
+        "-",
+        "--no-verify",
+        "--format",
+        "hex",
+        "--mem-hex",
+        "0a 14",
+    ];
+    let out = bpfkit_stdin(&args, hex);
     assert_eq!(success(&out), "0x16\n");
 
     let raw: Vec<u8> = hex
@@ -200,26 +211,45 @@ fn run_takes_assembly_hex_and_raw_bytecode() {
         .map(|b| u8::from_str_radix(b, 16).unwrap())
         .collect();
     let path = scratch("snippet.bin", &raw);
-    let out = bpfkit(&["run", path.to_str().unwrap(), "--mem-hex", "0a14"]);
-    assert_eq!(success(&out), "0x16\n");
+    let args = [
+        "run",
+        path.to_str().unwrap(),
+        "--no-verify",
+        "--mem-hex",
+        "0a14",
+    ];
+    assert_eq!(success(&bpfkit(&args)), "0x16\n");
 }
 
 #[test]
-fn run_with_no_verify_behaves_the_same_and_help_says_so() {
-    let out = bpfkit(&[
-        "run",
-        "hash.o",
-        "--no-verify",
-        "--mem",
-        "inputs/ipv4_tcp.bin",
-    ]);
-    assert_eq!(success(&out), "0xf2d0036c\n");
+fn run_verifies_first_and_no_verify_skips_it() {
+    // Reads mem[2] without checking the length: the verifier cannot prove the byte
+    // exists, so run refuses the program with the verifier's reason; unverified, it runs
+    // (and the interpreter's run-time check lets it read the third byte of three).
+    let unsafe_read = "r0 = *(u8 *)(r1 + 0x2)\nexit\n";
+    fails_with(
+        &bpfkit_stdin(&["run", "-", "--mem-hex", "0a141e"], unsafe_read),
+        1,
+        "is rejected as memory",
+    );
+    let out = bpfkit_stdin(
+        &["run", "-", "--no-verify", "--mem-hex", "0a141e"],
+        unsafe_read,
+    );
+    assert_eq!(success(&out), "0x1e\n");
+    // The verified fixture runs the same either way.
+    for extra in [&[][..], &["--no-verify"][..]] {
+        let args = ["run", "hash.o", "--mem", "inputs/ipv4_tcp.bin"];
+        let out = bpfkit(&[&args[..], extra].concat());
+        assert_eq!(success(&out), "0xf2d0036c\n");
+    }
+    // --type picks the type to verify for: the memory program read as a socket filter
+    // reads r2, which a socket filter does not set.
+    let args = ["run", "hash.o", "--program", "hash_mem", "--type", "socket"];
+    fails_with(&bpfkit(&args), 1, "is rejected as socket_filter");
     let help = success(&bpfkit(&["run", "--help"]));
     assert!(help.contains("--no-verify"), "{help}");
-    assert!(
-        help.contains("Verification will become the default"),
-        "{help}"
-    );
+    assert!(help.contains("first verifies the program"), "{help}");
 }
 
 // ---- asm ----
@@ -377,18 +407,21 @@ fn usage_errors_exit_with_status_2() {
 
 #[test]
 fn run_time_failures_exit_with_status_1() {
-    // Reads a byte past the 2-byte memory.
+    // Reads a byte past the 2-byte memory (unverified: the verifier would refuse it).
     fails_with(
         &bpfkit_stdin(
-            &["run", "-", "--mem-hex", "0a14"],
+            &["run", "-", "--no-verify", "--mem-hex", "0a14"],
             "r0 = *(u8 *)(r1 + 0x2)\nexit\n",
         ),
         1,
         "instruction 0",
     );
-    // `goto -1` jumps to itself forever; the budget stops it.
+    // `goto -1` jumps to itself forever (unverified); the budget stops it.
     fails_with(
-        &bpfkit_stdin(&["run", "-", "--budget", "1000"], "goto -0x1\nexit\n"),
+        &bpfkit_stdin(
+            &["run", "-", "--no-verify", "--budget", "1000"],
+            "goto -0x1\nexit\n",
+        ),
         1,
         "budget",
     );

@@ -94,6 +94,11 @@ impl Checker<'_> {
             return Ok(RegState::scalar(dst_reg.var.alu(op, &src_reg.var, width)));
         }
         if width == Width::W32 {
+            // A privileged program may subtract with a pointer in 32 bits: a meaningless
+            // number, zero-extended like every 32-bit result (`adjust_ptr_min_max_vals`).
+            if op == AluOp::Sub {
+                return Ok(RegState::scalar(Scalar::up_to(u32::MAX as u64)));
+            }
             return fail(ErrorKind::Pointer32 { reg: dst }, &src_r);
         }
         match (dp, sp) {
@@ -145,7 +150,12 @@ impl Checker<'_> {
             return fail(kind, regs);
         }
         match ptr.ty {
-            RegType::MapValueOrNull | RegType::ConstPtrToMap | RegType::PtrToPacketEnd => {
+            RegType::MapValueOrNull
+            | RegType::ConstPtrToMap
+            | RegType::ConstPtrToMapOrNull
+            | RegType::RingbufMemOrNull
+            | RegType::PtrToFunc
+            | RegType::PtrToPacketEnd => {
                 return fail(
                     ErrorKind::PointerArithmeticOn {
                         reg: dst,
@@ -266,7 +276,11 @@ impl Checker<'_> {
                 }
             }
             LddwKind::BtfId => return fail(ErrorKind::Unsupported("ld_imm64 of a BTF id"), &[]),
-            LddwKind::Func => return fail(ErrorKind::Unsupported("function pointers"), &[]),
+            // The callback's first slot (checked to start a function by `cfg::build`).
+            LddwKind::Func => RegState {
+                off: (self.current_pc as i64 + imm as i64 + 1) as i32,
+                ..RegState::pointer(RegType::PtrToFunc)
+            },
         };
         *st.reg_mut(dst) = reg;
         Ok(())

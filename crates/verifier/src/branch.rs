@@ -84,7 +84,7 @@ fn pointer_compare(
     let is_null_test =
         width == Width::W64 && matches!(cond, JmpCond::Eq | JmpCond::Ne) && s.as_const() == Some(0);
     if is_null_test && d.ty.is_pointer() {
-        if d.ty != RegType::MapValueOrNull {
+        if d.ty.non_null().is_none() {
             // Other pointers are never null.
             return Some(cond == JmpCond::Ne);
         }
@@ -93,8 +93,8 @@ fn pointer_compare(
         } else {
             (fall, taken)
         };
-        mark_or_null(null, d.id, true);
-        mark_or_null(non_null, d.id, false);
+        mark_or_null(null, d, true);
+        mark_or_null(non_null, d, false);
         return None;
     }
     if width == Width::W64 && src_reg.is_some() {
@@ -203,21 +203,27 @@ fn refine_reg(st: &mut State, r: Reg, old: &RegState, v: View) -> bool {
     true
 }
 
-/// After a null check: the null side's copies become the number 0, the other side's a
-/// map value (`mark_ptr_or_null_regs`).
-fn mark_or_null(st: &mut State, id: u32, null: bool) {
+/// After a null check: the null side's copies become the number 0, the other side's the
+/// pointer (`mark_ptr_or_null_regs`). A null ring buffer record was never reserved: the
+/// null side holds no reference to release.
+fn mark_or_null(st: &mut State, ptr: &RegState, null: bool) {
+    let (ty, id) = (ptr.ty, ptr.id);
+    let non_null = ty.non_null().expect("a pointer that may be null");
     st.for_each_reg(|reg| {
-        if reg.ty == RegType::MapValueOrNull && reg.id == id {
+        if reg.ty == ty && reg.id == id {
             *reg = if null {
                 RegState::scalar(Scalar::constant(0))
             } else {
                 RegState {
-                    ty: RegType::MapValue,
+                    ty: non_null,
                     ..*reg
                 }
             };
         }
     });
+    if null {
+        st.refs.retain(|&r| r != id);
+    }
 }
 
 /// Every packet pointer with `ptr`'s id and type gets the range `ptr.off` (one more when

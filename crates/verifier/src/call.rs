@@ -8,25 +8,43 @@ use crate::check::{fail, Checker, Fail, Next, MAX_CALL_FRAMES};
 use crate::error::ErrorKind;
 use crate::helpers::{self, Arg, HelperProto, Ret};
 use crate::mem::Stored;
+use crate::progtype::Entry;
 use crate::state::{Frame, RegState, RegType, State};
+use crate::tnum::Tnum;
 use bpfkit_isa::Reg;
 
 /// Embedders' prototypes can be inconsistent; these say how.
 const NEEDS_MAP: &str =
     "a helper prototype with a map key, value or result but no map argument before it";
 const NEEDS_SIZE: &str = "a helper prototype with a memory argument not followed by its size";
+const NEEDS_ALLOC_SIZE: &str =
+    "a helper prototype returning a ring buffer record but with no size argument";
+
+/// What a call's arguments named, for the checks and the result that depend on them.
+#[derive(Default)]
+struct Seen {
+    /// The map argument's index.
+    map: Option<u32>,
+    /// The callback's first slot.
+    func: Option<usize>,
+    /// The size of the memory the helper allocates.
+    alloc_size: Option<u32>,
+    /// The reference the helper releases.
+    released: Option<u32>,
+}
 
 impl Checker<'_> {
-    /// The prototype of helper `id`: the embedder's first, then Linux's.
+    /// Whether the embedder's prototype of `id` replaces Linux's.
+    fn is_embedders(&self, id: u32) -> bool {
+        self.opts.helpers.iter().any(|p| p.id == id)
+    }
+
+    /// The prototype of helper `id`: the embedder's first, then Linux's, which the program
+    /// type must allow.
     fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
-        if let Some(p) = self.opts.helpers.iter().find(|p| p.id as i32 == id) {
-            return Ok(*p);
-        }
-        let p = u32::try_from(id)
-            .ok()
-            .and_then(helpers::standard)
+        let p = *helpers::resolve(&self.opts.helpers, id)
             .ok_or_else(|| Fail::new(ErrorKind::UnknownHelper { id }, &[]))?;
-        if !self.prog.allows_helper(p.id) {
+        if !self.is_embedders(p.id) && !self.prog.allows_helper(p.id) {
             return fail(
                 ErrorKind::HelperNotAllowed {
                     id: p.id,
@@ -35,18 +53,23 @@ impl Checker<'_> {
                 &[],
             );
         }
-        Ok(*p)
+        Ok(p)
     }
 
-    pub(crate) fn check_helper_call(&mut self, st: &mut State, id: i32) -> Result<(), Fail> {
+    pub(crate) fn check_helper_call(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        id: i32,
+    ) -> Result<Next, Fail> {
         let proto = self.helper(id)?;
-        let mut map = None;
+        let mut seen = Seen::default();
         for (i, &arg) in proto.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).expect("r1..r5");
-            self.check_arg(st, &proto, i, r, arg, &mut map)?;
+            self.check_arg(st, &proto, i, r, arg, &mut seen)?;
         }
-        if let Some(m) = map {
-            let map_type = self.opts.maps[m as usize].map_type;
+        if let Some(m) = seen.map {
+            let map_type = self.maps[m as usize].map_type;
             if !helpers::map_compatible(proto.id, map_type) {
                 let kind = ErrorKind::MapHelperMismatch {
                     map_type,
@@ -55,6 +78,25 @@ impl Checker<'_> {
                 };
                 return fail(kind, &[Reg::R1, Reg::R2]);
             }
+        }
+        if proto.id == helpers::ids::TAIL_CALL && !st.refs.is_empty() {
+            return fail(ErrorKind::TailCallWithReference, &[]);
+        }
+        // The callback's first run, from the state before the call (the caller's
+        // arguments stay as they are, for the next run).
+        let callback = match seen.func {
+            Some(target) => Some((self.callback_state(st, pc, &proto, seen.map)?, target)),
+            None => None,
+        };
+        if let Some(id) = seen.released {
+            // The record is gone: every copy of its pointer is now a number
+            // (`release_reference`).
+            st.refs.retain(|&r| r != id);
+            st.for_each_reg(|reg| {
+                if reg.id == id && reg.ty == RegType::RingbufMem {
+                    *reg = RegState::scalar(Scalar::unknown());
+                }
+            });
         }
         if proto.changes_packet {
             // The packet may have moved: every pointer into it is now a number
@@ -68,16 +110,86 @@ impl Checker<'_> {
         for r in 1..=5 {
             st.cur_mut().regs[r] = RegState::not_init();
         }
+        let needs_map = || Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]);
         let r0 = match proto.ret {
             Ret::Integer => RegState::scalar(Scalar::unknown()),
-            Ret::MapValueOrNull => RegState {
-                map: map.ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]))?,
-                id: self.new_id(),
-                ..RegState::pointer(RegType::MapValueOrNull)
-            },
+            Ret::MapValueOrNull => {
+                let map = seen.map.ok_or_else(needs_map)?;
+                let id = self.new_id();
+                match self.inner[map as usize] {
+                    // A map of maps holds maps.
+                    Some(template) => RegState {
+                        map: template,
+                        id,
+                        ..RegState::pointer(RegType::ConstPtrToMapOrNull)
+                    },
+                    None => RegState {
+                        map,
+                        id,
+                        ..RegState::pointer(RegType::MapValueOrNull)
+                    },
+                }
+            }
+            Ret::RingbufRecordOrNull => {
+                let id = self.new_id();
+                st.refs.push(id);
+                RegState {
+                    id,
+                    range: seen
+                        .alloc_size
+                        .ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_ALLOC_SIZE), &[]))?,
+                    ..RegState::pointer(RegType::RingbufMemOrNull)
+                }
+            }
         };
         *st.reg_mut(Reg::R0) = r0;
-        Ok(())
+        Ok(match callback {
+            // Either the helper calls the callback (again), or it returns.
+            Some((taken, target)) => Next::Fork {
+                fall: pc + 1,
+                target,
+                taken,
+                refined: 0,
+            },
+            None => Next::Goto(pc + 1),
+        })
+    }
+
+    /// The state in which a helper's callback starts: a new frame whose arguments are
+    /// the helper's (`set_loop_callback_state`, `set_map_elem_callback_state`).
+    fn callback_state(
+        &self,
+        st: &State,
+        pc: usize,
+        proto: &HelperProto,
+        map: Option<u32>,
+    ) -> Result<State, Fail> {
+        if st.frames.len() >= MAX_CALL_FRAMES {
+            return fail(ErrorKind::CallTooDeep, &[]);
+        }
+        let mut taken = st.clone();
+        let mut callee = Frame::new(st.frames.len() as u32, pc);
+        callee.callback = true;
+        let ctx = *st.reg(Reg::R3);
+        match (proto.id, map) {
+            (helpers::ids::FOR_EACH_MAP_ELEM, Some(map)) => {
+                let of_map = |ty| RegState {
+                    map,
+                    ..RegState::pointer(ty)
+                };
+                callee.regs[1] = of_map(RegType::ConstPtrToMap);
+                callee.regs[2] = of_map(RegType::MapKey);
+                callee.regs[3] = of_map(RegType::MapValue);
+                callee.regs[4] = ctx;
+            }
+            // bpf_loop: the iteration's number and the context.
+            _ => {
+                callee.regs[1] = RegState::scalar(Scalar::unknown());
+                callee.regs[2] = ctx;
+            }
+        }
+        taken.frames.push(callee);
+        Ok(taken)
     }
 
     /// One argument against its declared type.
@@ -88,7 +200,7 @@ impl Checker<'_> {
         i: usize,
         r: Reg,
         arg: Arg,
-        map: &mut Option<u32>,
+        seen: &mut Seen,
     ) -> Result<(), Fail> {
         if arg == Arg::None {
             return Ok(());
@@ -104,13 +216,33 @@ impl Checker<'_> {
                 &[r],
             )
         };
+        let memory = matches!(
+            arg,
+            Arg::MapKey
+                | Arg::MapValue
+                | Arg::MapValueOut
+                | Arg::Mem
+                | Arg::UninitMem
+                | Arg::LongOut
+        );
+        // Only some of Linux's helpers read or write the packet directly; bpfkit's
+        // 'memory' type has no kernel counterpart, and embedders' helpers decide for
+        // themselves.
+        if memory
+            && reg.ty.is_packet()
+            && matches!(self.prog.entry, Entry::Context(_))
+            && !self.is_embedders(proto.id)
+            && !helpers::PACKET_ARGS.contains(&proto.id)
+        {
+            return fail(ErrorKind::HelperPacketAccess { reg: r }, &[r]);
+        }
         match arg {
             Arg::None | Arg::Anything | Arg::ConstSize | Arg::ConstSizeOrZero => Ok(()),
             Arg::ConstMapPtr => {
                 if reg.ty != RegType::ConstPtrToMap {
                     return wrong("map_ptr");
                 }
-                *map = Some(reg.map);
+                seen.map = Some(reg.map);
                 Ok(())
             }
             Arg::Ctx => {
@@ -119,15 +251,17 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
-            Arg::MapKey | Arg::MapValue => {
-                let m = map.ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]))?;
-                let m = &self.opts.maps[m as usize];
+            Arg::MapKey | Arg::MapValue | Arg::MapValueOut => {
+                let m = seen
+                    .map
+                    .ok_or(Fail::new(ErrorKind::Unsupported(NEEDS_MAP), &[]))?;
+                let m = &self.maps[m as usize];
                 let size = if arg == Arg::MapKey {
                     m.key_size
                 } else {
                     m.value_size
                 };
-                self.check_mem_arg(st, r, reg, size as u64, false)
+                self.check_mem_arg(st, r, reg, size as u64, arg == Arg::MapValueOut)
             }
             Arg::Mem | Arg::UninitMem => {
                 let size_reg = match proto.args.get(i + 1) {
@@ -142,6 +276,55 @@ impl Checker<'_> {
                     return Ok(());
                 }
                 self.check_mem_arg(st, r, reg, max, arg == Arg::UninitMem)
+            }
+            Arg::LongOut => {
+                let at = reg.var.var_off.add(Tnum::constant(reg.off as i64 as u64));
+                if reg.ty.is_pointer() && !at.is_aligned(8) {
+                    let kind = ErrorKind::Misaligned {
+                        reg: r,
+                        what: reg.ty.name(),
+                        off: reg.off as i64,
+                        size: 8,
+                    };
+                    return fail(kind, &[r]);
+                }
+                self.check_mem_arg(st, r, reg, 8, true)
+            }
+            Arg::Func => {
+                if reg.ty != RegType::PtrToFunc {
+                    return wrong("func");
+                }
+                seen.func = Some(reg.off as usize);
+                Ok(())
+            }
+            Arg::StackOrNull => {
+                if reg.ty != RegType::PtrToStack && reg.as_const() != Some(0) {
+                    return wrong("fp or null");
+                }
+                Ok(())
+            }
+            Arg::AllocSize => match reg.as_const() {
+                Some(size) if size <= u32::MAX as u64 => {
+                    seen.alloc_size = Some(size as u32);
+                    Ok(())
+                }
+                _ => fail(
+                    ErrorKind::ArgSize {
+                        reg: r,
+                        problem: "is not a known constant",
+                    },
+                    &[r],
+                ),
+            },
+            Arg::RingbufRecord => {
+                if reg.ty != RegType::RingbufMem {
+                    return wrong("ringbuf_mem");
+                }
+                if reg.off != 0 || reg.var.as_const() != Some(0) {
+                    return fail(ErrorKind::ReleaseModified { reg: r }, &[r]);
+                }
+                seen.released = Some(reg.id);
+                Ok(())
             }
         }
     }
@@ -206,7 +389,11 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
-            RegType::PtrToPacket | RegType::PtrToPacketMeta | RegType::MapValue => {
+            RegType::PtrToPacket
+            | RegType::PtrToPacketMeta
+            | RegType::MapValue
+            | RegType::MapKey
+            | RegType::RingbufMem => {
                 let stored = write.then_some(Stored::Unknown);
                 self.access(st, r, reg, 0, size as usize, stored)
                     .map(|_| ())
@@ -216,7 +403,7 @@ impl Checker<'_> {
                 ErrorKind::ArgType {
                     reg: r,
                     what: ty.name(),
-                    expected: "fp, pkt, pkt_meta, map_value",
+                    expected: "fp, pkt, pkt_meta, map_key, map_value, ringbuf_mem",
                 },
                 &[r],
             ),
@@ -244,6 +431,16 @@ impl Checker<'_> {
 
     /// `exit`: returns to the caller's frame, or ends the program.
     pub(crate) fn check_exit(&mut self, st: &mut State) -> Result<Next, Fail> {
+        if st.cur().callback {
+            // Back to the helper, which may call the callback again
+            // (`prepare_func_exit` for a callback: its result says whether to go on).
+            let r0 = self.read_reg(st, Reg::R0)?;
+            if r0.ty != RegType::Scalar || r0.var.smin < 0 || r0.var.smax > 1 {
+                return fail(ErrorKind::CallbackReturn, &[Reg::R0]);
+            }
+            let callee = st.frames.pop().expect("a callback has a caller");
+            return Ok(Next::Goto(callee.callsite));
+        }
         if st.frames.len() > 1 {
             // Like the kernel, a function may return without setting r0: the caller
             // cannot read it then (`prepare_func_exit` copies it as it is).
@@ -263,6 +460,9 @@ impl Checker<'_> {
         let r0 = self.read_reg(st, Reg::R0)?;
         if r0.ty != RegType::Scalar {
             return fail(ErrorKind::ReturnsPointer { what: r0.ty.name() }, &[Reg::R0]);
+        }
+        if let Some(&id) = st.refs.first() {
+            return fail(ErrorKind::UnreleasedReference { id }, &[]);
         }
         if let Some((min, max)) = self.prog.ret_range {
             if r0.var.smin < min || r0.var.smax > max {

@@ -99,19 +99,22 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, (usize, ErrorKind)> {
         }
         Ok(t as usize)
     };
-    // Functions: the program start and every local call's target (`check_subprogs`).
+    // Functions: the program start, every local call's target and every function whose
+    // address is taken, a callback (`check_subprogs`).
     let mut funcs = vec![0];
     for (pc, insn) in with_pcs(insns) {
         match insn {
             Insn::CallLocal { .. } => funcs.push(check_target(pc, insn)?),
             Insn::Lddw {
                 kind: bpfkit_isa::LddwKind::Func,
+                imm,
                 ..
             } => {
-                return Err((
-                    pc,
-                    ErrorKind::Unsupported("function pointers (ld_imm64 of a function)"),
-                ))
+                let t = pc as i64 + 1 + *imm as i64;
+                if t < 0 || t >= len as i64 || index[t as usize].is_none() {
+                    return Err((pc, ErrorKind::JumpOutOfRange { to: t }));
+                }
+                funcs.push(t as usize);
             }
             _ => {}
         }
@@ -214,6 +217,87 @@ pub fn uses_defs(insn: &Insn) -> (RegSet, RegSet) {
     }
 }
 
+/// Registers whose value, if a number, may still matter for safety, before each
+/// instruction: a backward fixpoint like [`liveness`], where only safety-relevant uses
+/// count (a memory access's base, a stored value, a comparison's operands, a call's
+/// arguments, a function's result, the main program's result when `main_r0`), and an
+/// ALU result that matters makes its operands matter. When pruning, a number that does
+/// not matter is covered by any other number, as the kernel's precision tracking allows
+/// for scalars it never had to mark precise (`mark_chain_precision`).
+pub fn precise(insns: &[Insn], cfg: &Cfg, main_r0: bool) -> Vec<RegSet> {
+    let len = cfg.len();
+    let mut need = vec![0 as RegSet; len];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for pc in (0..len).rev() {
+            let Some(insn) = cfg.insn(insns, pc) else {
+                continue;
+            };
+            let out = successors(insn, pc)
+                .into_iter()
+                .filter(|&s| s < len)
+                .fold(0, |acc, s| acc | need[s]);
+            let new = need_before(insn, out, main_r0 || cfg.func_of(pc) != 0);
+            if new != need[pc] {
+                need[pc] = new;
+                changed = true;
+            }
+        }
+    }
+    need
+}
+
+/// The registers that matter before `insn`, given those that matter after it (`out`);
+/// `r0_matters`: whether an exit's result does.
+fn need_before(insn: &Insn, out: RegSet, r0_matters: bool) -> RegSet {
+    let op = |o: &Operand| match o {
+        Operand::Reg(r) => bit(*r),
+        Operand::Imm(_) => 0,
+    };
+    match insn {
+        Insn::Alu {
+            op: alu, dst, src, ..
+        } => {
+            let rest = out & !bit(*dst);
+            if out & bit(*dst) == 0 {
+                return rest;
+            }
+            let reads_dst = !matches!(alu, bpfkit_isa::AluOp::Mov | bpfkit_isa::AluOp::Movsx(_));
+            rest | op(src) | if reads_dst { bit(*dst) } else { 0 }
+        }
+        Insn::Neg { .. } | Insn::End { .. } | Insn::Ja { .. } | Insn::JaLong { .. } => out,
+        Insn::Jmp { dst, src, .. } => out | bit(*dst) | op(src),
+        Insn::Call { .. } | Insn::CallLocal { .. } | Insn::CallKfunc { .. } => {
+            (out & !CALLER_SAVED) | ARGS
+        }
+        Insn::Callx { dst } => (out & !CALLER_SAVED) | ARGS | bit(*dst),
+        Insn::Exit => {
+            if r0_matters {
+                bit(Reg::R0)
+            } else {
+                0
+            }
+        }
+        Insn::Lddw { dst, .. } => out & !bit(*dst),
+        Insn::LdAbs { .. } => (out & !CALLER_SAVED) | bit(Reg::R6),
+        Insn::LdInd { src, .. } => (out & !CALLER_SAVED) | bit(Reg::R6) | bit(*src),
+        Insn::Ldx { dst, src, .. } => (out & !bit(*dst)) | bit(*src),
+        Insn::St { dst, .. } => out | bit(*dst),
+        Insn::Stx { dst, src, .. } => out | bit(*dst) | bit(*src),
+        Insn::Atomic {
+            dst, src, op: a, ..
+        } => {
+            let r0 = if *a == AtomicOp::Cmpxchg {
+                bit(Reg::R0)
+            } else {
+                0
+            };
+            out | bit(*dst) | bit(*src) | r0
+        }
+    }
+}
+
 /// Live registers before each instruction: a backward fixpoint over the graph, within
 /// each function (a call reads r1-r5; an exit reads r0).
 fn liveness(insns: &[Insn], cfg: &Cfg) -> Vec<RegSet> {
@@ -274,6 +358,36 @@ mod tests {
             build(&prog).unwrap_err(),
             (0, ErrorKind::JumpIntoLddw { to: 2 })
         );
+    }
+
+    #[test]
+    fn a_sum_only_returned_does_not_matter_unless_the_result_does() {
+        // 0: r0 = 0; 1: r1 = 0; 2: r0 += r1; 3: r1 += 1; 4: if r1 < 4 goto 2; 5: exit
+        let alu = |op, dst, src| Insn::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src,
+        };
+        let prog = [
+            mov(Reg::R0, 0),
+            mov(Reg::R1, 0),
+            alu(bpfkit_isa::AluOp::Add, Reg::R0, Operand::Reg(Reg::R1)),
+            alu(bpfkit_isa::AluOp::Add, Reg::R1, Operand::Imm(1)),
+            Insn::Jmp {
+                width: Width::W64,
+                cond: JmpCond::Lt,
+                dst: Reg::R1,
+                src: Operand::Imm(4),
+                off: -3,
+            },
+            Insn::Exit,
+        ];
+        let cfg = build(&prog).unwrap();
+        // The counter is compared: it matters from its definition on; the sum does not.
+        assert_eq!(precise(&prog, &cfg, false), [0, 0, 0b10, 0b10, 0b10, 0]);
+        // When the result is checked, the sum matters, and so does what is added to it.
+        assert_eq!(precise(&prog, &cfg, true), [0, 0b1, 0b11, 0b11, 0b11, 0b1]);
     }
 
     #[test]

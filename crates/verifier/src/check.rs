@@ -6,14 +6,14 @@
 //! The instruction semantics live in [`crate::alu`], [`crate::mem`], [`crate::branch`] and
 //! [`crate::call`], each an `impl Checker` block.
 
-use crate::cfg::Cfg;
+use crate::cfg::{Cfg, RegSet};
 use crate::diag::{Path, Step};
 use crate::error::ErrorKind;
 use crate::facts::InsnFacts;
 use crate::progtype::{Entry, ProgType};
 use crate::prune::{fingerprint, states_equal};
-use crate::state::{Frame, RegState, RegType, State};
-use crate::{bounds::Scalar, VerifierOptions};
+use crate::state::{ByteKind, Frame, RegState, RegType, State};
+use crate::{bounds::Scalar, MapSpec, VerifierOptions};
 use bpfkit_isa::{disasm, Dialect, Insn, Reg};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -112,6 +112,16 @@ pub struct Checker<'a> {
     pub cfg: Cfg,
     pub prog: &'a ProgType,
     pub opts: &'a VerifierOptions,
+    /// The maps registers may refer to: the options' maps, then a template for the maps
+    /// each map of maps holds.
+    pub maps: Vec<MapSpec>,
+    /// For each map of `maps`, the index of its inner maps' template.
+    pub inner: Vec<Option<u32>>,
+    /// Slots of calls to helpers that take a callback: loop heads, since the helper
+    /// comes back to the call after each run of the callback.
+    callback_sites: Vec<bool>,
+    /// Per slot, the registers whose numbers matter ([`crate::cfg::precise`]).
+    pub precise: Vec<RegSet>,
     /// Complete saved states, per slot.
     saved: Vec<Vec<Saved>>,
     /// Saved states not yet complete, oldest first (they complete last first).
@@ -133,13 +143,42 @@ pub struct Checker<'a> {
 pub const MAX_CALL_FRAMES: usize = 8;
 
 impl<'a> Checker<'a> {
-    pub fn new(insns: &'a [Insn], cfg: Cfg, prog: &'a ProgType, opts: &'a VerifierOptions) -> Self {
+    pub fn new(
+        insns: &'a [Insn],
+        mut cfg: Cfg,
+        prog: &'a ProgType,
+        opts: &'a VerifierOptions,
+    ) -> Self {
         let len = cfg.len();
+        let mut callback_sites = vec![false; len];
+        for (pc, insn) in bpfkit_isa::with_pcs(insns) {
+            if let Insn::Call { imm } = insn {
+                let proto = crate::helpers::resolve(&opts.helpers, *imm);
+                if proto.is_some_and(|p| p.args.contains(&crate::helpers::Arg::Func)) {
+                    callback_sites[pc] = true;
+                    cfg.prune[pc] = true;
+                }
+            }
+        }
+        let precise = crate::cfg::precise(insns, &cfg, prog.ret_range.is_some());
+        let mut maps = opts.maps.clone();
+        let mut inner = vec![None; maps.len()];
+        for (i, m) in opts.maps.iter().enumerate() {
+            if let Some(template) = &m.inner {
+                inner[i] = Some(maps.len() as u32);
+                maps.push((**template).clone());
+                inner.push(None);
+            }
+        }
         Checker {
             insns,
             cfg,
             prog,
             opts,
+            maps,
+            inner,
+            callback_sites,
+            precise,
             saved: (0..len).map(|_| Vec::new()).collect(),
             open: Vec::new(),
             open_by_key: HashMap::new(),
@@ -179,6 +218,7 @@ impl<'a> Checker<'a> {
         State {
             frames: vec![frame],
             buffer_len,
+            refs: Vec::new(),
         }
     }
 
@@ -290,12 +330,30 @@ impl<'a> Checker<'a> {
     /// one, rejects a loop that came back to an identical state, and saves the state
     /// (`is_state_visited`). Returns whether to stop the path.
     fn visit(&mut self, w: &mut Walker) -> Result<bool, Fail> {
-        let live = self.live_sets(&w.state, w.pc);
+        let (live, precise) = self.live_sets(&w.state, w.pc);
+        let callback_site = self.callback_sites[w.pc];
+        if callback_site {
+            // Back at a helper call after a run of its callback (or at it for the first
+            // time). The helper bounds the runs, so coming back to an ancestor's state
+            // is no endless loop: that ancestor's paths cover the current one's.
+            let ancestors = || self.open.iter().filter(|o| o.pc == w.pc);
+            if ancestors().any(|o| states_equal(&o.state, &w.state, &live, &precise, false)) {
+                self.stats.states_pruned += 1;
+                return Ok(true);
+            }
+            // Numbers a run of the callback changed may change on every run: they are
+            // widened to any value, so that the runs converge (`widen_imprecise_scalars`,
+            // with every number taken as imprecise).
+            if let Some(last) = ancestors().next_back() {
+                widen_scalars(&last.state, &mut w.state);
+            }
+        }
         let hash = fingerprint(&w.state, &live);
         if let Some(ancestors) = self.open_by_key.get(&(w.pc, hash)) {
-            if ancestors
-                .iter()
-                .any(|&i| states_equal(&self.open[i].state, &w.state, &live, true))
+            if !callback_site
+                && ancestors
+                    .iter()
+                    .any(|&i| states_equal(&self.open[i].state, &w.state, &live, &precise, true))
             {
                 return fail(ErrorKind::InfiniteLoop, &[]);
             }
@@ -303,7 +361,7 @@ impl<'a> Checker<'a> {
         let saved = &mut self.saved[w.pc];
         let mut i = 0;
         while i < saved.len() {
-            if states_equal(&saved[i].state, &w.state, &live, false) {
+            if states_equal(&saved[i].state, &w.state, &live, &precise, false) {
                 saved[i].hits += 1;
                 self.stats.states_pruned += 1;
                 if let Some(log) = &mut self.log {
@@ -324,7 +382,7 @@ impl<'a> Checker<'a> {
         // visit), to bound memory on long loops.
         let (insns, jumps) = w.since_save;
         let first = self.saved[w.pc].is_empty() && self.open_at[w.pc] == 0;
-        if first || (insns >= 8 && jumps >= 2) {
+        if first || callback_site || (insns >= 8 && jumps >= 2) {
             self.open_by_key
                 .entry((w.pc, hash))
                 .or_default()
@@ -342,19 +400,29 @@ impl<'a> Checker<'a> {
         Ok(false)
     }
 
-    /// The live registers of each frame of `state` at `pc`: the innermost frame's at `pc`,
-    /// each caller's at its return address.
-    fn live_sets(&self, state: &State, pc: usize) -> [u16; MAX_CALL_FRAMES] {
+    /// The live registers of each frame of `state` at `pc` (the innermost frame's at `pc`,
+    /// each caller's where it resumes), and those of them whose numbers matter
+    /// ([`crate::cfg::precise`]).
+    fn live_sets(
+        &self,
+        state: &State,
+        pc: usize,
+    ) -> ([RegSet; MAX_CALL_FRAMES], [RegSet; MAX_CALL_FRAMES]) {
         let n = state.frames.len();
         let mut live = [0; MAX_CALL_FRAMES];
-        for (i, l) in live.iter_mut().enumerate().take(n) {
-            *l = if i + 1 == n {
-                self.cfg.live[pc]
+        let mut precise = [0; MAX_CALL_FRAMES];
+        for i in 0..n {
+            let at = if i + 1 == n {
+                pc
             } else {
-                self.cfg.live[state.frames[i + 1].callsite + 1]
+                // A callback's caller resumes at the helper call, which runs again.
+                let callee = &state.frames[i + 1];
+                callee.callsite + usize::from(!callee.callback)
             };
+            live[i] = self.cfg.live[at];
+            precise[i] = self.precise[at];
         }
-        live
+        (live, precise)
     }
 
     /// A path ended: saved states whose every descendant has been explored are complete.
@@ -399,7 +467,7 @@ impl<'a> Checker<'a> {
                 src,
                 ..
             } => return self.check_cond_jmp(st, pc, width, cond, dst, src),
-            Insn::Call { imm } => self.check_helper_call(st, imm)?,
+            Insn::Call { imm } => return self.check_helper_call(st, pc, imm),
             Insn::CallLocal { .. } => {
                 return self.check_local_call(st, pc, crate::cfg::target(insn, pc))
             }
@@ -463,6 +531,30 @@ impl<'a> Checker<'a> {
             return fail(ErrorKind::FramePointerWrite, &[r]);
         }
         Ok(())
+    }
+}
+
+/// Makes every scalar of `cur` (register or spilled) that differs from the same one in
+/// `old` an unknown number.
+fn widen_scalars(old: &State, cur: &mut State) {
+    for (fo, fc) in old.frames.iter().zip(&mut cur.frames) {
+        for (o, c) in fo.regs.iter().zip(&mut fc.regs) {
+            if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o.var != c.var {
+                *c = RegState::scalar(Scalar::unknown());
+            }
+        }
+        for (so, sc) in fo.slots.iter().zip(&mut fc.slots) {
+            let size = sc
+                .bytes
+                .iter()
+                .take_while(|&&b| b == ByteKind::Spill)
+                .count();
+            if let (Some(o), Some(c)) = (&so.spilled, &mut sc.spilled) {
+                if o.ty == RegType::Scalar && c.ty == RegType::Scalar && o.var != c.var {
+                    *c = crate::mem::loaded(size);
+                }
+            }
+        }
     }
 }
 

@@ -92,6 +92,20 @@ pub enum ErrorKind {
     UnboundedAccess { reg: Reg },
     /// Atomic operation on memory that does not allow it.
     AtomicNotAllowed { reg: Reg, what: &'static str },
+    /// Access outside a map key or a ring buffer record.
+    RegionOutOfRange {
+        reg: Reg,
+        /// "map key" or "memory", as the kernel says.
+        what: &'static str,
+        off: i64,
+        size: usize,
+        limit: u32,
+    },
+    /// A store through a map key pointer.
+    KeyWrite { reg: Reg },
+    /// One instruction accesses the context on one path and other memory on another:
+    /// the context access cannot be rewritten for both.
+    CtxMixedPointers { reg: Reg },
 
     // Pointer arithmetic.
     /// Arithmetic on a pointer type that does not allow any.
@@ -150,6 +164,16 @@ pub enum ErrorKind {
     ArgSize { reg: Reg, problem: &'static str },
     /// A helper's memory argument not proven within its region.
     ArgOutOfRange { reg: Reg, size: u64 },
+    /// A packet pointer given to a helper that may not access the packet.
+    HelperPacketAccess { reg: Reg },
+    /// A pointer to release (a ring buffer record) moved from its start.
+    ReleaseModified { reg: Reg },
+    /// A ring buffer record still reserved when the program ends.
+    UnreleasedReference { id: u32 },
+    /// A tail call while a ring buffer record is reserved.
+    TailCallWithReference,
+    /// A callback returns something other than 0 or 1.
+    CallbackReturn,
     /// `LD_ABS`/`LD_IND` in a type without an skb.
     LdAbsNotAllowed,
     /// `LD_ABS`/`LD_IND` with r6 not the context.
@@ -312,6 +336,32 @@ impl ErrorKind {
             ArgOutOfRange { reg, size } => {
                 format!("R{} invalid helper memory access of size {size}", reg.num())
             }
+            RegionOutOfRange {
+                what,
+                off,
+                size,
+                limit,
+                ..
+            } => {
+                let limit_name = if *what == "map key" {
+                    "key_size"
+                } else {
+                    "mem_size"
+                };
+                format!("invalid access to {what}, {limit_name}={limit} off={off} size={size}")
+            }
+            KeyWrite { reg } => format!("write to change key R{} not allowed", reg.num()),
+            CtxMixedPointers { .. } => "same insn cannot be used with different pointers".into(),
+            HelperPacketAccess { .. } => "helper access to the packet is not allowed".into(),
+            ReleaseModified { reg } => format!(
+                "R{} must have zero offset when passed to release func",
+                reg.num()
+            ),
+            UnreleasedReference { id } => format!("Unreleased reference id={id}"),
+            TailCallWithReference => "tail_call would lead to reference leak".into(),
+            CallbackReturn => {
+                "At callback return the register R0 should have been in (0x0; 0x1)".into()
+            }
             LdAbsNotAllowed => {
                 "BPF_LD_[ABS|IND] instructions not allowed for this program type".into()
             }
@@ -377,6 +427,14 @@ impl ErrorKind {
             ArgUninitStack { reg, off, size } => format!("the helper reads {size} bytes at fp{off:+} through {reg}, not all of them written"),
             ArgSize { reg, problem } => format!("the size in {reg}: {problem}"),
             ArgOutOfRange { reg, size } => format!("the helper accesses {size} bytes through {reg}, beyond the memory it points to"),
+            RegionOutOfRange { what, off, size, limit, .. } => format!("the access of {} at offset {off} is outside the {limit}-byte {what}", bytes(*size)),
+            KeyWrite { reg } => format!("{reg} points to a map key, which may only be read"),
+            CtxMixedPointers { reg } => format!("{reg} is the context on one path and other memory on another; a context field must be accessed by its own instruction"),
+            HelperPacketAccess { reg } => format!("{reg} points into the packet, which this helper may not access; copy the bytes to the stack first"),
+            ReleaseModified { reg } => format!("{reg} must point to the start of the ring buffer record to submit or discard it"),
+            UnreleasedReference { .. } => "a ring buffer record reserved on this path is neither submitted nor discarded".into(),
+            TailCallWithReference => "a tail call here would leave a reserved ring buffer record neither submitted nor discarded".into(),
+            CallbackReturn => "the callback must return 0 (go on) or 1 (stop)".into(),
             LdAbsNotAllowed => "legacy packet loads (LD_ABS/LD_IND) exist only for socket filters and tc".into(),
             LdAbsNeedsCtx => "legacy packet loads need the context in r6".into(),
         }
@@ -404,6 +462,9 @@ impl ErrorKind {
             }
             NegativeOffset { .. } => "use an unsigned index, or check `if (i < 0)` first".into(),
             InfiniteLoop | TooComplex { .. } => "bound the loop with a constant trip count".into(),
+            UnreleasedReference { .. } | TailCallWithReference => {
+                "call bpf_ringbuf_submit or bpf_ringbuf_discard on every path".into()
+            }
             _ => return None,
         })
     }

@@ -13,6 +13,10 @@ pub enum Region {
     /// The packet, or the 'memory' program type's buffer.
     Packet,
     MapValue,
+    /// A map key (a `bpf_for_each_map_elem` callback's argument).
+    MapKey,
+    /// A ring buffer record.
+    Ringbuf,
 }
 
 /// Facts about one instruction, over every path verification explored through it.
@@ -25,22 +29,31 @@ pub struct InsnFacts {
     /// when paths disagree on the region.
     pub access: Option<Region>,
     /// Registers the instruction reads that hold the same known constant on every path.
+    /// Only registers whose value matters for safety there are listed: pruning lets
+    /// paths that differ in other numbers share one exploration.
     pub consts: Vec<(Reg, u64)>,
     /// Whether paths reached the access through different regions.
     mixed: bool,
 }
 
 impl InsnFacts {
-    /// Records that this visit's access was proven in bounds in `region`.
-    pub(crate) fn note_access(&mut self, region: Region) {
+    /// Records that this visit's access was proven in bounds in `region`. Returns false
+    /// when paths disagree and one of them accesses the context: engines rewrite context
+    /// accesses field by field, which the kernel's verifier guarantees them by refusing
+    /// such programs (`reg_type_mismatch`), and so does bpfkit.
+    pub(crate) fn note_access(&mut self, region: Region) -> bool {
         match self.access {
             None if !self.mixed && self.visits <= 1 => self.access = Some(region),
             Some(r) if r == region => {}
-            _ => {
+            previous => {
+                if previous == Some(Region::Ctx) || region == Region::Ctx {
+                    return false;
+                }
                 self.access = None;
                 self.mixed = true;
             }
         }
+        true
     }
 
     /// Whether the access is proven in bounds on every path.
@@ -79,10 +92,12 @@ fn value_operands(insn: &Insn) -> Vec<Reg> {
 impl crate::check::Checker<'_> {
     /// Updates the facts of `pc` with the state a path brings to it.
     pub(crate) fn record_facts(&mut self, pc: usize, insn: &Insn, st: &State) {
+        let precise = self.precise[pc];
         let f = &mut self.facts[pc];
         if f.visits == 0 {
             f.consts = value_operands(insn)
                 .into_iter()
+                .filter(|r| precise >> r.num() & 1 == 1)
                 .filter_map(|r| st.reg(r).as_const().map(|v| (r, v)))
                 .collect();
         } else if !f.consts.is_empty() {

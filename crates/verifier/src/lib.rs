@@ -58,7 +58,7 @@ use bpfkit_isa::Insn;
 pub const COMPLEXITY_LIMIT: usize = 1_000_000;
 
 /// A map the program may reference with `lddw`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MapSpec {
     /// The file descriptor `BPF_PSEUDO_MAP_FD` references use; index-based references
     /// (`BPF_PSEUDO_MAP_IDX`) use the position in [`VerifierOptions::maps`].
@@ -68,6 +68,10 @@ pub struct MapSpec {
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
+    /// For a map of maps (`BPF_MAP_TYPE_ARRAY_OF_MAPS`, `BPF_MAP_TYPE_HASH_OF_MAPS`): the
+    /// maps it holds, as the kernel's `inner_map_fd` template describes them. A lookup
+    /// in the outer map returns a pointer to such a map, or null.
+    pub inner: Option<Box<MapSpec>>,
 }
 
 /// What the verifier is told besides the program and its type.

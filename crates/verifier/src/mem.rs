@@ -97,7 +97,10 @@ impl Checker<'_> {
         if op == AtomicOp::Cmpxchg {
             self.read_reg(st, Reg::R0)?;
         }
-        if !matches!(ptr.ty, RegType::PtrToStack | RegType::MapValue) {
+        if !matches!(
+            ptr.ty,
+            RegType::PtrToStack | RegType::MapValue | RegType::RingbufMem
+        ) {
             let what = ptr.ty.name();
             return fail(ErrorKind::AtomicNotAllowed { reg: dst, what }, &[dst]);
         }
@@ -187,15 +190,48 @@ impl Checker<'_> {
                 (Region::Packet, loaded(size))
             }
             RegType::MapValue => {
-                self.map_value_access(base, ptr, off, size)?;
+                let value_size = self.maps[ptr.map as usize].value_size;
+                self.region_access(base, ptr, off, size, value_size, |off| {
+                    ErrorKind::MapValueOutOfRange {
+                        reg: base,
+                        off,
+                        size,
+                        value_size,
+                    }
+                })?;
                 (Region::MapValue, loaded(size))
+            }
+            RegType::MapKey | RegType::RingbufMem => {
+                let (what, limit, region) = if ptr.ty == RegType::MapKey {
+                    if write {
+                        return fail(ErrorKind::KeyWrite { reg: base }, &[base]);
+                    }
+                    let key_size = self.maps[ptr.map as usize].key_size;
+                    ("map key", key_size, Region::MapKey)
+                } else {
+                    ("memory", ptr.range, Region::Ringbuf)
+                };
+                self.region_access(base, ptr, off, size, limit, |off| {
+                    ErrorKind::RegionOutOfRange {
+                        reg: base,
+                        what,
+                        off,
+                        size,
+                        limit,
+                    }
+                })?;
+                (region, loaded(size))
             }
             ty => {
                 let what = ty.name();
                 return fail(ErrorKind::InvalidMemAccess { reg: base, what }, &[base]);
             }
         };
-        self.facts[self.current_pc].note_access(region);
+        if !self.facts[self.current_pc].note_access(region) {
+            // The kernel rewrites a context access into the real structure's field: the
+            // instruction cannot also access other memory (`reg_type_mismatch`).
+            return fail(ErrorKind::CtxMixedPointers { reg: base }, &[base]);
+        }
         Ok(value)
     }
 
@@ -281,15 +317,18 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// Map values: within `[0, value_size)` for every possible offset (`check_map_access`).
-    fn map_value_access(
+    /// Map values, keys and ring buffer records: within `[0, limit)` for every possible
+    /// offset (`check_mem_region_access`); `beyond` makes the error for an access
+    /// reaching the given offset.
+    fn region_access(
         &self,
         base: Reg,
         ptr: RegState,
         off: i64,
         size: usize,
+        limit: u32,
+        beyond: impl Fn(i64) -> ErrorKind,
     ) -> Result<(), Fail> {
-        let value_size = self.opts.maps[ptr.map as usize].value_size;
         let fixed = ptr.off as i64 + off;
         let lo = fixed as i128 + ptr.var.smin as i128;
         if ptr.var.smin < 0 && lo < 0 {
@@ -299,14 +338,8 @@ impl Checker<'_> {
             return fail(ErrorKind::UnboundedAccess { reg: base }, &[base]);
         }
         let hi = fixed as i128 + ptr.var.umax as i128 + size as i128;
-        if lo < 0 || hi > value_size as i128 {
-            let kind = ErrorKind::MapValueOutOfRange {
-                reg: base,
-                off: fixed + ptr.var.umax as i64,
-                size,
-                value_size,
-            };
-            return fail(kind, &[base]);
+        if lo < 0 || hi > limit as i128 {
+            return fail(beyond(fixed + ptr.var.umax as i64), &[base]);
         }
         Ok(())
     }
@@ -403,16 +436,40 @@ impl Checker<'_> {
     }
 }
 
-/// Stores at a known stack offset: 8 aligned bytes of a register spill it whole.
+/// Stores at a known stack offset: 8 aligned bytes of a register spill it whole; fewer
+/// bytes at the start of a slot spill a non-zero scalar that fits in them, so that a
+/// loop counter kept in a `u32` on the stack stays known (`save_register_state` with a
+/// size). The kernel spills any bounded scalar there and gives it back whole on a fill of
+/// the same size; bpfkit spills only values the stored bytes hold exactly, since the fill
+/// zero-extends what was truncated.
 fn write_fixed(frame: &mut Frame, off: i64, size: usize, v: Stored) {
+    let fits = |r: &RegState| {
+        r.ty == RegType::Scalar && r.var.umax <= width_mask(size as u32 * 8) && !v.is_zero()
+    };
     let spill = match v {
         Stored::Reg(r) if size == SLOT => Some(r),
         Stored::Imm(i) if size == SLOT => Some(RegState::scalar(Scalar::constant(i as u64))),
+        _ if off % SLOT as i64 != 0 => None,
+        Stored::Reg(r) if fits(&r) => Some(r),
+        Stored::Imm(i) => Some(RegState::scalar(Scalar::constant(
+            i as u64 & width_mask(size as u32 * 8),
+        )))
+        .filter(fits),
         _ => None,
     };
     if let Some(r) = spill {
         let slot = frame.slot_mut(Frame::slot_index(off));
-        slot.bytes = [ByteKind::Spill; SLOT];
+        // The rest of a narrow spill's slot keeps its bytes, but no longer as a known
+        // zero (`scrub_spilled_slot`).
+        for (i, b) in slot.bytes.iter_mut().enumerate() {
+            *b = if i < size {
+                ByteKind::Spill
+            } else if *b == ByteKind::Uninit {
+                ByteKind::Uninit
+            } else {
+                ByteKind::Misc
+            };
+        }
         slot.spilled = Some(r);
         return;
     }
@@ -461,7 +518,13 @@ fn set_byte(frame: &mut Frame, b: i64, kind: ByteKind) {
 fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegState, Fail> {
     let slot = frame.slot(Frame::slot_index(off));
     if let Some(spilled) = slot.spilled {
-        if size == SLOT {
+        let spill_size = slot
+            .bytes
+            .iter()
+            .take_while(|&&b| b == ByteKind::Spill)
+            .count();
+        // The whole spill, read back at its own offset and size.
+        if size == spill_size && off % SLOT as i64 == 0 {
             return Ok(spilled);
         }
         if spilled.ty.is_pointer() {
@@ -474,7 +537,7 @@ fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegStat
                 &[base],
             );
         }
-        return Ok(loaded(size));
+        // Part of a spilled number, or more than it: the bytes read must be written.
     }
     let mut all_zero = true;
     for b in off..off + size as i64 {

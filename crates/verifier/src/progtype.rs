@@ -336,63 +336,96 @@ pub static BPF_SOCK_OPS: Context = Context {
     ],
 };
 
-/// Helpers every type has (`bpf_base_func_proto`, the subset bpfkit describes).
+/// Helpers every type has (`bpf_base_func_proto` for a privileged loader, the subset
+/// bpfkit describes).
 const BASE: &[u32] = &[
     MAP_LOOKUP_ELEM,
     MAP_UPDATE_ELEM,
     MAP_DELETE_ELEM,
+    MAP_PUSH_ELEM,
+    MAP_POP_ELEM,
+    MAP_PEEK_ELEM,
+    MAP_LOOKUP_PERCPU_ELEM,
     KTIME_GET_NS,
+    KTIME_GET_BOOT_NS,
+    JIFFIES64,
     TRACE_PRINTK,
     GET_PRANDOM_U32,
     GET_SMP_PROCESSOR_ID,
+    GET_NUMA_NODE_ID,
     TAIL_CALL,
-    KTIME_GET_BOOT_NS,
     RINGBUF_OUTPUT,
+    RINGBUF_RESERVE,
+    RINGBUF_SUBMIT,
+    RINGBUF_DISCARD,
+    RINGBUF_QUERY,
+    STRTOL,
+    STRTOUL,
+    FOR_EACH_MAP_ELEM,
+    LOOP,
 ];
 
+/// `sk_filter_func_proto`.
 const SOCKET_FILTER_HELPERS: &[&[u32]] = &[
     BASE,
-    &[SKB_LOAD_BYTES, PERF_EVENT_OUTPUT, SKB_LOAD_BYTES_RELATIVE],
+    &[
+        SKB_LOAD_BYTES,
+        SKB_LOAD_BYTES_RELATIVE,
+        GET_SOCKET_COOKIE,
+        GET_SOCKET_UID,
+        PERF_EVENT_OUTPUT,
+    ],
 ];
 
+/// `tc_cls_act_func_proto`.
 const TC_HELPERS: &[&[u32]] = &[
     BASE,
     &[
         SKB_STORE_BYTES,
+        SKB_LOAD_BYTES,
+        SKB_LOAD_BYTES_RELATIVE,
+        SKB_PULL_DATA,
+        CSUM_DIFF,
+        CSUM_UPDATE,
+        CSUM_LEVEL,
         L3_CSUM_REPLACE,
         L4_CSUM_REPLACE,
-        REDIRECT,
-        PERF_EVENT_OUTPUT,
-        SKB_LOAD_BYTES,
-        CSUM_DIFF,
         CLONE_REDIRECT,
+        GET_CGROUP_CLASSID,
         SKB_VLAN_PUSH,
         SKB_VLAN_POP,
-        SKB_CHANGE_TYPE,
-        GET_HASH_RECALC,
-        SKB_CHANGE_TAIL,
-        SKB_PULL_DATA,
-        CSUM_UPDATE,
-        SET_HASH_INVALID,
-        SKB_CHANGE_HEAD,
-        SET_HASH,
-        SKB_ADJUST_ROOM,
-        SKB_LOAD_BYTES_RELATIVE,
         SKB_CHANGE_PROTO,
-        CSUM_LEVEL,
+        SKB_CHANGE_TYPE,
+        SKB_ADJUST_ROOM,
+        SKB_CHANGE_TAIL,
+        SKB_CHANGE_HEAD,
+        REDIRECT,
+        GET_ROUTE_REALM,
+        GET_HASH_RECALC,
+        SET_HASH_INVALID,
+        SET_HASH,
+        PERF_EVENT_OUTPUT,
+        GET_SOCKET_COOKIE,
+        GET_SOCKET_UID,
+        FIB_LOOKUP,
     ],
 ];
 
+/// `xdp_func_proto`.
 const XDP_HELPERS: &[&[u32]] = &[
     BASE,
     &[
-        REDIRECT,
         PERF_EVENT_OUTPUT,
         CSUM_DIFF,
         XDP_ADJUST_HEAD,
-        REDIRECT_MAP,
         XDP_ADJUST_META,
+        REDIRECT,
+        REDIRECT_MAP,
         XDP_ADJUST_TAIL,
+        XDP_GET_BUFF_LEN,
+        XDP_LOAD_BYTES,
+        XDP_STORE_BYTES,
+        FIB_LOOKUP,
     ],
 ];
 

@@ -32,18 +32,33 @@ impl IdMap {
 }
 
 /// Whether `old` covers `cur`; with `exact`, whether they are the same on everything live
-/// (the infinite-loop test). `live` holds each frame's live registers.
-pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> bool {
+/// (the infinite-loop test). `live` holds each frame's live registers, `precise` those
+/// whose numbers must be covered by range (others may hold any number).
+pub fn states_equal(
+    old: &State,
+    cur: &State,
+    live: &[RegSet],
+    precise: &[RegSet],
+    exact: bool,
+) -> bool {
     if old.frames.len() != cur.frames.len() {
         return false;
     }
     let mut ids = IdMap::default();
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if fo.callsite != fc.callsite {
+        if fo.callsite != fc.callsite || fo.callback != fc.callback {
             return false;
         }
         for r in 0..10 {
-            if live[i] >> r & 1 == 1 && !regsafe(&fo.regs[r], &fc.regs[r], &mut ids, exact) {
+            if live[i] >> r & 1 == 0 {
+                continue;
+            }
+            let (o, c) = (&fo.regs[r], &fc.regs[r]);
+            let any_number = !exact
+                && precise[i] >> r & 1 == 0
+                && o.ty == RegType::Scalar
+                && c.ty == RegType::Scalar;
+            if !any_number && !regsafe(o, c, &mut ids, exact) {
                 return false;
             }
         }
@@ -53,6 +68,16 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
                 return false;
             }
         }
+    }
+    // The same references held, under the same renaming (`refsafe`).
+    if old.refs.len() != cur.refs.len()
+        || !old
+            .refs
+            .iter()
+            .zip(&cur.refs)
+            .all(|(&o, &c)| ids.check(o, c))
+    {
+        return false;
     }
     match (&old.buffer_len, &cur.buffer_len) {
         (Some(o), Some(c)) => regsafe(o, c, &mut ids, exact),
@@ -65,7 +90,7 @@ pub fn states_equal(old: &State, cur: &State, live: &[RegSet], exact: bool) -> b
 pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
     let mut h = DefaultHasher::new();
     for (i, f) in st.frames.iter().enumerate() {
-        f.callsite.hash(&mut h);
+        (f.callsite, f.callback).hash(&mut h);
         for r in 0..10 {
             if live[i] >> r & 1 == 1 {
                 f.regs[r].hash(&mut h);
@@ -79,6 +104,7 @@ pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
         }
     }
     st.buffer_len.hash(&mut h);
+    st.refs.len().hash(&mut h);
     h.finish()
 }
 
@@ -102,9 +128,14 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
             old.off == cur.off && old.frame == cur.frame && var_ok
         }
         RegType::ConstPtrToMap => old.map == cur.map,
-        RegType::MapValue | RegType::MapValueOrNull => {
+        RegType::ConstPtrToMapOrNull => old.map == cur.map && ids.check(old.id, cur.id),
+        RegType::MapValue | RegType::MapValueOrNull | RegType::MapKey => {
             old.map == cur.map && old.off == cur.off && var_ok
         }
+        RegType::RingbufMem | RegType::RingbufMemOrNull => {
+            old.range == cur.range && old.off == cur.off && var_ok
+        }
+        RegType::PtrToFunc => old.off == cur.off,
         // A longer proven range is fine: the old path needed no more than its own.
         RegType::PtrToPacket | RegType::PtrToPacketMeta => {
             old.off == cur.off && old.range <= cur.range && var_ok
@@ -118,10 +149,14 @@ fn stacksafe(old: &StackSlot, cur: &StackSlot, ids: &mut IdMap, exact: bool) -> 
     if exact {
         return old == cur;
     }
+    // Unknown bytes cover known ones: zeros, and the bytes of a spilled number (a fill
+    // gives that number where the old path had any number).
+    let cur_number = cur.spilled.is_some_and(|r| r.ty == RegType::Scalar);
     for (o, c) in old.bytes.iter().zip(&cur.bytes) {
         let ok = match (o, c) {
             (ByteKind::Uninit, _) => true,
             (ByteKind::Misc, ByteKind::Misc | ByteKind::Zero) => true,
+            (ByteKind::Misc, ByteKind::Spill) => cur_number,
             (o, c) => o == c,
         };
         if !ok {

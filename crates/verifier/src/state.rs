@@ -34,6 +34,20 @@ pub enum RegType {
     PtrToPacketEnd,
     /// The packet's metadata area (`data_meta`), ending at the packet's start.
     PtrToPacketMeta,
+    /// A map of maps' lookup result before its null check: one of the maps it holds
+    /// (`CONST_PTR_TO_MAP | PTR_MAYBE_NULL`), `map` indexing the inner maps' template.
+    ConstPtrToMapOrNull,
+    /// A map key, read-only: a `bpf_for_each_map_elem` callback's second argument
+    /// (`PTR_TO_MAP_KEY`).
+    MapKey,
+    /// A ring buffer record reserved by `bpf_ringbuf_reserve`, `range` bytes long
+    /// (`PTR_TO_MEM | MEM_ALLOC`); it must be submitted or discarded on every path.
+    RingbufMem,
+    /// A ring buffer reservation's result before its null check.
+    RingbufMemOrNull,
+    /// A function of the program (`lddw` of `BPF_PSEUDO_FUNC`), a callback for
+    /// `bpf_loop` and `bpf_for_each_map_elem`: `off` is its first slot.
+    PtrToFunc,
 }
 
 impl RegType {
@@ -50,6 +64,11 @@ impl RegType {
             RegType::PtrToPacket => "pkt",
             RegType::PtrToPacketEnd => "pkt_end",
             RegType::PtrToPacketMeta => "pkt_meta",
+            RegType::ConstPtrToMapOrNull => "map_ptr_or_null",
+            RegType::MapKey => "map_key",
+            RegType::RingbufMem => "ringbuf_mem",
+            RegType::RingbufMemOrNull => "ringbuf_mem_or_null",
+            RegType::PtrToFunc => "func",
         }
     }
 
@@ -61,6 +80,17 @@ impl RegType {
     /// Packet pointers whose ranges comparisons with `data_end` establish.
     pub const fn is_packet(self) -> bool {
         matches!(self, RegType::PtrToPacket | RegType::PtrToPacketMeta)
+    }
+
+    /// A helper's result that may be null, and what its null check proves it is
+    /// otherwise.
+    pub const fn non_null(self) -> Option<RegType> {
+        match self {
+            RegType::MapValueOrNull => Some(RegType::MapValue),
+            RegType::ConstPtrToMapOrNull => Some(RegType::ConstPtrToMap),
+            RegType::RingbufMemOrNull => Some(RegType::RingbufMem),
+            _ => None,
+        }
     }
 }
 
@@ -77,8 +107,10 @@ pub struct RegState {
     pub id: u32,
     /// Packet pointers: bytes `[0, range)` from the pointer's base (the packet's start
     /// plus the variable offset; `off` counts from there too) are proven to exist.
+    /// Ring buffer records: the record's size.
     pub range: u32,
-    /// Map pointers and map values: index of the map in the options' map list.
+    /// Map pointers, keys and values: index of the map in the verifier's map list (the
+    /// options' maps, then the templates of maps of maps' inner maps).
     pub map: u32,
     /// Stack pointers: the frame (0 = main program).
     pub frame: u32,
@@ -143,7 +175,11 @@ impl fmt::Display for RegState {
                 }
                 if matches!(
                     ty,
-                    RegType::ConstPtrToMap | RegType::MapValue | RegType::MapValueOrNull
+                    RegType::ConstPtrToMap
+                        | RegType::ConstPtrToMapOrNull
+                        | RegType::MapKey
+                        | RegType::MapValue
+                        | RegType::MapValueOrNull
                 ) {
                     parts.push(format!("map={}", self.map));
                 }
@@ -153,6 +189,9 @@ impl fmt::Display for RegState {
                 parts.push(format!("off={}", self.off));
                 if ty.is_packet() {
                     parts.push(format!("r={}", self.range));
+                }
+                if matches!(ty, RegType::RingbufMem | RegType::RingbufMemOrNull) {
+                    parts.push(format!("size={}", self.range));
                 }
                 if self.var.as_const() != Some(0) {
                     parts.push(format!("var={}", self.var));
@@ -196,6 +235,10 @@ pub struct Frame {
     pub slots: Vec<StackSlot>,
     /// Slot index of the call instruction that created the frame (0 for the main one).
     pub callsite: usize,
+    /// Whether the frame runs a callback that a helper (`bpf_loop`,
+    /// `bpf_for_each_map_elem`) calls from `callsite`: its exit goes back to the helper
+    /// call, which may call it again.
+    pub callback: bool,
 }
 
 impl Frame {
@@ -210,6 +253,7 @@ impl Frame {
             regs,
             slots: Vec::new(),
             callsite,
+            callback: false,
         }
     }
 
@@ -250,6 +294,9 @@ pub struct State {
     /// For the 'memory' program type: the buffer's length, a scalar sharing its id with
     /// the registers still holding it, so that comparisons on them bound the buffer.
     pub buffer_len: Option<RegState>,
+    /// Ids of the ring buffer records reserved and not yet submitted or discarded
+    /// (`acquire_reference_state`): each must be released before the program ends.
+    pub refs: Vec<u32>,
 }
 
 impl State {

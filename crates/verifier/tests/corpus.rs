@@ -12,6 +12,8 @@
 //!   `; kernel: accepts: <why>`         the kernel accepts it (bpfkit is stricter, on purpose)
 //!   `; map: type=1 key=4 value=8 entries=16`  map `idx:N` for `map[idx:N]`, in order
 
+mod common;
+
 use bpfkit_isa::{assemble, encode_program, Insn, LddwKind};
 use bpfkit_verifier::{verify, MapSpec, ProgType, VerifierOptions};
 use std::os::fd::{AsFd, AsRawFd};
@@ -53,6 +55,7 @@ fn parse_map(spec: &str) -> MapSpec {
         key_size: field("key"),
         value_size: field("value"),
         max_entries: field("entries"),
+        inner: None,
     }
 }
 
@@ -159,26 +162,32 @@ fn accepted_corpus_is_accepted() {
     println!("{} programs accepted", cases.len());
 }
 
-/// The kernel's program type for a corpus type, when bpfkit-kernel can load it.
-fn kernel_type(t: &ProgType) -> Option<bpfkit_kernel::ProgType> {
-    match t.name {
-        "xdp" => Some(bpfkit_kernel::ProgType::Xdp),
-        "socket_filter" => Some(bpfkit_kernel::ProgType::SocketFilter),
-        "sched_cls" => Some(bpfkit_kernel::ProgType::SchedCls),
-        _ => None,
-    }
-}
-
 /// Loads `case` into the kernel: `Some(Ok(()))` accepted, `Some(Err(log))` rejected,
 /// `None` when it cannot be loaded here (said on stdout).
 fn kernel_verdict(case: &Case) -> Option<Result<(), String>> {
-    let Some(kt) = kernel_type(case.prog_type) else {
+    let Some(kt) = common::kernel_type(case.prog_type.name) else {
         println!(
             "skipped {}: the kernel has no program type {}",
             case.name, case.prog_type.name
         );
         return None;
     };
+    let prog = insns(case);
+    if prog.iter().any(|i| {
+        matches!(
+            i,
+            Insn::Lddw {
+                kind: LddwKind::Func,
+                ..
+            }
+        )
+    }) {
+        println!(
+            "skipped {}: the kernel takes callbacks only with BTF func_info",
+            case.name
+        );
+        return None;
+    }
     // The kernel's maps stand in for the corpus's, referenced by file descriptor.
     let mut maps = Vec::new();
     for spec in &case.maps {
@@ -197,7 +206,7 @@ fn kernel_verdict(case: &Case) -> Option<Result<(), String>> {
             }
         }
     }
-    let mut prog = insns(case);
+    let mut prog = prog;
     for insn in &mut prog {
         if let Insn::Lddw { kind, imm, .. } = insn {
             let by_fd = match kind {

@@ -98,6 +98,7 @@ fn maps_are_described_by_the_embedder() {
         key_size: 4,
         value_size,
         max_entries: 1,
+        inner: None,
     };
     let with = |value_size| VerifierOptions {
         maps: vec![map(value_size)],
@@ -111,4 +112,73 @@ fn maps_are_described_by_the_embedder() {
         err.kind,
         ErrorKind::MapValueOutOfRange { value_size: 8, .. }
     ));
+}
+
+/// `long repeat(u32 n, callback, void *ctx)`, helper number 1002: calls the callback up to
+/// n times, like `bpf_loop`.
+const REPEAT: HelperProto = HelperProto {
+    id: 1002,
+    name: "repeat",
+    args: [
+        Arg::Anything,
+        Arg::Func,
+        Arg::StackOrNull,
+        Arg::None,
+        Arg::None,
+    ],
+    ret: Ret::Integer,
+    changes_packet: false,
+};
+
+#[test]
+fn a_custom_helper_with_a_callback_runs_it_any_number_of_times() {
+    // The callback counts its runs in the caller's fp-8: the count differs after every
+    // run, so the runs converge only once the count is taken as any number; the
+    // caller's read of fp-8 is then an unknown number, which it may return.
+    let counting = assemble(
+        "*(u64 *)(r10 - 8) = 0
+         r1 = 100
+         r2 = subprog[+6]
+         r3 = r10
+         r3 += -8
+         call 1002
+         r0 = *(u64 *)(r10 - 8)
+         exit
+         r1 = *(u64 *)(r2 + 0)
+         r1 += 1
+         *(u64 *)(r2 + 0) = r1
+         r0 = 0
+         exit",
+    )
+    .unwrap();
+    verify(&counting, &ProgType::MEMORY, &opts(vec![REPEAT])).unwrap();
+    // The first run writes 1 where it found 0; a second run, finding 1, writes a pointer,
+    // which the caller then returns. Verifying the callback once, from the state of the
+    // first run, would miss it.
+    let second_run = assemble(
+        "*(u64 *)(r10 - 8) = 0
+         r1 = 2
+         r2 = subprog[+6]
+         r3 = r10
+         r3 += -8
+         call 1002
+         r0 = *(u64 *)(r10 - 8)
+         exit
+         r1 = *(u64 *)(r2 + 0)
+         if r1 == 0 goto first
+         *(u64 *)(r2 + 0) = r2
+         r0 = 0
+         exit
+     first:
+         r1 = 1
+         *(u64 *)(r2 + 0) = r1
+         r0 = 0
+         exit",
+    )
+    .unwrap();
+    let err = verify(&second_run, &ProgType::MEMORY, &opts(vec![REPEAT])).unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::ReturnsPointer { .. }),
+        "{err}"
+    );
 }

@@ -85,6 +85,7 @@ fn bpfkit_program<E: Engine>(
                 key_size: d.key_size,
                 value_size: d.value_size,
                 max_entries: d.max_entries,
+                inner: None,
             })
             .collect(),
         ..VerifierOptions::default()
