@@ -17,12 +17,6 @@ use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::{Helpers, Interpreter, Invocation};
 use common::*;
 
-/// Objects this test leaves to build.sh --kernel, and why.
-const NOT_HERE: [(&str, &str); 1] = [(
-    "loop_callback",
-    "callbacks need the program's BTF and func_info, which Program::load does not pass",
-)];
-
 /// Map types whose whole contents are compared: hash, array and LRU hash maps (global
 /// data included). Per-CPU maps, tries, queues, stacks and ring buffers are left out:
 /// their user-space views depend on CPU numbering, iteration order or consume elements.
@@ -55,8 +49,7 @@ fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
     let mut ran = 0;
     let mut compared_maps = 0;
     for (file, program, expected) in loader_expected() {
-        let stem = file.split('.').next().unwrap();
-        if !program.ends_with("_xdp") || NOT_HERE.iter().any(|(n, _)| *n == stem) {
+        if !program.ends_with("_xdp") {
             continue;
         }
         let mut object = Object::parse(&loader_fixture(&file)).unwrap();
@@ -103,9 +96,8 @@ fn xdp_programs_loaded_by_bpfkit_give_the_kernel_the_expected_results() {
         }
     }
     // 46 `_xdp` programs in expected.txt (36 in the objects built at -O2 -g, multi_prog
-    // having two; 3 at -O1; 7 without -g); 1 of them in NOT_HERE's objects, and 4 only
-    // with the kernel's BTF or configuration.
-    assert_eq!(ran, 41 + host_dependent_programs(), "programs run");
+    // having two; 3 at -O1; 7 without -g); 4 only with the kernel's BTF or configuration.
+    assert_eq!(ran, 42 + host_dependent_programs(), "programs run");
     println!("{compared_maps} maps compared with the kernel's");
     assert!(compared_maps >= 30, "{compared_maps} maps compared");
 }
