@@ -56,12 +56,7 @@ impl Object {
         prog_type: ProgType,
         programs: &[&str],
     ) -> Result<KernelObject, KernelLoadError> {
-        let maps = self
-            .maps()
-            .iter()
-            .map(|def| Ok((def.name.clone(), create_map(def)?)))
-            .collect::<Result<Vec<_>, KernelLoadError>>()?;
-        let fds: Vec<BorrowedFd<'_>> = maps.iter().map(|(_, m)| m.as_fd()).collect();
+        let maps = self.create_kernel_maps()?;
         let mut names: Vec<&str> = programs.to_vec();
         for def in self.maps() {
             if let (BPF_MAP_TYPE_PROG_ARRAY, Initial::Slots(slots)) = (def.map_type, &def.initial) {
@@ -79,7 +74,7 @@ impl Object {
             .iter()
             .map(|&name| {
                 let program = self.program(name)?;
-                let code = encode_program(&by_fd(&program.insns()?, &fds));
+                let code = kernel_code(&program.insns()?, &maps);
                 let func_info: Vec<u8> = program
                     .func_info()?
                     .iter()
@@ -121,6 +116,26 @@ impl Object {
         }
         Ok(object)
     }
+}
+
+impl Object {
+    /// Creates the object's maps in the kernel, with their initial contents (maps of maps
+    /// with their inner template, their slots left empty), in the order of
+    /// [`Object::maps`], with their names.
+    pub fn create_kernel_maps(&self) -> Result<Vec<(String, KernelMap)>, KernelLoadError> {
+        self.maps()
+            .iter()
+            .map(|def| Ok((def.name.clone(), create_map(def)?)))
+            .collect()
+    }
+}
+
+/// A linked program's instructions as `BPF_PROG_LOAD` takes them: encoded, with map
+/// references by index (as bpfkit's loader leaves them) turned into references to the
+/// descriptors of `maps` ([`Object::create_kernel_maps`]).
+pub fn kernel_code(insns: &[Insn], maps: &[(String, KernelMap)]) -> Vec<u8> {
+    let fds: Vec<BorrowedFd<'_>> = maps.iter().map(|(_, m)| m.as_fd()).collect();
+    encode_program(&by_fd(insns, &fds))
 }
 
 /// Creates `def` in the kernel with its initial contents (a map of maps with a map of its

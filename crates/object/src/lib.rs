@@ -48,7 +48,7 @@ pub use error::{
 };
 pub use externs::{kernel_version, Kconfig};
 #[cfg(feature = "kernel")]
-pub use kernel::{KernelLoadError, KernelObject};
+pub use kernel::{kernel_code, KernelLoadError, KernelObject};
 #[cfg(feature = "vm")]
 pub use load::{map_fd, LoadError, Loaded, LoadedProgram, ProgramSlot};
 pub use maps::{

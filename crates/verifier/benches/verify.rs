@@ -13,11 +13,11 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use bpfkit_isa::{encode_program, Insn};
+use bpfkit_isa::Insn;
 use bpfkit_kernel::Program;
-use bpfkit_object::Object;
+use bpfkit_object::{kernel_code, Object};
 use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{by_fd, create_maps, fixtures_dir, kernel_type, spec};
+use common::{fixtures_dir, kernel_type, spec};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::rc::Rc;
 
@@ -109,8 +109,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| verify(&case.insns, case.prog_type, &opts).expect("the corpus verifies"))
         });
         if let (Ok(()), Some(kt)) = (&kernel, kernel_type(case.prog_type.name)) {
-            let maps = create_maps(&case.object).expect("the kernel creates the maps");
-            let code = encode_program(&by_fd(&case.insns, &maps));
+            let maps = case
+                .object
+                .create_kernel_maps()
+                .expect("the kernel creates the maps");
+            let code = kernel_code(&case.insns, &maps);
             group.bench_function("kernel", |b| {
                 b.iter(|| Program::load(kt, &code, "GPL", &case.name).expect("the kernel loads it"))
             });

@@ -59,7 +59,7 @@ fn every_program_is_accepted_by_bpfkit_and_the_kernel() {
                 );
                 continue;
             };
-            match kernel_verdict(&object, name, &insns, kt) {
+            match kernel_verdict(&object, name, kt) {
                 Some(Ok(())) => kernel_accepted += 1,
                 Some(Err(log)) => {
                     failures.push(format!("{file} {name}: the kernel rejects it:\n{log}"))
