@@ -225,8 +225,20 @@ pub fn uses_defs(insn: &Insn) -> (RegSet, RegSet) {
 /// not matter is covered by any other number, as the kernel's precision tracking allows
 /// for scalars it never had to mark precise (`mark_chain_precision`).
 pub fn precise(insns: &[Insn], cfg: &Cfg, main_r0: bool) -> Vec<RegSet> {
+    backward(insns, cfg, |insn, pc, out| {
+        need_before(insn, out, main_r0 || cfg.func_of(pc) != 0)
+    })
+}
+
+/// A backward fixpoint over the graph: per instruction, `before(insn, pc, after)` of the
+/// union of its successors' sets, iterated until nothing changes.
+fn backward(
+    insns: &[Insn],
+    cfg: &Cfg,
+    before: impl Fn(&Insn, usize, RegSet) -> RegSet,
+) -> Vec<RegSet> {
     let len = cfg.len();
-    let mut need = vec![0 as RegSet; len];
+    let mut sets = vec![0 as RegSet; len];
     let mut changed = true;
     while changed {
         changed = false;
@@ -237,15 +249,15 @@ pub fn precise(insns: &[Insn], cfg: &Cfg, main_r0: bool) -> Vec<RegSet> {
             let out = successors(insn, pc)
                 .into_iter()
                 .filter(|&s| s < len)
-                .fold(0, |acc, s| acc | need[s]);
-            let new = need_before(insn, out, main_r0 || cfg.func_of(pc) != 0);
-            if new != need[pc] {
-                need[pc] = new;
+                .fold(0, |acc, s| acc | sets[s]);
+            let new = before(insn, pc, out);
+            if new != sets[pc] {
+                sets[pc] = new;
                 changed = true;
             }
         }
     }
-    need
+    sets
 }
 
 /// The registers that matter before `insn`, given those that matter after it (`out`);
@@ -301,28 +313,10 @@ fn need_before(insn: &Insn, out: RegSet, r0_matters: bool) -> RegSet {
 /// Live registers before each instruction: a backward fixpoint over the graph, within
 /// each function (a call reads r1-r5; an exit reads r0).
 fn liveness(insns: &[Insn], cfg: &Cfg) -> Vec<RegSet> {
-    let len = cfg.len();
-    let mut live = vec![0 as RegSet; len];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for pc in (0..len).rev() {
-            let Some(insn) = cfg.insn(insns, pc) else {
-                continue;
-            };
-            let out = successors(insn, pc)
-                .into_iter()
-                .filter(|&s| s < len)
-                .fold(0, |acc, s| acc | live[s]);
-            let (uses, defs) = uses_defs(insn);
-            let new = uses | (out & !defs);
-            if new != live[pc] {
-                live[pc] = new;
-                changed = true;
-            }
-        }
-    }
-    live
+    backward(insns, cfg, |insn, _, out| {
+        let (uses, defs) = uses_defs(insn);
+        uses | (out & !defs)
+    })
 }
 
 #[cfg(test)]
