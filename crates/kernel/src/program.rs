@@ -17,6 +17,8 @@ pub enum ProgType {
     SchedAct,
     /// `BPF_PROG_TYPE_XDP`: the context is a `struct xdp_md`.
     Xdp,
+    /// `BPF_PROG_TYPE_CGROUP_SKB`: the context is a `struct __sk_buff`.
+    CgroupSkb,
 }
 
 impl ProgType {
@@ -27,6 +29,7 @@ impl ProgType {
             ProgType::SchedCls => 3,
             ProgType::SchedAct => 4,
             ProgType::Xdp => 6,
+            ProgType::CgroupSkb => 8,
         }
     }
 }

@@ -154,6 +154,8 @@ impl Checker<'_> {
             | RegType::ConstPtrToMap
             | RegType::ConstPtrToMapOrNull
             | RegType::RingbufMemOrNull
+            | RegType::SockCommon
+            | RegType::SockCommonOrNull
             | RegType::PtrToFunc
             | RegType::PtrToPacketEnd => {
                 return fail(

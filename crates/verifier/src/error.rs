@@ -103,6 +103,15 @@ pub enum ErrorKind {
     },
     /// A store through a map key pointer.
     KeyWrite { reg: Reg },
+    /// A store through a pointer to read-only kernel memory (a socket).
+    ReadOnlyPointer { reg: Reg, what: &'static str },
+    /// A read of a socket (`__sk_buff.sk`) outside the fields it offers.
+    SockAccess {
+        reg: Reg,
+        what: &'static str,
+        off: i64,
+        size: usize,
+    },
     /// One instruction accesses the context on one path and other memory on another:
     /// the context access cannot be rewritten for both.
     CtxMixedPointers { reg: Reg },
@@ -351,6 +360,13 @@ impl ErrorKind {
                 format!("invalid access to {what}, {limit_name}={limit} off={off} size={size}")
             }
             KeyWrite { reg } => format!("write to change key R{} not allowed", reg.num()),
+            ReadOnlyPointer { reg, what } => format!("R{} cannot write into {what}", reg.num()),
+            SockAccess {
+                reg,
+                what,
+                off,
+                size,
+            } => format!("R{} invalid {what} access off={off} size={size}", reg.num()),
             CtxMixedPointers { .. } => "same insn cannot be used with different pointers".into(),
             HelperPacketAccess { .. } => "helper access to the packet is not allowed".into(),
             ReleaseModified { reg } => format!(
@@ -394,6 +410,7 @@ impl ErrorKind {
                 "map_value_or_null" => format!("{reg} may be NULL: the map lookup's result is used before checking it"),
                 "pkt_end" => format!("{reg} points past the end of the packet; it is only for comparisons"),
                 "map_ptr" => format!("{reg} is a map, not a map value; look the value up first"),
+                "sock_common_or_null" => format!("{reg} may be NULL: skb->sk is used before checking it"),
                 w => format!("{reg} ({w}) cannot be dereferenced"),
             },
             StackOutOfBounds { off, size, .. } => format!("the access of {size} bytes at fp{off:+} is outside the 512-byte stack"),
@@ -429,6 +446,8 @@ impl ErrorKind {
             ArgOutOfRange { reg, size } => format!("the helper accesses {size} bytes through {reg}, beyond the memory it points to"),
             RegionOutOfRange { what, off, size, limit, .. } => format!("the access of {} at offset {off} is outside the {limit}-byte {what}", bytes(*size)),
             KeyWrite { reg } => format!("{reg} points to a map key, which may only be read"),
+            ReadOnlyPointer { reg, what } => format!("{reg} points to a socket ({what}), which may only be read"),
+            SockAccess { reg, off, size, .. } => format!("the socket {reg} points to has no field of {size} bytes at offset {off} (struct bpf_sock: bound_dev_if, family, the addresses and ports, state, rx_queue_mapping)"),
             CtxMixedPointers { reg } => format!("{reg} is the context on one path and other memory on another; a context field must be accessed by its own instruction"),
             HelperPacketAccess { reg } => format!("{reg} points into the packet, which this helper may not access; copy the bytes to the stack first"),
             ReleaseModified { reg } => format!("{reg} must point to the start of the ring buffer record to submit or discard it"),
@@ -453,6 +472,10 @@ impl ErrorKind {
                 what: "map_value_or_null",
                 ..
             } => "add `if (!value) return 0;` after the lookup".into(),
+            InvalidMemAccess {
+                what: "sock_common_or_null",
+                ..
+            } => "add `if (!sk) return 0;` after reading skb->sk".into(),
             UninitRegister { .. } => "initialize the variable on every path".into(),
             StackUninitRead { .. } | ArgUninitStack { .. } => {
                 "initialize the variable (e.g. `= {}`) before using it".into()

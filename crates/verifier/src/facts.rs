@@ -17,6 +17,9 @@ pub enum Region {
     MapKey,
     /// A ring buffer record.
     Ringbuf,
+    /// The socket `__sk_buff.sk` points to (fields of `struct bpf_sock`, rewritten by
+    /// the kernel like the context's).
+    Sock,
 }
 
 /// Facts about one instruction, over every path verification explored through it.
@@ -46,7 +49,8 @@ impl InsnFacts {
             None if !self.mixed && self.visits <= 1 => self.access = Some(region),
             Some(r) if r == region => {}
             previous => {
-                if previous == Some(Region::Ctx) || region == Region::Ctx {
+                let rewritten = |r| matches!(r, Region::Ctx | Region::Sock);
+                if previous.is_some_and(rewritten) || rewritten(region) {
                     return false;
                 }
                 self.access = None;

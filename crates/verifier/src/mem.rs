@@ -6,7 +6,7 @@ use crate::bounds::Scalar;
 use crate::check::{fail, Checker, Fail};
 use crate::error::ErrorKind;
 use crate::facts::Region;
-use crate::progtype::{Entry, FieldKind};
+use crate::progtype::{Context, CtxField, Entry, FieldKind, ALL_FLAVOURS, BPF_SOCK_COMMON};
 use crate::state::{ByteKind, Frame, RegState, RegType, State, SLOT, STACK_SIZE};
 use crate::tnum::Tnum;
 use bpfkit_isa::{AtomicOp, Reg, Size};
@@ -51,6 +51,16 @@ impl Checker<'_> {
         let ptr = self.read_reg(st, src)?;
         self.check_writable(dst)?;
         let mut value = self.access(st, src, ptr, off as i64, size.bytes(), None)?;
+        // A context field holding a pointer cannot be sign-extended (`check_ctx_access`
+        // refuses `BPF_MEMSX` of any field but a number).
+        if sx && ptr.ty == RegType::PtrToCtx && value.ty.is_pointer() {
+            let kind = ErrorKind::CtxAccess {
+                off: off as i64,
+                size: size.bytes(),
+                write: false,
+            };
+            return fail(kind, &[src]);
+        }
         if sx {
             value = match value.ty {
                 RegType::Scalar => {
@@ -185,6 +195,7 @@ impl Checker<'_> {
                 self.stack_access(st, base, ptr, off, size, store)?,
             ),
             RegType::PtrToCtx => (Region::Ctx, self.ctx_access(base, ptr, off, size, write)?),
+            RegType::SockCommon => (Region::Sock, self.sock_access(base, ptr, off, size, write)?),
             RegType::PtrToPacket | RegType::PtrToPacketMeta => {
                 self.packet_access(st, base, ptr, off, size, write)?;
                 (Region::Packet, loaded(size))
@@ -237,7 +248,7 @@ impl Checker<'_> {
 
     /// Context fields per the program type's table (`check_ctx_access`).
     fn ctx_access(
-        &self,
+        &mut self,
         base: Reg,
         ptr: RegState,
         off: i64,
@@ -255,28 +266,48 @@ impl Checker<'_> {
         let Entry::Context(ctx) = self.prog.entry else {
             unreachable!("only context program types have a context pointer");
         };
-        let bad = || Fail::new(ErrorKind::CtxAccess { off, size, write }, &[base]);
-        let field = ctx
-            .fields
-            .iter()
-            .find(|f| f.off as i64 <= off && off < (f.off + f.size) as i64)
-            .ok_or_else(bad)?;
-        let allowed = if write { field.write } else { field.read };
-        let end = off + size as i64;
-        let fits = if field.narrow && !write {
-            size <= 8 && off % size as i64 == 0 && end <= (field.off + field.size) as i64
-        } else {
-            off == field.off as i64 && size == field.size.min(8) as usize
-        };
-        if allowed & self.prog.flavour == 0 || !fits {
-            return Err(bad());
-        }
+        let field = field_access(ctx, self.prog.flavour, off, size, write)
+            .ok_or_else(|| Fail::new(ErrorKind::CtxAccess { off, size, write }, &[base]))?;
         Ok(match field.kind {
             FieldKind::Scalar => loaded(size),
             FieldKind::PacketData => RegState::pointer(RegType::PtrToPacket),
             FieldKind::PacketEnd => RegState::pointer(RegType::PtrToPacketEnd),
             FieldKind::PacketMeta => RegState::pointer(RegType::PtrToPacketMeta),
+            // Each load is a new socket as far as null checks go (`mark_reg_known_zero`
+            // with a fresh id for a `PTR_MAYBE_NULL` context field).
+            FieldKind::SockCommonOrNull => RegState {
+                id: self.new_id(),
+                ..RegState::pointer(RegType::SockCommonOrNull)
+            },
         })
+    }
+
+    /// Reads through `__sk_buff.sk` once null-checked (`check_sock_access`): fields of
+    /// `struct bpf_sock` common to every socket, never written.
+    fn sock_access(
+        &self,
+        base: Reg,
+        ptr: RegState,
+        off: i64,
+        size: usize,
+        write: bool,
+    ) -> Result<RegState, Fail> {
+        let what = ptr.ty.name();
+        if write {
+            return fail(ErrorKind::ReadOnlyPointer { reg: base, what }, &[base]);
+        }
+        // Arithmetic on the pointer is refused, so only the instruction's offset moves it.
+        field_access(&BPF_SOCK_COMMON, ALL_FLAVOURS, off, size, false)
+            .map(|_| loaded(size))
+            .ok_or_else(|| {
+                let kind = ErrorKind::SockAccess {
+                    reg: base,
+                    what,
+                    off,
+                    size,
+                };
+                Fail::new(kind, &[base])
+            })
     }
 
     /// Packet bytes must lie within the range proven by comparisons with the packet's
@@ -561,4 +592,33 @@ fn read_fixed(frame: &Frame, base: Reg, off: i64, size: usize) -> Result<RegStat
     } else {
         loaded(size)
     })
+}
+
+/// The field of `ctx` an access of `size` bytes at `off` may touch for a program of
+/// `flavour` (the `*_is_valid_access` functions, as tables): within one field, of a size
+/// the field allows for loads or stores, at an offset the size divides.
+fn field_access(
+    ctx: &'static Context,
+    flavour: u8,
+    off: i64,
+    size: usize,
+    write: bool,
+) -> Option<&'static CtxField> {
+    let field = ctx
+        .fields
+        .iter()
+        .find(|f| f.off as i64 <= off && off < (f.off + f.size) as i64)?;
+    let allowed = if write { field.write } else { field.read };
+    let narrow = if write {
+        field.narrow_write
+    } else {
+        field.narrow
+    };
+    let end = off + size as i64;
+    let fits = if narrow {
+        size <= 8 && off % size as i64 == 0 && end <= (field.off + field.size) as i64
+    } else {
+        off == field.off as i64 && size == field.size.min(8) as usize
+    };
+    (allowed & flavour != 0 && fits).then_some(field)
 }

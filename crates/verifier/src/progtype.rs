@@ -17,6 +17,8 @@ pub enum FieldKind {
     PacketEnd,
     /// `data_meta`: a pointer to the metadata before the packet.
     PacketMeta,
+    /// `sk`: the socket the packet belongs to, or null (`PTR_TO_SOCK_COMMON_OR_NULL`).
+    SockCommonOrNull,
 }
 
 /// One field of a context structure.
@@ -30,10 +32,12 @@ pub struct CtxField {
     /// Whether loads narrower than the field (of a size dividing its offset) are allowed,
     /// and for a field larger than 8 bytes, loads of up to 8 anywhere aligned within it.
     pub narrow: bool,
+    /// The same for stores (`__sk_buff.cb`, which the kernel stores into byte by byte).
+    pub narrow_write: bool,
     pub kind: FieldKind,
     /// Flavours (bits of [`ProgType::flavour`]) that may read the field.
     pub read: u8,
-    /// Flavours that may write it (full width only).
+    /// Flavours that may write it (full width only, unless [`CtxField::narrow_write`]).
     pub write: u8,
 }
 
@@ -78,6 +82,8 @@ pub struct ProgType {
 }
 
 const ALL: u8 = 0xff;
+/// Every flavour: for structures all program types see alike.
+pub const ALL_FLAVOURS: u8 = ALL;
 const NONE: u8 = 0;
 // Flavours of `struct __sk_buff`.
 const SOCK: u8 = 1;
@@ -91,6 +97,7 @@ const fn field(name: &'static str, off: u32, size: u32, read: u8, write: u8) -> 
         off,
         size,
         narrow: true,
+        narrow_write: false,
         kind: FieldKind::Scalar,
         read,
         write,
@@ -102,12 +109,19 @@ const fn exact(mut f: CtxField) -> CtxField {
     f
 }
 
+/// A field whose stores may be as narrow as its loads.
+const fn narrow_rw(mut f: CtxField) -> CtxField {
+    f.narrow_write = true;
+    f
+}
+
 const fn ptr(name: &'static str, off: u32, kind: FieldKind, read: u8) -> CtxField {
     CtxField {
         name,
         off,
         size: 4,
         narrow: false,
+        narrow_write: false,
         kind,
         read,
         write: NONE,
@@ -130,6 +144,11 @@ pub static XDP_MD: Context = Context {
 
 /// `struct __sk_buff` (`bpf_skb_is_valid_access` and its callers
 /// `sk_filter_is_valid_access`, `tc_cls_act_is_valid_access`, `cg_skb_is_valid_access`).
+/// 4-byte fields may be read 1, 2 or 4 bytes at a time at an offset the size divides,
+/// and written (by the flavours that may) 4 bytes at a time; `cb` may be read and written
+/// in 1, 2, 4 or 8 aligned bytes. The IP addresses, the packet pointers, `tstamp`,
+/// `hwtstamp`, `sk` and `tstamp_type` are read whole only. `flow_keys` (144) and the
+/// padding after `tstamp_type` are never accessible.
 pub static SK_BUFF: Context = Context {
     name: "struct __sk_buff",
     size: 192,
@@ -137,7 +156,7 @@ pub static SK_BUFF: Context = Context {
         field("len", 0, 4, SKB, NONE),
         field("pkt_type", 4, 4, SKB, NONE),
         field("mark", 8, 4, SKB, TC | CGSKB),
-        field("queue_mapping", 12, 4, SKB, NONE),
+        field("queue_mapping", 12, 4, SKB, TC),
         field("protocol", 16, 4, SKB, NONE),
         field("vlan_present", 20, 4, SKB, NONE),
         field("vlan_tci", 24, 4, SKB, NONE),
@@ -146,34 +165,63 @@ pub static SK_BUFF: Context = Context {
         field("ingress_ifindex", 36, 4, SKB, NONE),
         field("ifindex", 40, 4, SKB, NONE),
         field("tc_index", 44, 4, SKB, TC),
-        field("cb[0]", 48, 4, SKB, SKB),
-        field("cb[1]", 52, 4, SKB, SKB),
-        field("cb[2]", 56, 4, SKB, SKB),
-        field("cb[3]", 60, 4, SKB, SKB),
-        field("cb[4]", 64, 4, SKB, SKB),
+        narrow_rw(field("cb", 48, 20, SKB, SKB)),
         field("hash", 68, 4, SKB, NONE),
         field("tc_classid", 72, 4, TC, TC),
         ptr("data", 76, FieldKind::PacketData, TC | CGSKB),
         ptr("data_end", 80, FieldKind::PacketEnd, TC | CGSKB),
         field("napi_id", 84, 4, SKB, NONE),
         field("family", 88, 4, CGSKB, NONE),
-        field("remote_ip4", 92, 4, CGSKB, NONE),
-        field("local_ip4", 96, 4, CGSKB, NONE),
-        field("remote_ip6[0]", 100, 4, CGSKB, NONE),
-        field("remote_ip6[1]", 104, 4, CGSKB, NONE),
-        field("remote_ip6[2]", 108, 4, CGSKB, NONE),
-        field("remote_ip6[3]", 112, 4, CGSKB, NONE),
-        field("local_ip6[0]", 116, 4, CGSKB, NONE),
-        field("local_ip6[1]", 120, 4, CGSKB, NONE),
-        field("local_ip6[2]", 124, 4, CGSKB, NONE),
-        field("local_ip6[3]", 128, 4, CGSKB, NONE),
+        exact(field("remote_ip4", 92, 4, CGSKB, NONE)),
+        exact(field("local_ip4", 96, 4, CGSKB, NONE)),
+        exact(field("remote_ip6[0]", 100, 4, CGSKB, NONE)),
+        exact(field("remote_ip6[1]", 104, 4, CGSKB, NONE)),
+        exact(field("remote_ip6[2]", 108, 4, CGSKB, NONE)),
+        exact(field("remote_ip6[3]", 112, 4, CGSKB, NONE)),
+        exact(field("local_ip6[0]", 116, 4, CGSKB, NONE)),
+        exact(field("local_ip6[1]", 120, 4, CGSKB, NONE)),
+        exact(field("local_ip6[2]", 124, 4, CGSKB, NONE)),
+        exact(field("local_ip6[3]", 128, 4, CGSKB, NONE)),
         field("remote_port", 132, 4, CGSKB, NONE),
         field("local_port", 136, 4, CGSKB, NONE),
         ptr("data_meta", 140, FieldKind::PacketMeta, TC),
-        exact(field("tstamp", 152, 8, TC | CGSKB, TC)),
-        field("wire_len", 160, 4, TC | CGSKB, NONE),
+        exact(field("tstamp", 152, 8, TC | CGSKB, TC | CGSKB)),
+        field("wire_len", 160, 4, TC, NONE),
         field("gso_segs", 164, 4, SKB, NONE),
+        CtxField {
+            size: 8,
+            ..ptr("sk", 168, FieldKind::SockCommonOrNull, SKB)
+        },
         field("gso_size", 176, 4, SKB, NONE),
+        exact(field("tstamp_type", 180, 1, TC, NONE)),
+        exact(field("hwtstamp", 184, 8, TC | CGSKB, NONE)),
+    ],
+};
+
+/// `struct bpf_sock` as seen through `__sk_buff.sk` (`bpf_sock_common_is_valid_access`):
+/// read-only, without `type`, `protocol`, `mark` and `priority`. The kernel also takes
+/// 1- and 2-byte reads at the start of the fields listed here as read whole; bpfkit
+/// takes those whole only, and `dst_port` as its 2 bytes only.
+pub static BPF_SOCK_COMMON: Context = Context {
+    name: "struct bpf_sock",
+    size: 80,
+    fields: &[
+        exact(field("bound_dev_if", 0, 4, ALL, NONE)),
+        exact(field("family", 4, 4, ALL, NONE)),
+        field("src_ip4", 24, 4, ALL, NONE),
+        field("src_ip6[0]", 28, 4, ALL, NONE),
+        field("src_ip6[1]", 32, 4, ALL, NONE),
+        field("src_ip6[2]", 36, 4, ALL, NONE),
+        field("src_ip6[3]", 40, 4, ALL, NONE),
+        exact(field("src_port", 44, 4, ALL, NONE)),
+        field("dst_port", 48, 2, ALL, NONE),
+        field("dst_ip4", 52, 4, ALL, NONE),
+        field("dst_ip6[0]", 56, 4, ALL, NONE),
+        field("dst_ip6[1]", 60, 4, ALL, NONE),
+        field("dst_ip6[2]", 64, 4, ALL, NONE),
+        field("dst_ip6[3]", 68, 4, ALL, NONE),
+        exact(field("state", 72, 4, ALL, NONE)),
+        exact(field("rx_queue_mapping", 76, 4, ALL, NONE)),
     ],
 };
 
@@ -233,7 +281,8 @@ pub static PERF_EVENT: Context = Context {
     ],
 };
 
-/// `struct bpf_sock` as cgroup/sock programs see it (`sock_filter_is_valid_access`).
+/// `struct bpf_sock` as cgroup/sock programs see it (`sock_filter_is_valid_access`): the
+/// addresses are read 4 bytes or fewer at a time (no 8-byte reads of `src_ip6`).
 pub static BPF_SOCK: Context = Context {
     name: "struct bpf_sock",
     size: 80,
@@ -245,11 +294,17 @@ pub static BPF_SOCK: Context = Context {
         exact(field("mark", 16, 4, ALL, ALL)),
         exact(field("priority", 20, 4, ALL, ALL)),
         field("src_ip4", 24, 4, ALL, NONE),
-        field("src_ip6", 28, 16, ALL, NONE),
+        field("src_ip6[0]", 28, 4, ALL, NONE),
+        field("src_ip6[1]", 32, 4, ALL, NONE),
+        field("src_ip6[2]", 36, 4, ALL, NONE),
+        field("src_ip6[3]", 40, 4, ALL, NONE),
         exact(field("src_port", 44, 4, ALL, NONE)),
         field("dst_port", 48, 2, ALL, NONE),
         field("dst_ip4", 52, 4, ALL, NONE),
-        field("dst_ip6", 56, 16, ALL, NONE),
+        field("dst_ip6[0]", 56, 4, ALL, NONE),
+        field("dst_ip6[1]", 60, 4, ALL, NONE),
+        field("dst_ip6[2]", 64, 4, ALL, NONE),
+        field("dst_ip6[3]", 68, 4, ALL, NONE),
         exact(field("state", 72, 4, ALL, NONE)),
         exact(field("rx_queue_mapping", 76, 4, ALL, NONE)),
     ],

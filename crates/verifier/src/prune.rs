@@ -135,6 +135,7 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         RegType::RingbufMem | RegType::RingbufMemOrNull => {
             old.range == cur.range && old.off == cur.off && var_ok
         }
+        RegType::SockCommon | RegType::SockCommonOrNull => ids.check(old.id, cur.id),
         RegType::PtrToFunc => old.off == cur.off,
         // A longer proven range is fine: the old path needed no more than its own.
         RegType::PtrToPacket | RegType::PtrToPacketMeta => {

@@ -45,6 +45,11 @@ pub enum RegType {
     RingbufMem,
     /// A ring buffer reservation's result before its null check.
     RingbufMemOrNull,
+    /// The socket of `__sk_buff.sk`, read-only, its fields those of `struct bpf_sock`
+    /// common to every socket (`PTR_TO_SOCK_COMMON`).
+    SockCommon,
+    /// `__sk_buff.sk` before its null check.
+    SockCommonOrNull,
     /// A function of the program (`lddw` of `BPF_PSEUDO_FUNC`), a callback for
     /// `bpf_loop` and `bpf_for_each_map_elem`: `off` is its first slot.
     PtrToFunc,
@@ -68,6 +73,8 @@ impl RegType {
             RegType::MapKey => "map_key",
             RegType::RingbufMem => "ringbuf_mem",
             RegType::RingbufMemOrNull => "ringbuf_mem_or_null",
+            RegType::SockCommon => "sock_common",
+            RegType::SockCommonOrNull => "sock_common_or_null",
             RegType::PtrToFunc => "func",
         }
     }
@@ -89,6 +96,7 @@ impl RegType {
             RegType::MapValueOrNull => Some(RegType::MapValue),
             RegType::ConstPtrToMapOrNull => Some(RegType::ConstPtrToMap),
             RegType::RingbufMemOrNull => Some(RegType::RingbufMem),
+            RegType::SockCommonOrNull => Some(RegType::SockCommon),
             _ => None,
         }
     }

@@ -31,6 +31,7 @@ pub fn kernel_type(name: &str) -> Option<bpfkit_kernel::ProgType> {
         "sched_cls" => Some(bpfkit_kernel::ProgType::SchedCls),
         "sched_act" => Some(bpfkit_kernel::ProgType::SchedAct),
         "socket_filter" => Some(bpfkit_kernel::ProgType::SocketFilter),
+        "cgroup_skb" => Some(bpfkit_kernel::ProgType::CgroupSkb),
         _ => None,
     }
 }
