@@ -54,19 +54,12 @@ impl FastRegion {
         let Some(r) = r else {
             return FastRegion::default();
         };
-        let mut f = FastRegion {
+        let lim = |size: u64| if r.len >= size { r.len - size + 1 } else { 0 };
+        let read = [lim(1), lim(2), lim(4), lim(8)];
+        FastRegion {
             start: r.start,
-            lim: [[0; 4]; 2],
-        };
-        for (a, allowed) in [true, r.writable].into_iter().enumerate() {
-            for s in 0..4 {
-                let size = 1u64 << s;
-                if allowed && r.len >= size {
-                    f.lim[a][s] = r.len - size + 1;
-                }
-            }
+            lim: [read, if r.writable { read } else { [0; 4] }],
         }
-        f
     }
 }
 
@@ -422,7 +415,9 @@ pub(crate) struct RunParts<'p> {
     pub budget: u64,
 }
 
-/// Runs compiled code once.
+/// Runs compiled code once. Inlined into the engine's `run`, so that the run's memory
+/// is not copied once more on the way.
+#[inline(always)]
 pub(crate) fn run(
     p: RunParts<'_>,
     args: [u64; 5],

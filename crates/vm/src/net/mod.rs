@@ -160,18 +160,32 @@ impl<'a> PacketInput<'a> {
     }
 }
 
-/// The result of running a program on one packet.
+/// The result of running a program on one packet: with the output bytes owned (from
+/// [`PacketProgram::run`]), or borrowed from the program's packet buffer until its next
+/// run (`PacketOutcome<&[u8]>`, from [`PacketProgram::run_in_place`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PacketOutcome {
+pub struct PacketOutcome<D = Vec<u8>> {
     /// The verdict: `r0` as the kernel reports it (its low 32 bits).
     pub retval: u64,
     /// The packet after the run, as the test run copies it out (for XDP, the metadata
     /// in front of the packet included).
-    pub data_out: Vec<u8>,
+    pub data_out: D,
     /// Where the packet is redirected, when the verdict is the type's redirect verdict.
     pub redirect: Option<Redirect>,
     /// Instructions executed.
     pub insns: u64,
+}
+
+impl PacketOutcome<&[u8]> {
+    /// The outcome with its own copy of the output bytes.
+    pub fn to_owned(&self) -> PacketOutcome {
+        PacketOutcome {
+            retval: self.retval,
+            data_out: self.data_out.to_vec(),
+            redirect: self.redirect,
+            insns: self.insns,
+        }
+    }
 }
 
 /// Why a packet could not be run.
@@ -237,6 +251,15 @@ impl<E: Engine> PacketProgram<E> {
 
     /// Runs the program on one packet.
     pub fn run(&mut self, input: &PacketInput<'_>) -> Result<PacketOutcome, PacketError> {
+        self.run_in_place(input).map(|out| out.to_owned())
+    }
+
+    /// Runs the program on one packet, the output bytes left in the program's buffer:
+    /// nothing is allocated, which is what running many packets wants.
+    pub fn run_in_place(
+        &mut self,
+        input: &PacketInput<'_>,
+    ) -> Result<PacketOutcome<&[u8]>, PacketError> {
         (self.ops.prepare)(&mut self.state, input)?;
         let mut memory = Memory::new();
         let ctx = self.state.install(&mut memory);
@@ -263,7 +286,7 @@ impl<E: Engine> PacketProgram<E> {
         };
         Ok(PacketOutcome {
             retval,
-            data_out: (self.ops.output)(&self.state).to_vec(),
+            data_out: (self.ops.output)(&self.state),
             redirect,
             insns: out.insns,
         })

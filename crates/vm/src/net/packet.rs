@@ -149,14 +149,24 @@ impl PacketState {
     /// metadata, and forgets the last run's redirect. Reuses the allocation.
     pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
         let buffer_len = buffer_len.max(headroom + data.len());
+        let new = headroom..headroom + data.len();
         if self.buf.len() == buffer_len {
-            self.buf[self.dirty.clone()].fill(0);
+            // The new packet overwrites the bytes it covers: clear only the rest of what
+            // the last run may have touched (usually nothing, for packets of one length).
+            let old = self.dirty.clone();
+            let before = old.start..old.end.min(new.start).max(old.start);
+            let after = old.start.max(new.end).min(old.end)..old.end;
+            for range in [before, after] {
+                if !range.is_empty() {
+                    self.buf[range].fill(0);
+                }
+            }
         } else {
             self.buf.clear();
             self.buf.resize(buffer_len, 0);
         }
-        self.buf[headroom..headroom + data.len()].copy_from_slice(data);
-        self.dirty = headroom..headroom + data.len();
+        self.buf[new.clone()].copy_from_slice(data);
+        self.dirty = new;
         self.meta = headroom;
         self.data = headroom;
         self.end = headroom + data.len();

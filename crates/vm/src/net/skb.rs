@@ -448,7 +448,7 @@ pub(super) const SOCKET_FILTER_OPS: KindOps = KindOps {
 /// room is the original Ethernet header's.
 fn zero_mac_header(state: &mut PacketState) {
     let data = state.data();
-    state.buffer_mut()[data - ETH_HLEN..data].fill(0);
+    state.zero(data - ETH_HLEN..data);
 }
 
 /// What the test run copies out for a socket filter: the zeroed Ethernet header room and
