@@ -400,6 +400,17 @@ pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u6
     }
 }
 
+/// Called by generated code for a legacy packet load at a negative offset (the low 32
+/// bits of `offset`, as i32) of `size` bytes: the value loaded, or -1 when the load ends
+/// the program with 0 ([`PacketState::legacy_load_negative`]).
+pub(crate) extern "C" fn packet_load_negative(ctx: *mut Ctx, offset: u64, size: u64) -> i64 {
+    // SAFETY: as in `call_helper`; the packet state, if any, is only read here.
+    let state = unsafe { (*ctx).packet_state.as_ref() };
+    state
+        .and_then(|s| s.legacy_load_negative(offset as u32 as i32, size as usize))
+        .map_or(-1, |v| v as i64)
+}
+
 /// The generated code's entry point: runs the code at the address given (the program's
 /// first instruction, or a function a helper calls back) with r1..=r5 from
 /// [`Ctx::args`], r10 from [`Ctx::stack_top`] and the counter from [`Ctx::insns`].

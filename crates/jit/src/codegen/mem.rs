@@ -181,18 +181,18 @@ fn fetch_loop(c: &mut Compiler<'_>, sz: Sz, op: Arith, s: R) {
 }
 
 /// Legacy packet load: `r0 = ntoh(*(size *)(packet + offset))` with offset = `imm` (+
-/// the 32 bits of `src`, wrapping); out of range (a negative offset as i32, or past the
-/// end) the program ends with r0 = 0.
+/// the 32 bits of `src`, wrapping); past the end the program ends with r0 = 0. A negative
+/// offset (as i32) is relative to a header of the packet (`SKF_NET_OFF`, `SKF_LL_OFF`):
+/// `runtime::packet_load_negative` answers it.
 pub(super) fn packet_load(c: &mut Compiler<'_>, size: Size, src: Option<R>, imm: i32) {
     c.load_const(T1, imm as u32 as u64);
     if let Some(s) = src {
         c.e.arith_rr(Sz::W, Arith::Add, Rm::Reg(T1), s);
     }
-    c.e.test_rr(Sz::W, T1, T1);
-    let out = c.e.jcc32(Cc::L);
-    c.e.patch(out, c.shared.packet_out);
-    // The offset is below 2^31, so offset + size does not overflow.
     let bytes = if size == Size::DW { 4 } else { size.bytes() };
+    c.e.test_rr(Sz::W, T1, T1);
+    let negative = c.e.jcc32(Cc::L);
+    // The offset is below 2^31, so offset + size does not overflow.
     c.e.lea(T0, m(T1, bytes as i32));
     c.e.arith_r_rm(Sz::Q, Arith::Cmp, T0, m(CTX, ctx_off!(pkt_len)));
     let out = c.e.jcc32(Cc::A);
@@ -209,4 +209,24 @@ pub(super) fn packet_load(c: &mut Compiler<'_>, size: Size, src: Option<R>, imm:
             c.e.bswap(Sz::W, R::RAX);
         }
     }
+    let done = c.e.jmp32();
+    // Negative: ask Rust, keeping r1..r5 and the counter as a helper call does (six
+    // pushes keep the stack aligned for the call).
+    c.e.bind(negative);
+    const SAVED: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
+    for r in SAVED {
+        c.e.push(r);
+    }
+    c.e.lea(R::RDI, m(CTX, -runtime::CTX_BIAS));
+    c.e.mov_rr(Sz::Q, R::RSI, T1);
+    c.e.mov_imm64(R::RDX, bytes as u64);
+    c.e.mov_imm64(T0, runtime::packet_load_negative as *const () as u64);
+    c.e.call_r(T0);
+    for r in SAVED.into_iter().rev() {
+        c.e.pop(r);
+    }
+    c.e.test_rr(Sz::Q, R::RAX, R::RAX);
+    let out = c.e.jcc32(Cc::L);
+    c.e.patch(out, c.shared.packet_out);
+    c.e.bind(done);
 }

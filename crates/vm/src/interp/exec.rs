@@ -230,12 +230,22 @@ fn mod32(a: u64, b: u64) -> u64 {
 }
 
 /// The legacy packet load: big-endian `size` bytes at `offset` of the packet, or `None`
-/// when out of range (which ends the program with 0, as in Linux).
+/// when out of range (which ends the program with 0, as in Linux). A negative offset
+/// (as i32) is relative to a header of the packet state's skb
+/// ([`PacketState::legacy_load_negative`]).
 #[inline(never)]
-fn packet_load(packet: Option<Region>, offset: u32, size: u64) -> Option<u64> {
+fn packet_load(
+    packet: Option<Region>,
+    state: Option<&PacketState>,
+    offset: u32,
+    size: u64,
+) -> Option<u64> {
     let pkt = packet?;
     let offset = offset as i32;
-    if offset < 0 || (offset as u64) + size > pkt.len {
+    if offset < 0 {
+        return state?.legacy_load_negative(offset, size as usize);
+    }
+    if (offset as u64) + size > pkt.len {
         return None;
     }
     // SAFETY: the packet region is valid for the run and the range was checked above.
@@ -583,7 +593,8 @@ fn exec(
                     Opc::LdIndH => (regs[s] as u32, 2),
                     _ => (regs[s] as u32, 4),
                 };
-                match packet_load(run.packet, start.wrapping_add(imm as u32), size) {
+                let offset = start.wrapping_add(imm as u32);
+                match packet_load(run.packet, packet_state.as_deref(), offset, size) {
                     Some(v) => regs[0] = v,
                     // Ends the program (or the function a helper called back) with 0.
                     None => {

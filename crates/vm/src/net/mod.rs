@@ -38,7 +38,9 @@ pub mod skb_helpers;
 pub mod xdp;
 
 pub use convert::{ContextLayout, ConvertError, ConvertedProgram, FieldMap};
-pub use packet::{Bounds, Context, PacketState, Redirect, RedirectInfo};
+pub use packet::{
+    Bounds, Context, Headers, PacketState, Redirect, RedirectInfo, SKF_LL_OFF, SKF_NET_OFF,
+};
 
 use crate::error::VmError;
 use crate::helpers::linux::Runtime;

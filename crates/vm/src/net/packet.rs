@@ -29,7 +29,28 @@ pub trait Context: Any + Send {
     fn set_bounds(&mut self, bounds: Bounds);
     /// The struct, for helpers that read or write its fields.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// Where the packet's headers are, for the types whose legacy packet loads take
+    /// offsets relative to them; `None` for the others.
+    fn headers(&self) -> Option<Headers> {
+        None
+    }
 }
+
+/// Buffer offsets of a packet's headers, as an skb records them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Headers {
+    /// The MAC header, if it was set.
+    pub mac: Option<usize>,
+    /// The network header.
+    pub network: usize,
+}
+
+/// Base of the legacy packet load offsets that are relative to the network header
+/// (`SKF_NET_OFF`).
+pub const SKF_NET_OFF: i32 = -0x100000;
+/// Base of the legacy packet load offsets that are relative to the MAC header
+/// (`SKF_LL_OFF`).
+pub const SKF_LL_OFF: i32 = -0x200000;
 
 /// Where a redirect helper sent the packet: what the kernel acts on when the program
 /// returns the redirect verdict.
@@ -296,6 +317,34 @@ impl PacketState {
             len: (self.end - self.data) as u64,
             writable: false,
         })
+    }
+
+    /// A legacy packet load (`LD_ABS`/`LD_IND`) at a negative `offset`: big-endian `size`
+    /// bytes (1, 2 or 4) relative to the network header for offsets from
+    /// [`SKF_NET_OFF`], to the MAC header for offsets from [`SKF_LL_OFF`], as the
+    /// kernel's skb load helpers convert them (`bpf_skb_load_helper_convert_offset`).
+    /// `None`, which ends the program with 0, for a type without these loads or without
+    /// the header, an offset below `SKF_LL_OFF`, or bytes past the packet's end (bytes in
+    /// front of the packet's start are read: a socket filter reads the MAC header so).
+    pub fn legacy_load_negative(&self, offset: i32, size: usize) -> Option<u64> {
+        if !self.legacy_loads {
+            return None;
+        }
+        let headers = self.ctx.headers()?;
+        let (header, base) = if offset >= SKF_NET_OFF {
+            (headers.network, SKF_NET_OFF)
+        } else if offset >= SKF_LL_OFF {
+            (headers.mac?, SKF_LL_OFF)
+        } else {
+            return None;
+        };
+        // Both terms are below 2^32, so the sum does not overflow.
+        let at = header.checked_add((offset - base) as usize)?;
+        if at.checked_add(size)? > self.end {
+            return None;
+        }
+        let bytes = self.buf.get(at..at + size)?;
+        Some(bytes.iter().fold(0, |v, &b| (v << 8) | u64::from(b)))
     }
 
     /// Writes the bounds into the context's pointer fields and gives `memory` the packet

@@ -21,7 +21,7 @@
 //!   and `pkt_type`: even `wire_len`, which the test run only sets from a context.
 
 use super::convert::{ContextLayout, FieldMap};
-use super::packet::{Bounds, Context, PacketState};
+use super::packet::{Bounds, Context, Headers, PacketState};
 use super::{KindOps, PacketError, PacketInput};
 use std::any::Any;
 use std::mem::offset_of;
@@ -167,6 +167,13 @@ impl Context for SkBuff {
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+
+    fn headers(&self) -> Option<Headers> {
+        Some(Headers {
+            mac: (self.mac_header != UNSET).then_some(self.mac_header as usize),
+            network: self.network_header as usize,
+        })
     }
 }
 
