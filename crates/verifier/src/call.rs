@@ -42,8 +42,11 @@ impl Checker<'_> {
     /// The prototype of helper `id`: the embedder's first, then Linux's, which the program
     /// type must allow.
     fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
-        let p = *helpers::resolve(&self.opts.helpers, id)
-            .ok_or_else(|| Fail::new(ErrorKind::UnknownHelper { id }, &[]))?;
+        let unknown = || match helpers::UNVERIFIED.iter().find(|(n, _)| *n as i32 == id) {
+            Some((_, why)) => Fail::new(ErrorKind::Unsupported(why), &[]),
+            None => Fail::new(ErrorKind::UnknownHelper { id }, &[]),
+        };
+        let p = *helpers::resolve(&self.opts.helpers, id).ok_or_else(unknown)?;
         if !self.is_embedders(p.id) && !self.prog.allows_helper(p.id) {
             return fail(
                 ErrorKind::HelperNotAllowed {
@@ -224,6 +227,7 @@ impl Checker<'_> {
                 | Arg::Mem
                 | Arg::UninitMem
                 | Arg::LongOut
+                | Arg::IntInOut
         );
         // Only some of Linux's helpers read or write the packet directly; bpfkit's
         // 'memory' type has no kernel counterpart, and embedders' helpers decide for
@@ -277,18 +281,25 @@ impl Checker<'_> {
                 }
                 self.check_mem_arg(st, r, reg, max, arg == Arg::UninitMem)
             }
-            Arg::LongOut => {
+            Arg::LongOut | Arg::IntInOut => {
+                // The helper's out-argument, filled whole: bpf_strtol's long may be
+                // uninitialized, bpf_check_mtu's int is read first.
+                let (size, uninit) = if arg == Arg::LongOut {
+                    (8, true)
+                } else {
+                    (4, false)
+                };
                 let at = reg.var.var_off.add(Tnum::constant(reg.off as i64 as u64));
-                if reg.ty.is_pointer() && !at.is_aligned(8) {
+                if reg.ty.is_pointer() && !at.is_aligned(size) {
                     let kind = ErrorKind::Misaligned {
                         reg: r,
                         what: reg.ty.name(),
                         off: reg.off as i64,
-                        size: 8,
+                        size: size as usize,
                     };
                     return fail(kind, &[r]);
                 }
-                self.check_mem_arg(st, r, reg, 8, true)
+                self.check_mem_arg(st, r, reg, size, uninit)
             }
             Arg::Func => {
                 if reg.ty != RegType::PtrToFunc {

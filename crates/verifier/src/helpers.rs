@@ -60,6 +60,7 @@ pub mod ids {
     pub const RINGBUF_DISCARD: u32 = 133;
     pub const RINGBUF_QUERY: u32 = 134;
     pub const CSUM_LEVEL: u32 = 135;
+    pub const CHECK_MTU: u32 = 163;
     pub const FOR_EACH_MAP_ELEM: u32 = 164;
     pub const LOOP: u32 = 181;
     pub const XDP_GET_BUFF_LEN: u32 = 188;
@@ -87,6 +88,10 @@ pub enum Arg {
     MapValueOut,
     /// A pointer to 8 writable, aligned bytes the helper fills (`bpf_strtol`'s result).
     LongOut,
+    /// A pointer to 4 initialized, writable, aligned bytes the helper reads and may
+    /// overwrite (`bpf_check_mtu`'s `mtu_len`: `ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE |
+    /// MEM_ALIGNED`).
+    IntInOut,
     /// A function of the program, called back by the helper (`ARG_PTR_TO_FUNC`) any
     /// number of times: with the map, a key and its value and the context (r4) for
     /// `bpf_for_each_map_elem`, and for every other helper like `bpf_loop`'s callback,
@@ -497,6 +502,12 @@ pub static STANDARD: &[HelperProto] = &[
         Ret::Integer,
     ),
     proto(
+        CHECK_MTU,
+        "check_mtu",
+        [Ctx, Anything, IntInOut, Anything, Anything],
+        Ret::Integer,
+    ),
+    proto(
         FOR_EACH_MAP_ELEM,
         "for_each_map_elem",
         [ConstMapPtr, Func, StackOrNull, Anything, None],
@@ -543,6 +554,25 @@ pub static PACKET_ARGS: &[u32] = &[
     MAP_PUSH_ELEM,
     MAP_LOOKUP_PERCPU_ELEM,
     CSUM_DIFF,
+];
+
+/// Linux helpers bpfkit knows but cannot verify soundly, and why: their arguments are
+/// checked by the kernel against what the map's BTF or frozen contents say, which
+/// bpfkit's map descriptions ([`crate::MapSpec`]) do not carry. Refusing them is the
+/// sound choice.
+pub static UNVERIFIED: &[(u32, &str)] = &[
+    (
+        93,
+        "bpf_spin_lock: the lock's place in the map value is known only from the map's BTF",
+    ),
+    (
+        94,
+        "bpf_spin_unlock: the lock's place in the map value is known only from the map's BTF",
+    ),
+    (
+        165,
+        "bpf_snprintf: its format string must be checked in a frozen read-only map's contents",
+    ),
 ];
 
 /// The standard prototype of helper `id`.

@@ -463,6 +463,7 @@ const TC_HELPERS: &[&[u32]] = &[
         GET_SOCKET_COOKIE,
         GET_SOCKET_UID,
         FIB_LOOKUP,
+        CHECK_MTU,
     ],
 ];
 
@@ -481,6 +482,7 @@ const XDP_HELPERS: &[&[u32]] = &[
         XDP_LOAD_BYTES,
         XDP_STORE_BYTES,
         FIB_LOOKUP,
+        CHECK_MTU,
     ],
 ];
 
