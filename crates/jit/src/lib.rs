@@ -1,8 +1,9 @@
 //! An x86-64 JIT compiler for eBPF with the interpreter's semantics: same results, same
 //! errors (instruction index and fault), same instruction counts.
 //!
-//! BPF registers live in host registers as in Linux's JIT; every memory access the
-//! compiler cannot prove in bounds is checked against the run's regions, the instruction
+//! BPF registers live in host registers as in Linux's JIT; every memory access that is
+//! neither inside r10's frame at a constant offset nor proven in bounds by the verifier
+//! ([`ProvenAccesses`]) is checked against the run's regions, the instruction
 //! budget is checked at backward jumps and calls, and every fault leaves the generated
 //! code through an epilogue that returns an error value: never a signal.
 //!
@@ -24,8 +25,11 @@ mod codegen;
 mod disasm;
 mod emit;
 mod execmem;
+mod proven;
 mod regs;
 mod runtime;
+
+pub use proven::{ProvenAccesses, ProvenRegion};
 
 use bpfkit_isa::Insn;
 use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
@@ -39,11 +43,15 @@ use std::sync::Arc;
 
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JitOptions {
+pub struct JitOptions<'a> {
     /// Constant blinding: every immediate of the program is loaded as `(imm ^ key) ^ key`
     /// with a fresh random key, so that no program-chosen constant appears in executable
     /// memory (a defence against JIT spraying). Costs a few instructions per constant.
     pub blinding: bool,
+    /// The accesses verification proved in bounds: they are emitted without a bounds
+    /// check. Without (an unverified program), every access is checked. Facts about other
+    /// instructions than those compiled are not used.
+    pub proven: Option<&'a ProvenAccesses>,
 }
 
 /// A program compiled to x86-64 machine code, with its own stack. Run it many times; a
@@ -66,6 +74,8 @@ pub(crate) struct JitCode {
     insns: Vec<Insn>,
     starts: Vec<u32>,
     stubs_at: u32,
+    /// Accesses emitted without a bounds check.
+    unchecked: usize,
 }
 
 impl Clone for JitProgram {
@@ -103,7 +113,7 @@ impl JitProgram {
     pub fn with_options(
         insns: &[Insn],
         helpers: &Helpers,
-        options: JitOptions,
+        options: JitOptions<'_>,
     ) -> Result<JitProgram, PrepareError> {
         if !cfg!(all(target_arch = "x86_64", unix)) {
             return Err(PrepareError {
@@ -135,6 +145,7 @@ impl JitProgram {
                 insns: insns.to_vec(),
                 starts: compiled.starts,
                 stubs_at: compiled.stubs_at,
+                unchecked: compiled.unchecked,
             }),
             stack,
             stack_fast,
@@ -152,6 +163,12 @@ impl JitProgram {
     /// Sets the most instructions one run may execute before it faults.
     pub fn set_budget(&mut self, budget: u64) {
         self.budget = budget;
+    }
+
+    /// How many loads, stores and atomics were emitted without a bounds check because
+    /// [`JitOptions::proven`] proved them in bounds.
+    pub fn unchecked_accesses(&self) -> usize {
+        self.code.unchecked
     }
 
     /// Size of the generated machine code in bytes.

@@ -2,7 +2,9 @@
 //!
 //! An access at `r10 + off` with the whole range inside the current frame needs no check
 //! (r10 is read-only and always the top of a frame in the stack), exactly as in the
-//! interpreter. Any other access is checked inline against one of the context's fast
+//! interpreter; neither does one that verification proved in bounds of the stack or the
+//! packet (`JitOptions::proven`), both readable and writable memory for the whole run.
+//! Any other access is checked inline against one of the context's fast
 //! regions (`runtime::FastRegion`: one subtraction and one unsigned comparison, no
 //! `addr + size` that could overflow): the stack for a register that may hold a value
 //! derived from r10, the caller's second region (a packet program's context) for one that
@@ -32,6 +34,10 @@ fn in_frame(base: Reg, off: i16, size: Size) -> bool {
 fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, access: Access) -> Rm {
     let at = m(host(base), off.into());
     if in_frame(base, off, size) {
+        return at;
+    }
+    if c.proven.is_some_and(|p| p[pc].is_some()) {
+        c.unchecked += 1;
         return at;
     }
     let bytes = size.bytes();

@@ -26,7 +26,7 @@ mod mem;
 use crate::emit::{mem as m, Arith, Cc, Emitter, Rel32, Rm, Sz, R};
 use crate::regs::{self, COUNT, CTX, T0};
 use crate::runtime::{self, ctx_off, kind, Tables};
-use crate::JitOptions;
+use crate::{JitOptions, ProvenRegion};
 use bpfkit_isa::{with_pcs, Insn, LddwKind, Reg};
 use bpfkit_vm::interp::FUNC_ADDR_BASE;
 use bpfkit_vm::{Helper, Helpers, PrepareError, PrepareErrorKind};
@@ -43,6 +43,8 @@ pub(crate) struct Compiled {
     pub bodies: Vec<Option<(u32, u64)>>,
     /// Offset of the fault stubs (the end of the program's own code).
     pub stubs_at: u32,
+    /// Accesses emitted without a bounds check.
+    pub unchecked: usize,
 }
 
 /// Where an out-of-line stub goes and what it does.
@@ -91,14 +93,18 @@ pub(crate) struct Compiler<'a> {
     stack_pointers: Vec<u16>,
     /// Per slot, the BPF registers that probably hold the context pointer (r1 at entry).
     ctx_pointers: Vec<u16>,
+    /// Per slot, the region verification proved the access in bounds of, if any.
+    proven: Option<&'a [Option<ProvenRegion>]>,
+    /// Accesses emitted without a bounds check so far.
+    unchecked: usize,
 }
 
 /// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
 /// are `tables` (made by [`tables`]).
-pub(crate) fn compile(
-    insns: &[Insn],
-    tables: &Tables,
-    opts: JitOptions,
+pub(crate) fn compile<'a>(
+    insns: &'a [Insn],
+    tables: &'a Tables,
+    opts: JitOptions<'a>,
 ) -> Result<Compiled, PrepareError> {
     let nslots: usize = insns.iter().map(Insn::slots).sum();
     let (leader, rem) = segments(insns, nslots);
@@ -116,6 +122,8 @@ pub(crate) fn compile(
         nslots,
         stack_pointers: pointer_guess(insns, nslots, FP_ONLY, FP_ONLY),
         ctx_pointers: pointer_guess(insns, nslots, 1 << Reg::R1.index(), 0),
+        proven: opts.proven.and_then(|p| p.for_program(insns)),
+        unchecked: 0,
         blinding: opts.blinding.then(|| {
             std::collections::hash_map::RandomState::new()
                 .build_hasher()
@@ -167,6 +175,7 @@ pub(crate) fn compile(
         starts,
         bodies,
         stubs_at,
+        unchecked: c.unchecked,
     })
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod verified;
+
 use bpfkit_isa::{AluOp, Insn, JmpCond, Operand, Reg, Size, Width};
 use bpfkit_jit::{JitOptions, JitProgram};
 use bpfkit_vm::{Helpers, Interpreter, Outcome, PrepareError, VmError};
@@ -23,7 +25,14 @@ pub fn run_both(
 ) -> Result<Run, PrepareError> {
     let interp = Interpreter::new(insns, helpers);
     let jit = JitProgram::new(insns, helpers);
-    let blinded = JitProgram::with_options(insns, helpers, JitOptions { blinding: true });
+    let blinded = JitProgram::with_options(
+        insns,
+        helpers,
+        JitOptions {
+            blinding: true,
+            ..JitOptions::default()
+        },
+    );
     let (mut interp, mut jit, mut blinded) = match (interp, jit, blinded) {
         (Ok(i), Ok(j), Ok(b)) => (i, j, b),
         (Err(e), Err(j), Err(b)) => {
