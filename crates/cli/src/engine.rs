@@ -1,7 +1,8 @@
 //! The engines `--engine` names, and building one for a program.
 
 use bpfkit_isa::Insn;
-use bpfkit_jit::JitProgram;
+use bpfkit_jit::{JitOptions, JitProgram, ProvenAccesses, ProvenRegion};
+use bpfkit_verifier::{Region, Verified};
 use bpfkit_vm::{Engine, Helpers, Interpreter};
 use clap::ValueEnum;
 
@@ -24,14 +25,44 @@ impl EngineKind {
     }
 
     /// Prepares `insns` with `helpers` for this engine; the error says why it cannot run.
-    pub fn build(self, insns: &[Insn], helpers: &Helpers) -> Result<Box<dyn Engine>, String> {
+    /// The JIT drops the bounds checks of the accesses `proven` proves.
+    pub fn build(
+        self,
+        insns: &[Insn],
+        helpers: &Helpers,
+        proven: Option<&ProvenAccesses>,
+    ) -> Result<Box<dyn Engine>, String> {
         match self {
             EngineKind::Interp => Interpreter::new(insns, helpers)
                 .map(|v| Box::new(v) as _)
                 .map_err(|e| e.to_string()),
-            EngineKind::Jit => JitProgram::new(insns, helpers)
-                .map(|v| Box::new(v) as _)
-                .map_err(|e| e.to_string()),
+            EngineKind::Jit => {
+                let options = JitOptions {
+                    proven,
+                    ..JitOptions::default()
+                };
+                JitProgram::with_options(insns, helpers, options)
+                    .map(|v| Box::new(v) as _)
+                    .map_err(|e| e.to_string())
+            }
         }
     }
+}
+
+/// The accesses of `insns` that `verified` proved in bounds of a region the JIT trusts
+/// (see `ProvenRegion`): the stack and the packet.
+///
+/// # Safety
+/// As for [`ProvenAccesses::new`]: `verified` accepted `insns`, or the instructions they
+/// were made from by relocating map references and converting context accesses, and the
+/// program runs as the type it was verified for.
+pub unsafe fn proven_accesses(insns: &[Insn], verified: &Verified) -> ProvenAccesses {
+    let region_of = |pc: usize| match verified.facts.get(pc)?.access? {
+        Region::Stack => Some(ProvenRegion::Stack),
+        Region::Packet => Some(ProvenRegion::Packet),
+        // Every other region keeps its checks.
+        _ => None,
+    };
+    // SAFETY: the caller's promise.
+    unsafe { ProvenAccesses::new(insns, region_of) }
 }

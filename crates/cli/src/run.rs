@@ -3,7 +3,8 @@
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
-use bpfkit_jit::JitProgram;
+use bpfkit_jit::{JitOptions, JitProgram};
+use bpfkit_verifier::ProgType;
 use bpfkit_vm::helpers::linux::Runtime;
 use bpfkit_vm::{Engine, Interpreter, Invocation, Outcome};
 use clap::{Args, ValueEnum};
@@ -89,9 +90,14 @@ struct RunJson {
 pub fn run(args: &RunArgs) -> CliResult {
     let program = Input::read(&args.file)?;
     let loaded = input::load_program(&program, args.format, &args.selector, &args.load)?;
-    if !args.no_verify {
-        crate::verify::before_run(&loaded, args.prog_type.as_deref())?;
-    }
+    let verified = if args.no_verify {
+        None
+    } else {
+        Some(crate::verify::before_run(
+            &loaded,
+            args.prog_type.as_deref(),
+        )?)
+    };
     let memory = memory(args)?;
     let input::Runnable {
         runtime,
@@ -100,9 +106,22 @@ pub fn run(args: &RunArgs) -> CliResult {
         origin,
     } = loaded.runnable()?;
     let origin = &origin;
+    // `run` runs every program as a 'memory' program (r1 the buffer, r2 its length): what
+    // verification proved holds only if it verified the program as one.
+    let proven = verified
+        .filter(|(prog_type, _)| prog_type.name == ProgType::MEMORY.name)
+        // SAFETY: `verified` accepted the instructions `insns` were relocated from, as the
+        // 'memory' type, and `run_repeated` runs them as one.
+        .map(|(_, verified)| unsafe { crate::engine::proven_accesses(&insns, &verified) });
     let prepared: Result<Box<dyn Engine>, _> = match args.engine {
         EngineKind::Interp => Interpreter::new(&insns, &helpers).map(|v| Box::new(v) as _),
-        EngineKind::Jit => JitProgram::new(&insns, &helpers).map(|v| Box::new(v) as _),
+        EngineKind::Jit => {
+            let options = JitOptions {
+                proven: proven.as_ref(),
+                ..JitOptions::default()
+            };
+            JitProgram::with_options(&insns, &helpers, options).map(|v| Box::new(v) as _)
+        }
     };
     let mut vm = prepared.map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
     if let Some(budget) = args.budget {

@@ -214,7 +214,10 @@ pub fn run(args: &TestRunArgs) -> CliResult {
     })
     .map_err(|e| CliError::failed(format!("{origin} cannot be run as {}: {e}", kind.name())))?;
     let mut vm = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
-        args.engine.build(insns, &helpers)
+        // SAFETY: `verified` accepted the instructions these were relocated and converted
+        // from, as the type `kind` runs them as, and `PacketProgram` runs them as one.
+        let proven = unsafe { crate::engine::proven_accesses(insns, &verified) };
+        args.engine.build(insns, &helpers, Some(&proven))
     })
     .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
     if let Some(budget) = args.budget {

@@ -179,14 +179,18 @@ fn def_spec(def: &MapDef) -> MapSpec {
 
 /// Verifies a program `bpfkit run` is about to run, for the type `--type` names, or its
 /// section's, or 'memory': a rejection is a failure explained as `bpfkit verify` does.
-pub fn before_run(loaded: &Loaded, type_name: Option<&str>) -> CliResult {
+/// Returns the type and what verification proved.
+pub fn before_run(
+    loaded: &Loaded,
+    type_name: Option<&str>,
+) -> CliResult<(&'static ProgType, Verified)> {
     let prog_type = program_type(type_name, loaded.section.as_deref())?;
     let options = VerifierOptions {
         maps: map_specs(loaded),
         ..VerifierOptions::default()
     };
     match verify(&loaded.insns, prog_type, &options) {
-        Ok(_) => Ok(()),
+        Ok(verified) => Ok((prog_type, verified)),
         Err(r) => Err(CliError::failed(format!(
             "{} is rejected as {}:\n{r}\n(--no-verify runs it without verification, checked at run time)",
             loaded.origin, prog_type.name
