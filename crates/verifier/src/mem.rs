@@ -6,7 +6,7 @@ use crate::bounds::Scalar;
 use crate::check::{fail, Checker, Fail};
 use crate::error::ErrorKind;
 use crate::facts::Region;
-use crate::progtype::{Context, CtxField, Entry, FieldKind, ALL_FLAVOURS, BPF_SOCK_COMMON};
+use crate::progtype::{Context, CtxField, Entry, FieldKind, Narrow, ALL_FLAVOURS, BPF_SOCK_COMMON};
 use crate::state::{ByteKind, Frame, RegState, RegType, State, SLOT, STACK_SIZE};
 use crate::tnum::Tnum;
 use bpfkit_isa::{AtomicOp, Reg, Size};
@@ -609,16 +609,19 @@ fn field_access(
         .iter()
         .find(|f| f.off as i64 <= off && off < (f.off + f.size) as i64)?;
     let allowed = if write { field.write } else { field.read };
-    let narrow = if write {
-        field.narrow_write
-    } else {
-        field.narrow
+    let narrow = match (write, field.narrow_write) {
+        (true, true) => Narrow::Anywhere,
+        (true, false) => Narrow::No,
+        (false, _) => field.narrow,
     };
     let end = off + size as i64;
-    let fits = if narrow {
-        size <= 8 && off % size as i64 == 0 && end <= (field.off + field.size) as i64
-    } else {
-        off == field.off as i64 && size == field.size.min(8) as usize
+    let whole = off == field.off as i64 && size == field.size.min(8) as usize;
+    let fits = match narrow {
+        Narrow::No => whole,
+        Narrow::Anywhere => {
+            size <= 8 && off % size as i64 == 0 && end <= (field.off + field.size) as i64
+        }
+        Narrow::Start => whole || (off == field.off as i64 && size < 4),
     };
     (allowed & flavour != 0 && fits).then_some(field)
 }

@@ -21,6 +21,19 @@ pub enum FieldKind {
     SockCommonOrNull,
 }
 
+/// Which loads narrower than a field are allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Narrow {
+    /// None: the field is read whole (the first 8 bytes of a larger one).
+    No,
+    /// Loads of a size dividing their offset, anywhere within the field; in a field
+    /// larger than 8 bytes, of up to 8.
+    Anywhere,
+    /// Loads of 1, 2 or 4 bytes at the field's start only (`bpf_sock`'s fields, which
+    /// the kernel matches by their first offset).
+    Start,
+}
+
 /// One field of a context structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CtxField {
@@ -29,10 +42,10 @@ pub struct CtxField {
     pub off: u32,
     /// Size in bytes.
     pub size: u32,
-    /// Whether loads narrower than the field (of a size dividing its offset) are allowed,
-    /// and for a field larger than 8 bytes, loads of up to 8 anywhere aligned within it.
-    pub narrow: bool,
-    /// The same for stores (`__sk_buff.cb`, which the kernel stores into byte by byte).
+    /// Which loads narrower than the field are allowed.
+    pub narrow: Narrow,
+    /// Whether stores may be as narrow as [`Narrow::Anywhere`] loads (`__sk_buff.cb`,
+    /// which the kernel stores into byte by byte).
     pub narrow_write: bool,
     pub kind: FieldKind,
     /// Flavours (bits of [`ProgType::flavour`]) that may read the field.
@@ -96,7 +109,7 @@ const fn field(name: &'static str, off: u32, size: u32, read: u8, write: u8) -> 
         name,
         off,
         size,
-        narrow: true,
+        narrow: Narrow::Anywhere,
         narrow_write: false,
         kind: FieldKind::Scalar,
         read,
@@ -105,7 +118,13 @@ const fn field(name: &'static str, off: u32, size: u32, read: u8, write: u8) -> 
 }
 
 const fn exact(mut f: CtxField) -> CtxField {
-    f.narrow = false;
+    f.narrow = Narrow::No;
+    f
+}
+
+/// A field read narrower at its start only.
+const fn start(mut f: CtxField) -> CtxField {
+    f.narrow = Narrow::Start;
     f
 }
 
@@ -120,7 +139,7 @@ const fn ptr(name: &'static str, off: u32, kind: FieldKind, read: u8) -> CtxFiel
         name,
         off,
         size: 4,
-        narrow: false,
+        narrow: Narrow::No,
         narrow_write: false,
         kind,
         read,
@@ -199,29 +218,31 @@ pub static SK_BUFF: Context = Context {
 };
 
 /// `struct bpf_sock` as seen through `__sk_buff.sk` (`bpf_sock_common_is_valid_access`):
-/// read-only, without `type`, `protocol`, `mark` and `priority`. The kernel also takes
-/// 1- and 2-byte reads at the start of the fields listed here as read whole; bpfkit
-/// takes those whole only, and `dst_port` as its 2 bytes only.
+/// read-only, without `type`, `protocol`, `mark` and `priority`. The addresses are read
+/// 1, 2 or 4 bytes at a time anywhere in them, `bound_dev_if` whole, the other fields
+/// 1, 2 or 4 bytes at their start; `dst_port` 2 bytes (or 4 with the padding after it)
+/// at 48. The kernel also takes a 1-byte read of `dst_port`'s second byte; bpfkit does
+/// not.
 pub static BPF_SOCK_COMMON: Context = Context {
     name: "struct bpf_sock",
     size: 80,
     fields: &[
         exact(field("bound_dev_if", 0, 4, ALL, NONE)),
-        exact(field("family", 4, 4, ALL, NONE)),
+        start(field("family", 4, 4, ALL, NONE)),
         field("src_ip4", 24, 4, ALL, NONE),
         field("src_ip6[0]", 28, 4, ALL, NONE),
         field("src_ip6[1]", 32, 4, ALL, NONE),
         field("src_ip6[2]", 36, 4, ALL, NONE),
         field("src_ip6[3]", 40, 4, ALL, NONE),
-        exact(field("src_port", 44, 4, ALL, NONE)),
-        field("dst_port", 48, 2, ALL, NONE),
+        start(field("src_port", 44, 4, ALL, NONE)),
+        start(field("dst_port", 48, 4, ALL, NONE)),
         field("dst_ip4", 52, 4, ALL, NONE),
         field("dst_ip6[0]", 56, 4, ALL, NONE),
         field("dst_ip6[1]", 60, 4, ALL, NONE),
         field("dst_ip6[2]", 64, 4, ALL, NONE),
         field("dst_ip6[3]", 68, 4, ALL, NONE),
-        exact(field("state", 72, 4, ALL, NONE)),
-        exact(field("rx_queue_mapping", 76, 4, ALL, NONE)),
+        start(field("state", 72, 4, ALL, NONE)),
+        start(field("rx_queue_mapping", 76, 4, ALL, NONE)),
     ],
 };
 

@@ -97,3 +97,62 @@ fn context_accesses_match_the_kernel() {
         mismatches.join("\n")
     );
 }
+
+/// The socket `__sk_buff.sk` points to, once null-checked: every load of 1, 2, 4 and 8
+/// bytes at every offset of `struct bpf_sock` (and 8 bytes past it) and a store of each
+/// size at each field's start, from tc and from a socket filter. bpfkit must agree with
+/// the kernel, except on the one read it refuses on purpose (see `BPF_SOCK_COMMON`): the
+/// single byte at 49, `dst_port`'s second.
+#[test]
+fn socket_accesses_match_the_kernel() {
+    if let Err(why) = bpfkit_kernel::available() {
+        println!("skipped: this process may not load BPF programs ({why})");
+        return;
+    }
+    let sock = &bpfkit_verifier::progtype::BPF_SOCK_COMMON;
+    let (mut unsound, mut refused) = (Vec::new(), Vec::new());
+    let mut stricter = 0;
+    let mut compared = 0;
+    for name in ["sched_cls", "socket_filter"] {
+        let prog_type = ProgType::by_name(name).expect("a bpfkit type");
+        let kernel_type = common::kernel_type(name).expect("a type the kernel loads");
+        for off in 0..sock.size as i64 + 8 {
+            for bits in [8, 16, 32, 64] {
+                let load = format!("r0 = *(u{bits} *)(r2 + {off})");
+                let store = format!("*(u{bits} *)(r2 + {off}) = r0");
+                let stores = sock.fields.iter().any(|f| f.off as i64 == off);
+                for access in [Some(load), stores.then_some(store)].into_iter().flatten() {
+                    let text = format!(
+                        "r2 = *(u64 *)(r1 + 168)\nr0 = 0\nif r2 == 0 goto +1\n{access}\nr0 = 0\nexit"
+                    );
+                    let insns = assemble(&text).expect("assembles");
+                    let ours = verify(&insns, prog_type, &VerifierOptions::default()).is_ok();
+                    let kernel = match bpfkit_kernel::Program::load(
+                        kernel_type,
+                        &encode_program(&insns),
+                        "GPL",
+                        "sock_access",
+                    ) {
+                        Ok(_) => true,
+                        Err(bpfkit_kernel::KernelError::Rejected { .. }) => false,
+                        Err(e) => panic!("{name}: {e}"),
+                    };
+                    compared += 1;
+                    match (ours, kernel) {
+                        (true, false) => unsound.push(format!("{name}: `{access}`")),
+                        (false, true) if bits == 8 && off == 49 => stricter += 1,
+                        (false, true) => refused.push(format!("{name}: `{access}`")),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    println!("{compared} socket accesses compared with the kernel; {stricter} refused on purpose");
+    assert!(
+        unsound.is_empty() && refused.is_empty(),
+        "bpfkit takes what the kernel refuses:\n{}\nthe kernel takes what bpfkit refuses:\n{}",
+        unsound.join("\n"),
+        refused.join("\n")
+    );
+}
