@@ -1,7 +1,9 @@
 //! The positive corpus of C programs (fixtures/verifier/accept_c, built by its build.sh
 //! with clang-19 -O2): XDP and tc parsers for Ethernet, VLAN, IPv4, IPv6, TCP, UDP, ICMP
 //! and ARP, socket filters, map lookups with null checks, atomic counters, bounded loops,
-//! BPF-to-BPF calls, tail calls, ring buffers and global data. Each program is accepted by
+//! BPF-to-BPF calls, tail calls, ring buffers, global data, and the `__sk_buff` fields of
+//! tc, socket filter and cgroup skb programs (bytes of `cb`, `sk` and its socket, the
+//! timestamps, `queue_mapping`) with `bpf_check_mtu`. Each program is accepted by
 //! bpfkit for the type its section names and, where this process may load programs, by
 //! the kernel (each program printed with the kernel's verdict, or why it was skipped).
 //!
