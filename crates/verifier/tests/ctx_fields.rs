@@ -1,10 +1,10 @@
 //! Every context access the packet program types can make, compared with the kernel: for
 //! each type with a context (`xdp`, `socket_filter`, `sched_cls`, `sched_act`,
 //! `cgroup_skb`), each offset from 0 to 8 bytes past the structure's end, each size 1,
-//! 2, 4 and 8, and each of a load, a sign-extending load, a register store and an
-//! immediate store, bpfkit must accept the one-access program exactly when the kernel
-//! does (the kernel's `*_is_valid_access` functions decide; the expected verdicts are
-//! the running kernel's, not bpfkit's).
+//! 2, 4 and 8, and each of a load, a sign-extending load, a register store, an immediate
+//! store and an atomic add, bpfkit must accept the one-access program exactly when the
+//! kernel does (the kernel's `*_is_valid_access` functions decide; the expected verdicts
+//! are the running kernel's, not bpfkit's).
 
 mod common;
 
@@ -16,7 +16,7 @@ use bpfkit_verifier::{verify, ProgType, VerifierOptions};
 type Text = fn(u32, i64) -> String;
 
 /// The access forms and how each one is written.
-const ACCESSES: [(&str, Text); 4] = [
+const ACCESSES: [(&str, Text); 5] = [
     ("load", |bits, off| {
         format!("r0 = *(u{bits} *)(r1 + {off})\nr0 = 0\nexit")
     }),
@@ -28,6 +28,9 @@ const ACCESSES: [(&str, Text); 4] = [
     }),
     ("immediate store", |bits, off| {
         format!("*(u{bits} *)(r1 + {off}) = 0\nr0 = 0\nexit")
+    }),
+    ("atomic add", |bits, off| {
+        format!("r2 = 1\nlock *(u{bits} *)(r1 + {off}) += r2\nr0 = 0\nexit")
     }),
 ];
 
@@ -55,8 +58,11 @@ fn context_accesses_match_the_kernel() {
         for off in 0..ctx.size as i64 + 8 {
             for bits in [8, 16, 32, 64] {
                 for (what, text) in ACCESSES {
-                    // There is no 8-byte sign-extending load.
-                    if bits == 64 && what == "sign-extending load" {
+                    // There is no 8-byte sign-extending load, and atomics are 4 or 8
+                    // bytes wide.
+                    if (bits == 64 && what == "sign-extending load")
+                        || (bits < 32 && what == "atomic add")
+                    {
                         continue;
                     }
                     let insns = assemble(&text(bits, off)).expect("assembles");
