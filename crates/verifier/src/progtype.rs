@@ -96,7 +96,7 @@ pub struct ProgType {
 
 const ALL: u8 = 0xff;
 /// Every flavour: for structures all program types see alike.
-pub const ALL_FLAVOURS: u8 = ALL;
+pub(crate) const ALL_FLAVOURS: u8 = ALL;
 const NONE: u8 = 0;
 // Flavours of `struct __sk_buff`.
 const SOCK: u8 = 1;
