@@ -1,13 +1,13 @@
 //! `bpfkit run`: runs a program in the interpreter on a memory buffer.
 
+use crate::engine::EngineKind;
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::output;
-use bpfkit_jit::{JitOptions, JitProgram};
 use bpfkit_verifier::ProgType;
 use bpfkit_vm::helpers::linux::Runtime;
-use bpfkit_vm::{Engine, Interpreter, Invocation, Outcome};
-use clap::{Args, ValueEnum};
+use bpfkit_vm::{Engine, Invocation, Outcome};
+use clap::Args;
 use serde::Serialize;
 use std::time::Duration;
 use std::time::Instant;
@@ -69,15 +69,6 @@ pub struct RunArgs {
     budget: Option<u64>,
 }
 
-/// The engines `--engine` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum EngineKind {
-    /// The interpreter.
-    Interp,
-    /// The x86-64 JIT compiler.
-    Jit,
-}
-
 /// The JSON output of `bpfkit run`.
 #[derive(Serialize)]
 struct RunJson {
@@ -113,17 +104,10 @@ pub fn run(args: &RunArgs) -> CliResult {
         // SAFETY: `verified` accepted the instructions `insns` were relocated from, as the
         // 'memory' type, and `run_repeated` runs them as one.
         .map(|(_, verified)| unsafe { crate::engine::proven_accesses(&insns, &verified) });
-    let prepared: Result<Box<dyn Engine>, _> = match args.engine {
-        EngineKind::Interp => Interpreter::new(&insns, &helpers).map(|v| Box::new(v) as _),
-        EngineKind::Jit => {
-            let options = JitOptions {
-                proven: proven.as_ref(),
-                ..JitOptions::default()
-            };
-            JitProgram::with_options(&insns, &helpers, options).map(|v| Box::new(v) as _)
-        }
-    };
-    let mut vm = prepared.map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
+    let mut vm = args
+        .engine
+        .build(&insns, &helpers, proven.as_ref())
+        .map_err(|e| CliError::failed(format!("{origin} cannot be run: {e}")))?;
     if let Some(budget) = args.budget {
         vm.set_budget(budget);
     }
