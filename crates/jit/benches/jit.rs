@@ -19,6 +19,11 @@
 //! thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), which leaves out the time the thread
 //! waits while preempted, as the kernel's own timing of `BPF_PROG_TEST_RUN` does.
 //!
+//! bpfkit's JIT compiles each program with what the verifier proved (verified as a
+//! 'memory' program: the accesses proven in bounds have no bounds check), as `bpfkit run`
+//! does; `bpfkit-jit-checked` is the same program compiled without the facts, every access
+//! checked, as for an unverified program.
+//!
 //! Before timing, every engine must return the reference r0 (the interpreter's); an engine
 //! that cannot load or run a fixture is reported on stderr and left out.
 //!
@@ -29,10 +34,13 @@
 
 use bpfkit_fixtures::{bench_frame, mem_program, program, with_len_in_r2};
 use bpfkit_isa::encode_program;
-use bpfkit_jit::JitProgram;
+use bpfkit_jit::{JitOptions, JitProgram};
 use bpfkit_vm::{Helpers, Interpreter};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
+
+#[path = "../tests/common/verified.rs"]
+mod verified;
 
 const FIXTURES: &[&str] = &["parse", "checksum", "hash", "sort", "loop", "calls"];
 
@@ -89,18 +97,33 @@ fn engines(c: &mut Criterion) {
             buffer, input,
             "{stem} writes its memory: copy it in every iteration"
         );
-        let mut jit = JitProgram::new(&insns, &Helpers::new()).expect("compile");
-        assert_eq!(
-            jit.run_mem(&mut buffer),
-            Ok(expected),
-            "{stem}: JIT vs interpreter"
-        );
+        let proven = verified::verify_memory(&insns, bpfkit_verifier::COMPLEXITY_LIMIT)
+            .unwrap_or_else(|| panic!("{stem}: rejected as a memory program"));
+        let options = JitOptions {
+            proven: Some(&proven),
+            ..JitOptions::default()
+        };
+        // Allocated first, the checked program: which of two programs' stacks comes first
+        // in the heap changes run times by up to 1.5x on this machine (see BENCHMARKS.md),
+        // to the advantage of the second here.
+        let mut checked = JitProgram::new(&insns, &Helpers::new()).expect("compile");
+        let mut jit = JitProgram::with_options(&insns, &Helpers::new(), options).expect("compile");
+        for engine in [&mut jit, &mut checked] {
+            assert_eq!(
+                engine.run_mem(&mut buffer),
+                Ok(expected),
+                "{stem}: JIT vs interpreter"
+            );
+        }
         eprintln!(
-            "{stem}: r0 = {:#x}, {} instructions per run, {} instructions, {} bytes of x86",
+            "{stem}: r0 = {:#x}, {} instructions per run, {} instructions, {} bytes of x86 \
+             ({} checked), {} accesses unchecked",
             expected.r0,
             expected.insns,
             insns.len(),
-            jit.code_len()
+            jit.code_len(),
+            checked.code_len(),
+            jit.unchecked_accesses()
         );
 
         let bytecode = encode_program(&with_len_in_r2(&insns, input.len()));
@@ -147,6 +170,9 @@ fn engines(c: &mut Criterion) {
         });
         group.bench_function("bpfkit-jit", |b| {
             b.iter_custom(|n| cpu_timed(n, || jit.run_mem(&mut buffer).expect("jit run").r0))
+        });
+        group.bench_function("bpfkit-jit-checked", |b| {
+            b.iter_custom(|n| cpu_timed(n, || checked.run_mem(&mut buffer).expect("jit run").r0))
         });
         group.bench_function("bpfkit-interp", |b| {
             b.iter_custom(|n| cpu_timed(n, || interp.run_mem(&mut buffer).expect("run").r0))
