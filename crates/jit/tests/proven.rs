@@ -8,6 +8,8 @@
 //!   reference values of fixtures/expected.txt.
 //! - The listing of the generated code shows a check exactly where no fact proves the
 //!   access.
+//! - An XDP program, verified, converted and run through `PacketProgram`, reads the packet
+//!   unchecked after `bpf_xdp_adjust_head` moved it, through pointers read again.
 
 mod common;
 
@@ -312,4 +314,70 @@ fn alu(src: u8) -> Insn {
         dst: Reg::R0,
         src: Operand::Reg(r(src)),
     }
+}
+
+#[test]
+fn packet_accesses_after_a_helper_moved_the_packet_are_proven_again() {
+    use bpfkit_verifier::{verify, ProgType, Region, VerifierOptions};
+    use bpfkit_vm::helpers::linux::Runtime;
+    use bpfkit_vm::net::{self, ConvertedProgram, PacketInput, PacketKind, PacketProgram};
+    use bpfkit_vm::Engine;
+    // XDP: bpf_xdp_adjust_head(ctx, 14) drops the Ethernet header; on failure r0 = 0xffff;
+    // then data and data_end are read again, and r0 = the first two bytes of the moved
+    // packet (little-endian) if it has two, else 0xffff.
+    let prog = [
+        alu64(AluOp::Mov, 6, 1),
+        mov(2, 14),
+        Insn::Call { imm: 44 },
+        jmp(JmpCond::Ne, 0, Operand::Imm(0), 7),
+        ldx(Size::W, 2, 6, 0),
+        ldx(Size::W, 3, 6, 4),
+        alu64(AluOp::Mov, 4, 2),
+        alu64i(AluOp::Add, 4, 2),
+        common::jmp(JmpCond::Gt, 4, Operand::Reg(r(3)), 2),
+        ldx(Size::H, 0, 2, 0),
+        EXIT,
+        mov(0, 0xffff),
+        EXIT,
+    ];
+    let verified =
+        verify(&prog, &ProgType::XDP, &VerifierOptions::default()).expect("accepted as xdp");
+    let converted = ConvertedProgram::new(&prog, PacketKind::Xdp, |pc| {
+        verified.facts[pc].access == Some(Region::Ctx)
+    })
+    .expect("converts");
+    let proven = common::verified::proven(converted.insns(), &verified);
+    let runtime = Runtime::default();
+    let mut helpers = Helpers::new();
+    net::register(&mut helpers, PacketKind::Xdp, &runtime);
+    let jit = JitProgram::with_options(
+        converted.insns(),
+        &helpers,
+        JitOptions {
+            proven: Some(&proven),
+            ..JitOptions::default()
+        },
+    )
+    .expect("compiles");
+    // Only the load through the packet pointer read after the helper: the context reads
+    // keep their checks.
+    assert_eq!(jit.unchecked_accesses(), 1);
+    let interp = Interpreter::new(converted.insns(), &helpers).expect("prepares");
+    let run = |engine: Box<dyn Engine>, packet: &[u8]| {
+        let mut p = PacketProgram::new(&converted, runtime.maps.clone(), |_| Ok::<_, ()>(engine))
+            .expect("builds");
+        p.run(&PacketInput::new(packet))
+            .map(|o| (o.retval, o.data_out))
+    };
+    let long: Vec<u8> = (0..64).collect();
+    // Bytes 14 and 15 of the input.
+    let expected = Ok((0x0f0e, long[14..].to_vec()));
+    assert_eq!(run(Box::new(jit.clone()), &long), expected);
+    assert_eq!(run(Box::new(interp.clone()), &long), expected);
+    // 20 bytes: dropping 14 would leave less than an Ethernet header, so the helper
+    // fails (as the kernel's bpf_xdp_adjust_head) and the packet stays as it is.
+    let short: Vec<u8> = (0..20).collect();
+    let expected = Ok((0xffff, short.clone()));
+    assert_eq!(run(Box::new(jit), &short), expected);
+    assert_eq!(run(Box::new(interp), &short), expected);
 }
