@@ -5,6 +5,7 @@ use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
 use bpfkit_object::{Btf, Kconfig, MapDef, Object};
 use bpfkit_vm::helpers::linux::{self, Runtime};
+use bpfkit_vm::maps::pin::PinDir;
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::Helpers;
 use clap::{Args, ValueEnum};
@@ -86,11 +87,35 @@ pub struct LoadOptions {
     /// /proc/config.gz, and its kernel version).
     #[arg(long, value_name = "FILE")]
     pub kconfig: Option<String>,
+    /// For an ELF object: the directory of pinned maps (the role /sys/fs/bpf plays in
+    /// Linux). A map defined with a pinning (`LIBBPF_PIN_BY_NAME`) is the one pinned there
+    /// under its name, contents included, or is pinned there; `run` and `test-run` write
+    /// its contents back after the runs.
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<String>,
 }
 
 impl LoadOptions {
     fn is_set(&self) -> bool {
-        self.btf.is_some() || !self.globals.is_empty() || self.kconfig.is_some()
+        self.btf.is_some()
+            || !self.globals.is_empty()
+            || self.kconfig.is_some()
+            || self.pin_dir.is_some()
+    }
+}
+
+/// An object's pinned maps and the directory they are pinned in, to write back.
+pub struct Pins {
+    dir: PinDir,
+    loaded: bpfkit_object::Loaded,
+}
+
+impl Pins {
+    /// Writes the pinned maps' contents back to their pins.
+    pub fn save(&self) -> CliResult {
+        self.loaded
+            .save_pins(&self.dir)
+            .map_err(|e| CliError::failed(format!("cannot write the pinned maps back: {e}")))
     }
 }
 
@@ -189,6 +214,8 @@ pub struct Loaded {
     pub origin: String,
     /// The ELF section the program came from (its type, by libbpf's conventions).
     pub section: Option<String>,
+    /// The pinned maps, with `--pin-dir`.
+    pub pins: Option<Pins>,
 }
 
 /// Loads the program `input` holds in `format`; `selector` picks one from an ELF object,
@@ -215,6 +242,7 @@ pub fn load_program(
             map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
+            pins: None,
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
@@ -222,6 +250,7 @@ pub fn load_program(
             map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
+            pins: None,
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
     }
@@ -238,6 +267,8 @@ pub struct Runnable {
     pub insns: Vec<Insn>,
     /// Where the program came from, as [`Loaded::origin`].
     pub origin: String,
+    /// The pinned maps, as [`Loaded::pins`].
+    pub pins: Option<Pins>,
 }
 
 impl Loaded {
@@ -255,6 +286,7 @@ impl Loaded {
             helpers,
             insns,
             origin: self.origin,
+            pins: self.pins,
         })
     }
 }
@@ -361,15 +393,24 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
     let insns = program
         .insns()
         .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
-    let maps = object
-        .create_maps()
-        .map_err(|e| CliError::failed(format!("cannot load the maps of {}: {e}", input.name)))?;
+    let map_error = |e| CliError::failed(format!("cannot load the maps of {}: {e}", input.name));
+    let (maps, pins) = match &options.pin_dir {
+        // As libbpf's load with a pin root path: every program of the object is linked.
+        Some(dir) => {
+            let dir =
+                PinDir::open(dir).map_err(|e| CliError::input(format!("--pin-dir {dir}: {e}")))?;
+            let loaded = object.load_pinned(&dir).map_err(map_error)?;
+            (loaded.maps.clone(), Some(Pins { dir, loaded }))
+        }
+        None => (object.create_maps().map_err(map_error)?, None),
+    };
     Ok(Loaded {
         insns,
         maps,
         map_defs: object.maps().to_vec(),
         origin,
         section: Some(program.section().to_string()),
+        pins,
     })
 }
 

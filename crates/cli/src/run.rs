@@ -95,6 +95,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         helpers,
         insns,
         origin,
+        pins,
     } = loaded.runnable()?;
     let origin = &origin;
     // `run` runs every program as a 'memory' program (r1 the buffer, r2 its length): what
@@ -120,6 +121,9 @@ pub fn run(args: &RunArgs) -> CliResult {
             };
             CliError::failed(format!("{origin} faulted{verification}: {e}"))
         })?;
+    if let Some(pins) = &pins {
+        pins.save()?;
+    }
     let r0 = format!("{:#x}", outcome.r0);
     if args.json {
         output::json(&RunJson {

@@ -202,6 +202,7 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         mut helpers,
         insns,
         origin,
+        pins,
     } = loaded.runnable()?;
     net::register(&mut helpers, kind, &runtime);
     // The verifier proved which instructions access the context; only those are
@@ -231,6 +232,9 @@ pub fn run(args: &TestRunArgs) -> CliResult {
                 packets.source
             ))
         })?;
+    if let Some(pins) = &pins {
+        pins.save()?;
+    }
     let trace = runtime.trace.take();
     let written = match &args.out {
         Some(path) => Some(write_out(path, kind, &packets, &results, &runtime.maps)?),

@@ -670,3 +670,35 @@ fn disasm_jited_lists_native_code_under_each_instruction() {
     let out = bpfkit(&["disasm", "hash.o", "--jited", "--raw"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn run_reuses_pinned_maps_and_writes_them_back() {
+    // pinned.c adds the 4 bytes of b[0..8] above 4 to big_bytes[0], which it creates as 0
+    // only if missing: 4 on the first run, 8 when the second finds the pinned map.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-pins");
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = [
+        "run",
+        "loader/pinned.o",
+        "--program",
+        "pinned_mem",
+        "--mem",
+        "loader/input.bin",
+        "--pin-dir",
+        dir.to_str().unwrap(),
+    ];
+    assert_eq!(success(&bpfkit(&args)), "0x4\n");
+    assert_eq!(success(&bpfkit(&args)), "0x8\n");
+    // The map commands read the same pin: key 0, value 8.
+    let dump = bpfkit(&[
+        "map",
+        "dump",
+        "big_bytes",
+        "--pin-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        success(&dump),
+        "key: 00 00 00 00  value: 08 00 00 00\nFound 1 element\n"
+    );
+}
