@@ -3,11 +3,12 @@
 
 use crate::error::{CliError, CliResult};
 use bpfkit_isa::{decode_program, Insn};
-use bpfkit_object::{Btf, Kconfig, MapDef, Object};
+use bpfkit_object::{Btf, Initial, Kconfig, MapDef, Object, BPF_MAP_TYPE_PROG_ARRAY};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::pin::PinDir;
 use bpfkit_vm::maps::MapTable;
-use bpfkit_vm::Helpers;
+use bpfkit_vm::maps::ProgramFd;
+use bpfkit_vm::{Engine, Helpers};
 use clap::{Args, ValueEnum};
 use std::io::Read;
 
@@ -104,17 +105,64 @@ impl LoadOptions {
     }
 }
 
-/// An object's pinned maps and the directory they are pinned in, to write back.
-pub struct Pins {
-    dir: PinDir,
+/// What finishes loading an object whose program arrays name programs (`.values`) or
+/// whose maps are pinned (`--pin-dir`): the object loaded whole, as libbpf loads it.
+pub struct ObjectSetup {
     loaded: bpfkit_object::Loaded,
+    pin_dir: Option<PinDir>,
 }
 
-impl Pins {
-    /// Writes the pinned maps' contents back to their pins.
-    pub fn save(&self) -> CliResult {
+impl ObjectSetup {
+    /// Whether program arrays name programs.
+    pub fn has_program_slots(&self) -> bool {
+        !self.loaded.program_slots.is_empty()
+    }
+
+    /// Prepares every program the object's program arrays name with `build` (their map
+    /// references resolved against `maps`) and stores their descriptors in the slots, as
+    /// libbpf does once it loaded them. The descriptors keep the programs loaded: hold
+    /// them for as long as the runs last.
+    pub fn fill_program_arrays(
+        &self,
+        maps: &MapTable,
+        build: impl Fn(&[Insn]) -> Result<Box<dyn Engine>, String>,
+    ) -> CliResult<Vec<(String, ProgramFd)>> {
+        let mut fds: Vec<(String, ProgramFd)> = Vec::new();
+        for slot in &self.loaded.program_slots {
+            if fds.iter().any(|(name, _)| *name == slot.program) {
+                continue;
+            }
+            let fail = |e: String| {
+                CliError::failed(format!(
+                    "program {} (for a program array): {e}",
+                    slot.program
+                ))
+            };
+            let program = self
+                .loaded
+                .program(&slot.program)
+                .map_err(|e| fail(e.to_string()))?;
+            let insns = maps
+                .relocate(&program.insns)
+                .map_err(|e| fail(e.to_string()))?;
+            fds.push((
+                slot.program.clone(),
+                build(&insns).map_err(fail)?.program_fd(),
+            ));
+        }
         self.loaded
-            .save_pins(&self.dir)
+            .fill_program_arrays(|name| fds.iter().find(|(n, _)| n == name).map(|(_, fd)| fd.fd()))
+            .map_err(|e| CliError::failed(e.to_string()))?;
+        Ok(fds)
+    }
+
+    /// Writes the pinned maps' contents back to their pins, with `--pin-dir`.
+    pub fn save_pins(&self) -> CliResult {
+        let Some(dir) = &self.pin_dir else {
+            return Ok(());
+        };
+        self.loaded
+            .save_pins(dir)
             .map_err(|e| CliError::failed(format!("cannot write the pinned maps back: {e}")))
     }
 }
@@ -214,8 +262,8 @@ pub struct Loaded {
     pub origin: String,
     /// The ELF section the program came from (its type, by libbpf's conventions).
     pub section: Option<String>,
-    /// The pinned maps, with `--pin-dir`.
-    pub pins: Option<Pins>,
+    /// For an object with program arrays to fill or pinned maps: the rest of its load.
+    pub setup: Option<ObjectSetup>,
 }
 
 /// Loads the program `input` holds in `format`; `selector` picks one from an ELF object,
@@ -242,7 +290,7 @@ pub fn load_program(
             map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
-            pins: None,
+            setup: None,
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
@@ -250,7 +298,7 @@ pub fn load_program(
             map_defs: Vec::new(),
             origin: input.name.clone(),
             section: None,
-            pins: None,
+            setup: None,
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
     }
@@ -267,8 +315,8 @@ pub struct Runnable {
     pub insns: Vec<Insn>,
     /// Where the program came from, as [`Loaded::origin`].
     pub origin: String,
-    /// The pinned maps, as [`Loaded::pins`].
-    pub pins: Option<Pins>,
+    /// As [`Loaded::setup`].
+    pub setup: Option<ObjectSetup>,
 }
 
 impl Loaded {
@@ -286,7 +334,7 @@ impl Loaded {
             helpers,
             insns,
             origin: self.origin,
-            pins: self.pins,
+            setup: self.setup,
         })
     }
 }
@@ -394,15 +442,25 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
         .insns()
         .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
     let map_error = |e| CliError::failed(format!("cannot load the maps of {}: {e}", input.name));
-    let (maps, pins) = match &options.pin_dir {
-        // As libbpf's load with a pin root path: every program of the object is linked.
-        Some(dir) => {
-            let dir =
-                PinDir::open(dir).map_err(|e| CliError::input(format!("--pin-dir {dir}: {e}")))?;
-            let loaded = object.load_pinned(&dir).map_err(map_error)?;
-            (loaded.maps.clone(), Some(Pins { dir, loaded }))
+    let pin_dir = options
+        .pin_dir
+        .as_deref()
+        .map(|dir| PinDir::open(dir).map_err(|e| CliError::input(format!("--pin-dir {dir}: {e}"))))
+        .transpose()?;
+    let program_slots = object
+        .maps()
+        .iter()
+        .any(|d| d.map_type == BPF_MAP_TYPE_PROG_ARRAY && matches!(d.initial, Initial::Slots(_)));
+    let (maps, setup) = if pin_dir.is_some() || program_slots {
+        // As libbpf loads an object: every program of it is linked.
+        let loaded = match &pin_dir {
+            Some(dir) => object.load_pinned(dir),
+            None => object.load(),
         }
-        None => (object.create_maps().map_err(map_error)?, None),
+        .map_err(map_error)?;
+        (loaded.maps.clone(), Some(ObjectSetup { loaded, pin_dir }))
+    } else {
+        (object.create_maps().map_err(map_error)?, None)
     };
     Ok(Loaded {
         insns,
@@ -410,7 +468,7 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
         map_defs: object.maps().to_vec(),
         origin,
         section: Some(program.section().to_string()),
-        pins,
+        setup,
     })
 }
 

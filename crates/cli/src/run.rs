@@ -95,7 +95,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         helpers,
         insns,
         origin,
-        pins,
+        setup,
     } = loaded.runnable()?;
     let origin = &origin;
     // `run` runs every program as a 'memory' program (r1 the buffer, r2 its length): what
@@ -112,6 +112,14 @@ pub fn run(args: &RunArgs) -> CliResult {
     if let Some(budget) = args.budget {
         vm.set_budget(budget);
     }
+    // The programs the object's program arrays name, prepared for the same engine (with
+    // every check: they were not verified), held while the runs last.
+    let _slot_programs = match &setup {
+        Some(setup) => setup.fill_program_arrays(&runtime.maps, |insns| {
+            args.engine.build(insns, &helpers, None)
+        })?,
+        None => Vec::new(),
+    };
     let (outcome, elapsed) =
         run_repeated(vm.as_mut(), &runtime, &memory, args.repeat).map_err(|e| {
             let verification = if args.no_verify {
@@ -121,8 +129,8 @@ pub fn run(args: &RunArgs) -> CliResult {
             };
             CliError::failed(format!("{origin} faulted{verification}: {e}"))
         })?;
-    if let Some(pins) = &pins {
-        pins.save()?;
+    if let Some(setup) = &setup {
+        setup.save_pins()?;
     }
     let r0 = format!("{:#x}", outcome.r0);
     if args.json {

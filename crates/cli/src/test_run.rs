@@ -202,8 +202,13 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         mut helpers,
         insns,
         origin,
-        pins,
+        setup,
     } = loaded.runnable()?;
+    if setup.as_ref().is_some_and(|s| s.has_program_slots()) {
+        return Err(CliError::failed(format!(
+            "{origin}: program arrays with initial values (`.values`) are not supported by test-run yet; bpfkit run takes them"
+        )));
+    }
     net::register(&mut helpers, kind, &runtime);
     // The verifier proved which instructions access the context; only those are
     // rewritten to bpfkit's own context layout, as the kernel's convert_ctx_accesses does.
@@ -232,8 +237,8 @@ pub fn run(args: &TestRunArgs) -> CliResult {
                 packets.source
             ))
         })?;
-    if let Some(pins) = &pins {
-        pins.save()?;
+    if let Some(setup) = &setup {
+        setup.save_pins()?;
     }
     let trace = runtime.trace.take();
     let written = match &args.out {

@@ -702,3 +702,25 @@ fn run_reuses_pinned_maps_and_writes_them_back() {
         "key: 00 00 00 00  value: 08 00 00 00\nFound 1 element\n"
     );
 }
+
+#[test]
+fn run_fills_program_arrays_from_the_objects_values() {
+    // crates/vm/tests/calls/tail_calls.c, whose comments derive each result: tc_limit
+    // reaches the limit of 33 tail calls, tc_chain gives 11, tc_from_sub 142 (the tail
+    // call replaces the subprogram's frame), on both engines.
+    let object = "../crates/vm/tests/calls/tail_calls.o";
+    for engine in ["interp", "jit"] {
+        for (program, expected) in [
+            ("tc_limit", "0x21"),
+            ("tc_chain", "0xb"),
+            ("tc_from_sub", "0x8e"),
+        ] {
+            let out = bpfkit(&["run", object, "--program", program, "--engine", engine]);
+            assert_eq!(
+                success(&out),
+                format!("{expected}\n"),
+                "{program} on {engine}"
+            );
+        }
+    }
+}
