@@ -395,7 +395,7 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
                     .map_err(|e| CliError::input(format!("cannot read {path}: {e}")))?;
                 let mut config = Kconfig::parse(&text)
                     .map_err(|e| CliError::input(format!("{path}: {e}")))?;
-                config.kernel_version = Kconfig::host().ok().and_then(|h| h.kernel_version);
+                config.kernel_version = Kconfig::host_kernel_version();
                 config
             }
             None => Kconfig::host().map_err(|e| {

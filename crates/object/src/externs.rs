@@ -211,12 +211,7 @@ impl Kconfig {
     /// The running kernel's configuration and version, where libbpf finds them:
     /// `/boot/config-$(uname -r)`, else `/proc/config.gz`; the version from `uname -r`.
     pub fn host() -> Result<Kconfig, ObjectError> {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| {
-            ObjectError::Kconfig {
-                line: 0,
-                reason: format!("cannot read /proc/sys/kernel/osrelease: {e}"),
-            }
-        })?;
+        let release = host_release()?;
         let release = release.trim();
         let boot = format!("/boot/config-{release}");
         let text = match std::fs::read_to_string(&boot) {
@@ -231,10 +226,25 @@ impl Kconfig {
         Ok(config)
     }
 
+    /// The running kernel's version (`KERNEL_VERSION` of `uname -r`), without reading its
+    /// configuration: what `LINUX_KERNEL_VERSION` gets with a configuration of another
+    /// origin, as libbpf does with an extra kconfig.
+    pub fn host_kernel_version() -> Option<u32> {
+        parse_release(host_release().ok()?.trim())
+    }
+
     /// The value of option `name` (`CONFIG_...`), as written in the configuration.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.options.get(name).map(String::as_str)
     }
+}
+
+/// The running kernel's release string (`uname -r`), with its newline.
+fn host_release() -> Result<String, ObjectError> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| ObjectError::Kconfig {
+        line: 0,
+        reason: format!("cannot read /proc/sys/kernel/osrelease: {e}"),
+    })
 }
 
 /// `major.minor.patch` at the start of a kernel release string (`6.1.0-13-amd64`).
