@@ -3,7 +3,6 @@
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Loaded, Selector};
 use crate::output;
-use bpfkit_object::MapDef;
 use bpfkit_verifier::{verify, MapSpec, ProgType, Rejection, Verified, VerifierOptions};
 use clap::Args;
 use serde::Serialize;
@@ -159,22 +158,10 @@ pub(crate) fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
                     .map_defs
                     .get(i)
                     .and_then(|d| d.inner.as_deref())
-                    .map(|d| Box::new(def_spec(d))),
+                    .map(|d| Box::new(d.verifier_spec())),
             }
         })
         .collect()
-}
-
-/// The verifier's view of a map definition.
-fn def_spec(def: &MapDef) -> MapSpec {
-    MapSpec {
-        fd: None,
-        map_type: def.map_type,
-        key_size: def.key_size,
-        value_size: def.value_size,
-        max_entries: def.max_entries,
-        inner: def.inner.as_deref().map(|d| Box::new(def_spec(d))),
-    }
 }
 
 /// Verifies a program `bpfkit run` is about to run, for the type `--type` names, or its

@@ -60,6 +60,19 @@ pub enum Initial {
 }
 
 impl MapDef {
+    /// What the verifier needs to know of the map (and of the maps a map of maps holds).
+    #[cfg(feature = "verifier")]
+    pub fn verifier_spec(&self) -> bpfkit_verifier::MapSpec {
+        bpfkit_verifier::MapSpec {
+            fd: None,
+            map_type: self.map_type,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            max_entries: self.max_entries,
+            inner: self.inner.as_deref().map(|d| Box::new(d.verifier_spec())),
+        }
+    }
+
     /// Whether the map is global data (an array holding a section).
     pub fn is_global_data(&self) -> bool {
         self.map_type == BPF_MAP_TYPE_ARRAY && !matches!(self.section.as_str(), ".maps" | "maps")

@@ -15,9 +15,9 @@ mod common;
 
 use bpfkit_isa::Insn;
 use bpfkit_kernel::Program;
-use bpfkit_object::{kernel_code, Object};
+use bpfkit_object::{kernel_code, MapDef, Object};
 use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{fixtures_dir, kernel_type, spec};
+use common::{fixtures_dir, kernel_type};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::rc::Rc;
 
@@ -94,7 +94,12 @@ fn bench(c: &mut Criterion) {
     }
     for case in cases() {
         let opts = VerifierOptions {
-            maps: case.object.maps().iter().map(spec).collect(),
+            maps: case
+                .object
+                .maps()
+                .iter()
+                .map(MapDef::verifier_spec)
+                .collect(),
             ..VerifierOptions::default()
         };
         let verified = verify(&case.insns, case.prog_type, &opts).expect("the corpus verifies");

@@ -12,9 +12,9 @@
 
 mod common;
 
-use bpfkit_object::Object;
+use bpfkit_object::{MapDef, Object};
 use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{fixtures_dir, kernel_type, kernel_verdict, spec};
+use common::{fixtures_dir, kernel_type, kernel_verdict};
 
 #[test]
 fn every_program_is_accepted_by_bpfkit_and_the_kernel() {
@@ -35,7 +35,7 @@ fn every_program_is_accepted_by_bpfkit_and_the_kernel() {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let object = Object::parse(&std::fs::read(path).unwrap()).expect("object parses");
         let opts = VerifierOptions {
-            maps: object.maps().iter().map(spec).collect(),
+            maps: object.maps().iter().map(MapDef::verifier_spec).collect(),
             ..VerifierOptions::default()
         };
         for program in object.programs() {

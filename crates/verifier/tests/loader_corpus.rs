@@ -11,9 +11,9 @@
 
 mod common;
 
-use bpfkit_object::{Btf, Kconfig, Object};
+use bpfkit_object::{Btf, Kconfig, MapDef, Object};
 use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{fixtures_dir, kernel_type, kernel_verdict, spec};
+use common::{fixtures_dir, kernel_type, kernel_verdict};
 
 /// Every object of the corpus, as `(path relative to fixtures/, bytes)`, sorted.
 fn objects() -> Vec<(String, Vec<u8>)> {
@@ -65,7 +65,7 @@ fn the_kernel_accepted_loader_corpus_is_accepted() {
             }
         }
         let opts = VerifierOptions {
-            maps: object.maps().iter().map(spec).collect(),
+            maps: object.maps().iter().map(MapDef::verifier_spec).collect(),
             ..VerifierOptions::default()
         };
         // The kernel's verdict on each XDP program, by the name of the core it runs.

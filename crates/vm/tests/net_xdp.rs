@@ -79,14 +79,7 @@ fn bpfkit_program<E: Engine>(
         maps: object
             .maps()
             .iter()
-            .map(|d| bpfkit_verifier::MapSpec {
-                fd: None,
-                map_type: d.map_type,
-                key_size: d.key_size,
-                value_size: d.value_size,
-                max_entries: d.max_entries,
-                inner: None,
-            })
+            .map(bpfkit_object::MapDef::verifier_spec)
             .collect(),
         ..VerifierOptions::default()
     };

@@ -4,24 +4,11 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use bpfkit_kernel::KernelError;
-use bpfkit_object::{KernelLoadError, MapDef, Object};
-use bpfkit_verifier::MapSpec;
+use bpfkit_object::{KernelLoadError, Object};
 use std::path::PathBuf;
 
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// The verifier's view of a map definition (and of the maps a map of maps holds).
-pub fn spec(def: &MapDef) -> MapSpec {
-    MapSpec {
-        fd: None,
-        map_type: def.map_type,
-        key_size: def.key_size,
-        value_size: def.value_size,
-        max_entries: def.max_entries,
-        inner: def.inner.as_deref().map(|d| Box::new(spec(d))),
-    }
 }
 
 /// The kernel's program type for a bpfkit type name, where bpfkit-kernel loads it.
