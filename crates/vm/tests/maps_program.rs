@@ -4,7 +4,7 @@
 use bpfkit_isa::{AluOp, AtomicOp, Insn, JmpCond, LddwKind, Operand, Reg, Size, Width};
 use bpfkit_vm::helpers::linux::{self, id, Runtime};
 use bpfkit_vm::maps::{self, Map, MapSpec, MapTable, MapType, BPF_ANY};
-use bpfkit_vm::{Helpers, Interpreter, Invocation, Memory};
+use bpfkit_vm::{Access, Fault, Helpers, Interpreter, Invocation, Memory};
 use std::sync::Arc;
 
 // A few instruction builders, named after the assembly they stand for.
@@ -211,7 +211,9 @@ fn direct_value_access_reads_an_array_value() {
 
 #[test]
 fn value_pointer_is_bounded_to_map_memory() {
-    // Reading far past the value faults instead of touching other memory.
+    // Reading far past the value faults instead of touching other memory. 1 GiB past it:
+    // a few KiB past could land in another region of the run (its stack is a heap
+    // allocation too, wherever the allocator put it), which the program may read.
     let map = maps::create(&MapSpec::new(MapType::Hash, 4, 8, 4)).unwrap();
     map.update(&1u32.to_ne_bytes(), &[0; 8], BPF_ANY).unwrap();
     let mut table = MapTable::new();
@@ -220,12 +222,25 @@ fn value_pointer_is_bounded_to_map_memory() {
         mov(R2, R1),
         map_idx(R1, 0),
         call(id::MAP_LOOKUP_ELEM),
-        ldx(Size::DW, R0, R0, 4096),
+        addi(R0, 1 << 30),
+        ldx(Size::DW, R0, R0, 0),
         Insn::Exit,
     ];
     let (mut vm, _) = prepare(table, &prog);
     let mut mem = 1u32.to_ne_bytes();
-    assert!(vm.run_mem(&mut mem).is_err());
+    let err = vm.run_mem(&mut mem).unwrap_err();
+    assert!(
+        matches!(
+            err.fault,
+            Fault::OutOfBounds {
+                size: 8,
+                access: Access::Read,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.pc, 5, "the load faults");
 }
 
 #[test]
