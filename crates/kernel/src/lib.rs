@@ -27,7 +27,7 @@ mod sys;
 #[cfg(target_os = "linux")]
 pub use error::{Errno, KernelError};
 #[cfg(target_os = "linux")]
-pub use map::{possible_cpus, Entry, KernelMap};
+pub use map::{possible_cpus, Entry, KernelMap, MapBtf};
 #[cfg(target_os = "linux")]
 pub use program::{available, KernelBtf, ProgType, Program, ProgramBtf, TestRun, TestRunResult};
 

@@ -16,6 +16,7 @@ const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_MAP_DELETE_ELEM: u32 = 3;
 const BPF_MAP_GET_NEXT_KEY: u32 = 4;
 const BPF_MAP_LOOKUP_AND_DELETE_ELEM: u32 = 21;
+const BPF_MAP_FREEZE: u32 = 22;
 
 /// Map types whose values user space sees once per possible CPU.
 const PERCPU_TYPES: [u32; 3] = [5, 6, 10];
@@ -45,6 +46,27 @@ const _: () = assert!(std::mem::size_of::<MapCreateAttr>() == 72);
 
 // SAFETY: no pointers.
 unsafe impl Attr for MapCreateAttr {}
+
+/// The `BPF_MAP_FREEZE` member of `union bpf_attr`.
+#[repr(C)]
+struct MapFdAttr {
+    map_fd: u32,
+}
+
+// SAFETY: no pointers.
+unsafe impl Attr for MapFdAttr {}
+
+/// The BTF types of a map's key and value (`btf_fd`, `btf_key_type_id`,
+/// `btf_value_type_id`), from which the kernel learns of special fields in the value,
+/// such as a `struct bpf_spin_lock`.
+#[derive(Clone, Copy, Debug)]
+pub struct MapBtf<'a> {
+    /// The BTF holding the types ([`crate::KernelBtf`]).
+    pub btf: BorrowedFd<'a>,
+    /// The key's type id; 0 for none.
+    pub key_type: u32,
+    pub value_type: u32,
+}
 
 /// The map element commands' member of `union bpf_attr`.
 #[repr(C)]
@@ -123,7 +145,7 @@ impl KernelMap {
         flags: u32,
         inner: Option<BorrowedFd<'_>>,
     ) -> Result<KernelMap, Errno> {
-        let mut attr = MapCreateAttr {
+        Self::create_from(MapCreateAttr {
             map_type,
             key_size,
             value_size,
@@ -131,7 +153,33 @@ impl KernelMap {
             map_flags: flags,
             inner_map_fd: inner.map_or(0, |fd| fd.as_raw_fd() as u32),
             ..MapCreateAttr::default()
-        };
+        })
+    }
+
+    /// `BPF_MAP_CREATE` with the BTF types of the key and value.
+    pub fn create_with_btf(
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        flags: u32,
+        btf: MapBtf<'_>,
+    ) -> Result<KernelMap, Errno> {
+        Self::create_from(MapCreateAttr {
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            map_flags: flags,
+            btf_fd: btf.btf.as_raw_fd() as u32,
+            btf_key_type_id: btf.key_type,
+            btf_value_type_id: btf.value_type,
+            ..MapCreateAttr::default()
+        })
+    }
+
+    fn create_from(mut attr: MapCreateAttr) -> Result<KernelMap, Errno> {
+        let (map_type, key_size, value_size) = (attr.map_type, attr.key_size, attr.value_size);
         let fd = bpf(BPF_MAP_CREATE, &mut attr)?;
         // SAFETY: BPF_MAP_CREATE returned a new file descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
@@ -145,6 +193,15 @@ impl KernelMap {
             key_size: key_size as usize,
             value_size,
         })
+    }
+
+    /// `BPF_MAP_FREEZE`: user space may no longer write the map, so that the verifier may
+    /// trust the contents of a map programs only read (`BPF_F_RDONLY_PROG`).
+    pub fn freeze(&self) -> Result<(), Errno> {
+        let mut attr = MapFdAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+        };
+        bpf(BPF_MAP_FREEZE, &mut attr).map(drop)
     }
 
     /// Bytes of a value as user space reads and writes it.
