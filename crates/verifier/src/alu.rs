@@ -242,6 +242,24 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Map `map`, if the program type may use it: socket filters and tracing programs
+    /// may not use maps whose values hold a spin lock (`check_map_prog_compatibility`).
+    fn usable_map(&self, map: u32) -> Result<u32, Fail> {
+        if self.maps[map as usize].spin_lock.is_some() {
+            // BPF_PROG_TYPE_SOCKET_FILTER; KPROBE, TRACEPOINT, PERF_EVENT, RAW_TRACEPOINT
+            // and RAW_TRACEPOINT_WRITABLE (`is_tracing_prog_type`).
+            let what = match self.prog.kernel_id {
+                1 => Some("socket filter"),
+                2 | 5 | 7 | 17 | 24 => Some("tracing"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                return fail(ErrorKind::SpinLockProgType { what }, &[]);
+            }
+        }
+        Ok(map)
+    }
+
     pub(crate) fn check_lddw(
         &mut self,
         st: &mut State,
@@ -266,11 +284,11 @@ impl Checker<'_> {
                 RegState::scalar(Scalar::constant(bpfkit_isa::Insn::imm64(imm, next_imm)))
             }
             LddwKind::MapFd | LddwKind::MapIdx => RegState {
-                map: map_by(kind == LddwKind::MapFd)?,
+                map: self.usable_map(map_by(kind == LddwKind::MapFd)?)?,
                 ..RegState::pointer(RegType::ConstPtrToMap)
             },
             LddwKind::MapValue | LddwKind::MapIdxValue => {
-                let map = map_by(kind == LddwKind::MapValue)?;
+                let map = self.usable_map(map_by(kind == LddwKind::MapValue)?)?;
                 RegState {
                     map,
                     off: next_imm,

@@ -6,10 +6,11 @@
 use crate::bounds::Scalar;
 use crate::check::{fail, Checker, Fail, Next, MAX_CALL_FRAMES};
 use crate::error::ErrorKind;
+use crate::format;
 use crate::helpers::{self, Arg, HelperProto, Ret};
 use crate::mem::Stored;
 use crate::progtype::Entry;
-use crate::state::{Frame, RegState, RegType, State};
+use crate::state::{Frame, RegState, RegType, SpinLock, State};
 use crate::tnum::Tnum;
 use bpfkit_isa::Reg;
 
@@ -31,6 +32,10 @@ struct Seen {
     alloc_size: Option<u32>,
     /// The reference the helper releases.
     released: Option<u32>,
+    /// The spin lock a `bpf_spin_lock` or `bpf_spin_unlock` argument names.
+    lock: Option<SpinLock>,
+    /// A constant string argument's bytes, up to its NUL.
+    string: Option<Vec<u8>>,
 }
 
 impl Checker<'_> {
@@ -42,11 +47,8 @@ impl Checker<'_> {
     /// The prototype of helper `id`: the embedder's first, then Linux's, which the program
     /// type must allow.
     fn helper(&self, id: i32) -> Result<HelperProto, Fail> {
-        let unknown = || match helpers::UNVERIFIED.iter().find(|(n, _)| *n as i32 == id) {
-            Some((_, why)) => Fail::new(ErrorKind::Unsupported(why), &[]),
-            None => Fail::new(ErrorKind::UnknownHelper { id }, &[]),
-        };
-        let p = *helpers::resolve(&self.opts.helpers, id).ok_or_else(unknown)?;
+        let p = *helpers::resolve(&self.opts.helpers, id)
+            .ok_or(Fail::new(ErrorKind::UnknownHelper { id }, &[]))?;
         if !self.is_embedders(p.id) && !self.prog.allows_helper(p.id) {
             return fail(
                 ErrorKind::HelperNotAllowed {
@@ -65,11 +67,19 @@ impl Checker<'_> {
         pc: usize,
         id: i32,
     ) -> Result<Next, Fail> {
+        // Only the unlock may be called under a lock (`do_check`, before anything else).
+        if st.lock.is_some() && id != helpers::ids::SPIN_UNLOCK as i32 {
+            return fail(ErrorKind::CallWhileLocked, &[]);
+        }
         let proto = self.helper(id)?;
         let mut seen = Seen::default();
         for (i, &arg) in proto.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).expect("r1..r5");
             self.check_arg(st, &proto, i, r, arg, &mut seen)?;
+        }
+        self.check_lock_change(st, proto.id, seen.lock)?;
+        if let (helpers::ids::SNPRINTF, Some(fmt)) = (proto.id, &seen.string) {
+            check_snprintf_format(st, fmt)?;
         }
         if let Some(m) = seen.map {
             let map_type = self.maps[m as usize].map_type;
@@ -327,6 +337,30 @@ impl Checker<'_> {
                     &[r],
                 ),
             },
+            Arg::SpinLock => {
+                if reg.ty != RegType::MapValue {
+                    return wrong("map_value");
+                }
+                let Some(var) = reg.var.as_const() else {
+                    return fail(ErrorKind::SpinLockVarOffset { reg: r }, &[r]);
+                };
+                let Some(lock) = self.maps[reg.map as usize].spin_lock else {
+                    return fail(ErrorKind::SpinLockMissing { reg: r }, &[r]);
+                };
+                let off = reg.off as i64 + var as i64;
+                if off != lock as i64 {
+                    return fail(ErrorKind::SpinLockWrongOffset { reg: r, off, lock }, &[r]);
+                }
+                seen.lock = Some(SpinLock {
+                    map: reg.map,
+                    id: reg.id,
+                });
+                Ok(())
+            }
+            Arg::ConstStr => {
+                seen.string = Some(self.const_str(st, r, reg)?);
+                Ok(())
+            }
             Arg::RingbufRecord => {
                 if reg.ty != RegType::RingbufMem {
                     return wrong("ringbuf_mem");
@@ -337,6 +371,76 @@ impl Checker<'_> {
                 seen.released = Some(reg.id);
                 Ok(())
             }
+        }
+    }
+
+    /// Takes or releases the lock a `bpf_spin_lock` or `bpf_spin_unlock` names
+    /// (`process_spin_lock`), unlocked by the pointer that locked it. One lock at a time:
+    /// a second `bpf_spin_lock` is a call under a lock, refused before its arguments.
+    fn check_lock_change(
+        &self,
+        st: &mut State,
+        id: u32,
+        named: Option<SpinLock>,
+    ) -> Result<(), Fail> {
+        match id {
+            helpers::ids::SPIN_LOCK => st.lock = named,
+            helpers::ids::SPIN_UNLOCK => {
+                match st.lock {
+                    None => return fail(ErrorKind::SpinUnlockWithoutLock, &[Reg::R1]),
+                    Some(held) if Some(held) != named => {
+                        return fail(ErrorKind::SpinUnlockOther, &[Reg::R1])
+                    }
+                    Some(_) => {}
+                }
+                st.lock = None;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A constant string argument (`ARG_PTR_TO_CONST_STR`): in a frozen read-only map's
+    /// value at a constant offset, NUL-terminated before the value's end. Returns its
+    /// bytes before the NUL.
+    fn const_str(&mut self, st: &mut State, r: Reg, reg: RegState) -> Result<Vec<u8>, Fail> {
+        if reg.ty != RegType::MapValue {
+            let kind = ErrorKind::ArgType {
+                reg: r,
+                what: reg.ty.name(),
+                expected: "map_value",
+            };
+            return fail(kind, &[r]);
+        }
+        let map = &self.maps[reg.map as usize];
+        let (value_size, direct) = (
+            map.value_size,
+            map.map_type == helpers::map_types::ARRAY && map.max_entries == 1,
+        );
+        let Some(contents) = map.frozen.clone() else {
+            return fail(ErrorKind::ConstStrNotReadonly { reg: r }, &[r]);
+        };
+        let Some(var) = reg.var.as_const() else {
+            return fail(ErrorKind::ConstStrVarOffset { reg: r }, &[r]);
+        };
+        if !direct {
+            return fail(ErrorKind::ConstStrNoDirectAccess { reg: r }, &[r]);
+        }
+        // The bytes from the pointer to the value's end must be readable
+        // (`check_map_access` of `value_size - off` bytes).
+        let size = value_size as i64 - reg.off as i64;
+        let access_ok = size > 0 && self.access(st, r, reg, 0, size as usize, None).is_ok();
+        let off = reg.off as i64 + var as i64;
+        if !access_ok || off < 0 || off >= value_size as i64 {
+            let size = size.max(0) as u64;
+            return fail(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]);
+        }
+        // Bytes past the contents a loader gave are zeros, as in the created map.
+        let mut value = contents;
+        value.resize(value_size as usize, 0);
+        match value[off as usize..].iter().position(|&b| b == 0) {
+            Some(len) => Ok(value[off as usize..off as usize + len].to_vec()),
+            None => fail(ErrorKind::ConstStrUnterminated { reg: r }, &[r]),
         }
     }
 
@@ -385,18 +489,24 @@ impl Checker<'_> {
                     return Ok(());
                 }
                 for b in 0..size as i64 {
-                    self.access(st, r, reg, b, 1, None)
-                        .map_err(|f| match f.kind {
-                            ErrorKind::StackUninitRead { off, .. } => Fail::new(
-                                ErrorKind::ArgUninitStack {
-                                    reg: r,
-                                    off: off - b,
-                                    size: size as usize,
-                                },
-                                &[r],
-                            ),
-                            _ => Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]),
-                        })?;
+                    match self.access(st, r, reg, b, 1, None) {
+                        // The helper reads a spilled register's bytes, which a privileged
+                        // loader may hand it even when they are a pointer (as the kernel
+                        // allows with `allow_ptr_leaks`): `%s` arguments of bpf_snprintf.
+                        Err(f) if matches!(f.kind, ErrorKind::PartialFill { .. }) => continue,
+                        other => other,
+                    }
+                    .map_err(|f| match f.kind {
+                        ErrorKind::StackUninitRead { off, .. } => Fail::new(
+                            ErrorKind::ArgUninitStack {
+                                reg: r,
+                                off: off - b,
+                                size: size as usize,
+                            },
+                            &[r],
+                        ),
+                        _ => Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]),
+                    })?;
                 }
                 Ok(())
             }
@@ -408,7 +518,11 @@ impl Checker<'_> {
                 let stored = write.then_some(Stored::Unknown);
                 self.access(st, r, reg, 0, size as usize, stored)
                     .map(|_| ())
-                    .map_err(|_| Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]))
+                    .map_err(|f| match f.kind {
+                        // The map's own rules, which the kernel's helper accesses keep.
+                        ErrorKind::SpinLockAccess | ErrorKind::ReadOnlyMapWrite { .. } => f,
+                        _ => Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]),
+                    })
             }
             ty => fail(
                 ErrorKind::ArgType {
@@ -468,6 +582,10 @@ impl Checker<'_> {
             }
             return Ok(Next::Goto(callee.callsite + 1));
         }
+        if st.lock.is_some() {
+            let what = "BPF_EXIT instruction in main prog";
+            return fail(ErrorKind::LockedRegion { what }, &[]);
+        }
         let r0 = self.read_reg(st, Reg::R0)?;
         if r0.ty != RegType::Scalar {
             return fail(ErrorKind::ReturnsPointer { what: r0.ty.name() }, &[Reg::R0]);
@@ -482,4 +600,15 @@ impl Checker<'_> {
         }
         Ok(Next::Done)
     }
+}
+
+/// `bpf_snprintf`'s format against its arguments (`check_bpf_snprintf_call`): `data_len`
+/// (r5) must be a multiple of 8, and its known bits give the number of arguments the
+/// format's conversions may take.
+fn check_snprintf_format(st: &State, fmt: &[u8]) -> Result<(), Fail> {
+    let len = st.reg(Reg::R5).var.var_off.value;
+    if !len.is_multiple_of(8) {
+        return fail(ErrorKind::FormatDataLen { len }, &[Reg::R5]);
+    }
+    format::check(fmt, len / 8).or_else(|why| fail(ErrorKind::BadFormat { why }, &[Reg::R3]))
 }

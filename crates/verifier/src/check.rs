@@ -219,6 +219,7 @@ impl<'a> Checker<'a> {
             frames: vec![frame],
             buffer_len,
             refs: Vec::new(),
+            lock: None,
         }
     }
 

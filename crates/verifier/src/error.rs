@@ -187,6 +187,48 @@ pub enum ErrorKind {
     LdAbsNotAllowed,
     /// `LD_ABS`/`LD_IND` with r6 not the context.
     LdAbsNeedsCtx,
+
+    // Spin locks (`process_spin_lock`) and constant strings (`ARG_PTR_TO_CONST_STR`,
+    // `check_bpf_snprintf_call`).
+    /// A map whose value holds a `struct bpf_spin_lock`, used by a program type the
+    /// kernel refuses it to (`check_map_prog_compatibility`).
+    SpinLockProgType { what: &'static str },
+    /// `bpf_spin_lock`'s argument at a variable offset.
+    SpinLockVarOffset { reg: Reg },
+    /// `bpf_spin_lock`'s argument in a map whose value has no lock.
+    SpinLockMissing { reg: Reg },
+    /// `bpf_spin_lock`'s argument not at the value's lock.
+    SpinLockWrongOffset { reg: Reg, off: i64, lock: u32 },
+    /// `bpf_spin_unlock` with no lock held.
+    SpinUnlockWithoutLock,
+    /// `bpf_spin_unlock` of another lock than the one held.
+    SpinUnlockOther,
+    /// A helper call (other than `bpf_spin_unlock`) while a lock is held.
+    CallWhileLocked,
+    /// An instruction that may not run while a lock is held: the program's exit, a
+    /// legacy packet load.
+    LockedRegion { what: &'static str },
+    /// A load, store or helper access touching the lock itself.
+    SpinLockAccess,
+    /// A write into a map programs may only read.
+    ReadOnlyMapWrite {
+        off: i64,
+        size: usize,
+        value_size: u32,
+    },
+    /// A constant string argument in a map that is not frozen and read-only.
+    ConstStrNotReadonly { reg: Reg },
+    /// A constant string argument at a variable offset.
+    ConstStrVarOffset { reg: Reg },
+    /// A constant string argument in a map without direct value access (only
+    /// single-element arrays have it).
+    ConstStrNoDirectAccess { reg: Reg },
+    /// A constant string argument with no NUL before the value's end.
+    ConstStrUnterminated { reg: Reg },
+    /// `bpf_snprintf`'s `data_len` is not a multiple of 8.
+    FormatDataLen { len: u64 },
+    /// `bpf_snprintf`'s format is one `bpf_bprintf_prepare` refuses.
+    BadFormat { why: String },
 }
 
 /// "1 byte", "4 bytes".
@@ -382,6 +424,36 @@ impl ErrorKind {
                 "BPF_LD_[ABS|IND] instructions not allowed for this program type".into()
             }
             LdAbsNeedsCtx => "at the time of BPF_LD_ABS|IND R6 != pointer to skb".into(),
+            SpinLockProgType { what } => format!("{what} progs cannot use bpf_spin_lock yet"),
+            SpinLockVarOffset { reg } => format!(
+                "R{} doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
+                reg.num()
+            ),
+            SpinLockMissing { .. } => "map has no valid bpf_spin_lock".into(),
+            SpinLockWrongOffset { off, lock, .. } => {
+                format!("off {off} doesn't point to 'struct bpf_spin_lock' that is at {lock}")
+            }
+            SpinUnlockWithoutLock => "bpf_spin_unlock without taking a lock".into(),
+            SpinUnlockOther => "bpf_spin_unlock of different lock".into(),
+            CallWhileLocked => "function calls are not allowed while holding a lock".into(),
+            LockedRegion { what } => {
+                format!("{what} cannot be used inside bpf_spin_lock-ed region")
+            }
+            SpinLockAccess => "bpf_spin_lock cannot be accessed directly by load/store".into(),
+            ReadOnlyMapWrite {
+                off,
+                size,
+                value_size,
+            } => format!("write into map forbidden, value_size={value_size} off={off} size={size}"),
+            ConstStrNotReadonly { reg } => {
+                format!("R{} does not point to a readonly map'", reg.num())
+            }
+            ConstStrVarOffset { reg } => format!("R{} is not a constant address'", reg.num()),
+            ConstStrNoDirectAccess { .. } => "direct value access on string failed".into(),
+            ConstStrUnterminated { .. } => "string is not zero-terminated".into(),
+            // The kernel refuses it with -EINVAL and no message.
+            FormatDataLen { len } => format!("data_len {len} is not a multiple of 8"),
+            BadFormat { .. } => "Invalid format string".into(),
         }
     }
 
@@ -456,6 +528,22 @@ impl ErrorKind {
             CallbackReturn => "the callback must return 0 (go on) or 1 (stop)".into(),
             LdAbsNotAllowed => "legacy packet loads (LD_ABS/LD_IND) exist only for socket filters and tc".into(),
             LdAbsNeedsCtx => "legacy packet loads need the context in r6".into(),
+            SpinLockProgType { what } => format!("{what} programs may not use a map whose value holds a bpf_spin_lock"),
+            SpinLockVarOffset { reg } => format!("{reg} points a variable distance into the map value; bpf_spin_lock needs the lock's constant place"),
+            SpinLockMissing { reg } => format!("the map value {reg} points to has no struct bpf_spin_lock in its BTF type"),
+            SpinLockWrongOffset { reg, off, lock } => format!("{reg} points to offset {off} of the map value, but its struct bpf_spin_lock is at offset {lock}"),
+            SpinUnlockWithoutLock => "bpf_spin_unlock is called while no lock is held on this path".into(),
+            SpinUnlockOther => "bpf_spin_unlock names another lock than the one held on this path".into(),
+            CallWhileLocked => "a helper is called while a bpf_spin_lock is held; only bpf_spin_unlock may be".into(),
+            LockedRegion { what } => format!("{what} is reached while a bpf_spin_lock is held on this path"),
+            SpinLockAccess => "this access touches the map value's struct bpf_spin_lock, which only bpf_spin_lock and bpf_spin_unlock may use".into(),
+            ReadOnlyMapWrite { off, size, .. } => format!("the write of {} at offset {off} is into a map programs may only read (BPF_F_RDONLY_PROG, e.g. .rodata)", bytes(*size)),
+            ConstStrNotReadonly { reg } => format!("{reg} must point into a frozen read-only map (e.g. a const string in .rodata)"),
+            ConstStrVarOffset { reg } => format!("{reg} points a variable distance into the map; the string must be at a constant offset"),
+            ConstStrNoDirectAccess { reg } => format!("the map {reg} points into has no directly readable value (only single-element arrays such as .rodata do)"),
+            ConstStrUnterminated { reg } => format!("the string {reg} points to has no NUL before the end of the map value"),
+            FormatDataLen { len } => format!("the size of the argument array, {len}, is not a multiple of 8 (an array of u64)"),
+            BadFormat { why } => format!("the format string {why}"),
         }
     }
 
@@ -487,6 +575,14 @@ impl ErrorKind {
             InfiniteLoop | TooComplex { .. } => "bound the loop with a constant trip count".into(),
             UnreleasedReference { .. } | TailCallWithReference => {
                 "call bpf_ringbuf_submit or bpf_ringbuf_discard on every path".into()
+            }
+            LockedRegion { .. } => "call bpf_spin_unlock on every path first".into(),
+            CallWhileLocked => "call the helper after bpf_spin_unlock".into(),
+            SpinLockWrongOffset { .. } | SpinLockVarOffset { .. } => {
+                "pass the address of the value's struct bpf_spin_lock field".into()
+            }
+            ConstStrNotReadonly { .. } | ConstStrVarOffset { .. } => {
+                "use a string literal or a `static const char fmt[]` as the format".into()
             }
             _ => return None,
         })

@@ -49,6 +49,8 @@ pub mod ids {
     pub const MAP_PUSH_ELEM: u32 = 87;
     pub const MAP_POP_ELEM: u32 = 88;
     pub const MAP_PEEK_ELEM: u32 = 89;
+    pub const SPIN_LOCK: u32 = 93;
+    pub const SPIN_UNLOCK: u32 = 94;
     pub const STRTOL: u32 = 105;
     pub const STRTOUL: u32 = 106;
     pub const PROBE_READ_KERNEL: u32 = 113;
@@ -62,6 +64,7 @@ pub mod ids {
     pub const CSUM_LEVEL: u32 = 135;
     pub const CHECK_MTU: u32 = 163;
     pub const FOR_EACH_MAP_ELEM: u32 = 164;
+    pub const SNPRINTF: u32 = 165;
     pub const LOOP: u32 = 181;
     pub const XDP_GET_BUFF_LEN: u32 = 188;
     pub const XDP_LOAD_BYTES: u32 = 189;
@@ -119,6 +122,12 @@ pub enum Arg {
     ConstSize,
     /// Like [`Arg::ConstSize`], zero allowed (`ARG_CONST_SIZE_OR_ZERO`).
     ConstSizeOrZero,
+    /// A map value pointer at a constant offset, that of the value's `struct
+    /// bpf_spin_lock` (`ARG_PTR_TO_SPIN_LOCK`).
+    SpinLock,
+    /// A NUL-terminated string at a constant offset in a frozen read-only map
+    /// (`ARG_PTR_TO_CONST_STR`), which the verifier can read.
+    ConstStr,
 }
 
 /// What `r0` holds after the call (`enum bpf_return_type`).
@@ -538,6 +547,27 @@ pub static STANDARD: &[HelperProto] = &[
         Ret::Integer,
     ),
     proto(
+        SPIN_LOCK,
+        "spin_lock",
+        [SpinLock, None, None, None, None],
+        Ret::Integer,
+    ),
+    proto(
+        SPIN_UNLOCK,
+        "spin_unlock",
+        [SpinLock, None, None, None, None],
+        Ret::Integer,
+    ),
+    // The output buffer is written (`MEM_WRITE`), and may be NULL with size 0; the
+    // arguments are an array of u64 of `data_len` bytes, or NULL with 0. The format's
+    // conversions are checked against `data_len` after the arguments (`format`).
+    proto(
+        SNPRINTF,
+        "snprintf",
+        [UninitMem, ConstSizeOrZero, ConstStr, Mem, ConstSizeOrZero],
+        Ret::Integer,
+    ),
+    proto(
         MAP_LOOKUP_PERCPU_ELEM,
         "map_lookup_percpu_elem",
         [ConstMapPtr, MapKey, Anything, None, None],
@@ -556,25 +586,6 @@ pub static PACKET_ARGS: &[u32] = &[
     CSUM_DIFF,
 ];
 
-/// Linux helpers bpfkit knows but cannot verify soundly, and why: their arguments are
-/// checked by the kernel against what the map's BTF or frozen contents say, which
-/// bpfkit's map descriptions ([`crate::MapSpec`]) do not carry. Refusing them is the
-/// sound choice.
-pub static UNVERIFIED: &[(u32, &str)] = &[
-    (
-        93,
-        "bpf_spin_lock: the lock's place in the map value is known only from the map's BTF",
-    ),
-    (
-        94,
-        "bpf_spin_unlock: the lock's place in the map value is known only from the map's BTF",
-    ),
-    (
-        165,
-        "bpf_snprintf: its format string must be checked in a frozen read-only map's contents",
-    ),
-];
-
 /// The standard prototype of helper `id`.
 pub fn standard(id: u32) -> Option<&'static HelperProto> {
     STANDARD.iter().find(|p| p.id == id)
@@ -590,6 +601,7 @@ pub fn resolve(extra: &[HelperProto], id: i32) -> Option<&HelperProto> {
 
 /// Map types (`enum bpf_map_type`) some helpers are tied to.
 pub mod map_types {
+    pub const ARRAY: u32 = 2;
     pub const PROG_ARRAY: u32 = 3;
     pub const PERF_EVENT_ARRAY: u32 = 4;
     pub const PERCPU_HASH: u32 = 5;

@@ -38,6 +38,7 @@ mod check;
 pub mod diag;
 pub mod error;
 pub mod facts;
+mod format;
 pub mod helpers;
 mod mem;
 pub mod progtype;
@@ -58,7 +59,7 @@ use bpfkit_isa::Insn;
 pub const COMPLEXITY_LIMIT: usize = 1_000_000;
 
 /// A map the program may reference with `lddw`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MapSpec {
     /// The file descriptor `BPF_PSEUDO_MAP_FD` references use; index-based references
     /// (`BPF_PSEUDO_MAP_IDX`) use the position in [`VerifierOptions::maps`].
@@ -72,6 +73,16 @@ pub struct MapSpec {
     /// maps it holds, as the kernel's `inner_map_fd` template describes them. A lookup
     /// in the outer map returns a pointer to such a map, or null.
     pub inner: Option<Box<MapSpec>>,
+    /// The offset in the value of its `struct bpf_spin_lock`, when the value's BTF type
+    /// has one (the kernel's `spin_lock_off`, found by `btf_find_spin_lock`): the one
+    /// place `bpf_spin_lock` and `bpf_spin_unlock` may point to, and bytes no load or
+    /// store may touch.
+    pub spin_lock: Option<u32>,
+    /// For a map programs may only read (`BPF_F_RDONLY_PROG`) and that user space froze
+    /// (`BPF_MAP_FREEZE`) before loading, as libbpf does with `.rodata`: the contents of
+    /// its element 0, in which the kernel checks constant strings (`bpf_snprintf`'s
+    /// format). Programs may not write into such a map.
+    pub frozen: Option<Vec<u8>>,
 }
 
 /// What the verifier is told besides the program and its type.

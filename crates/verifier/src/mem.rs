@@ -162,6 +162,10 @@ impl Checker<'_> {
         if !self.prog.ld_abs {
             return fail(ErrorKind::LdAbsNotAllowed, &[]);
         }
+        if st.lock.is_some() {
+            let what = "BPF_LD_[ABS|IND]";
+            return fail(ErrorKind::LockedRegion { what }, &[]);
+        }
         let r6 = self.read_reg(st, Reg::R6)?;
         if r6.ty != RegType::PtrToCtx || r6.off != 0 {
             return fail(ErrorKind::LdAbsNeedsCtx, &[Reg::R6]);
@@ -201,7 +205,18 @@ impl Checker<'_> {
                 (Region::Packet, loaded(size))
             }
             RegType::MapValue => {
-                let value_size = self.maps[ptr.map as usize].value_size;
+                let map = &self.maps[ptr.map as usize];
+                let value_size = map.value_size;
+                let fixed = ptr.off as i64 + off;
+                // The kernel checks the map's permission first (`check_map_access_type`).
+                if write && map.frozen.is_some() {
+                    let kind = ErrorKind::ReadOnlyMapWrite {
+                        off: fixed,
+                        size,
+                        value_size,
+                    };
+                    return fail(kind, &[base]);
+                }
                 self.region_access(base, ptr, off, size, value_size, |off| {
                     ErrorKind::MapValueOutOfRange {
                         reg: base,
@@ -210,6 +225,15 @@ impl Checker<'_> {
                         value_size,
                     }
                 })?;
+                // No byte of the lock may be touched but by the lock helpers: the
+                // access [smin + fixed, umax + fixed + size) and the lock overlap.
+                if let Some(lock) = map.spin_lock {
+                    let lo = ptr.var.smin as i128 + fixed as i128;
+                    let hi = ptr.var.umax as i128 + fixed as i128 + size as i128;
+                    if lo < lock as i128 + 4 && (lock as i128) < hi {
+                        return fail(ErrorKind::SpinLockAccess, &[base]);
+                    }
+                }
                 (Region::MapValue, loaded(size))
             }
             RegType::MapKey | RegType::RingbufMem => {

@@ -439,6 +439,9 @@ const BASE: &[u32] = &[
     STRTOUL,
     FOR_EACH_MAP_ELEM,
     LOOP,
+    SPIN_LOCK,
+    SPIN_UNLOCK,
+    SNPRINTF,
 ];
 
 /// `sk_filter_func_proto`.

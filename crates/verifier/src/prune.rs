@@ -79,6 +79,15 @@ pub fn states_equal(
     {
         return false;
     }
+    // The same lock held, taken through the same pointer under the renaming.
+    let lock_ok = match (old.lock, cur.lock) {
+        (None, None) => true,
+        (Some(o), Some(c)) => o.map == c.map && (o.id == 0) == (c.id == 0) && ids.check(o.id, c.id),
+        _ => false,
+    };
+    if !lock_ok {
+        return false;
+    }
     match (&old.buffer_len, &cur.buffer_len) {
         (Some(o), Some(c)) => regsafe(o, c, &mut ids, exact),
         (None, None) => true,
@@ -105,6 +114,7 @@ pub fn fingerprint(st: &State, live: &[RegSet]) -> u64 {
     }
     st.buffer_len.hash(&mut h);
     st.refs.len().hash(&mut h);
+    st.lock.is_some().hash(&mut h);
     h.finish()
 }
 

@@ -305,6 +305,19 @@ pub struct State {
     /// Ids of the ring buffer records reserved and not yet submitted or discarded
     /// (`acquire_reference_state`): each must be released before the program ends.
     pub refs: Vec<u32>,
+    /// The `bpf_spin_lock` held, if any (`active_lock`): the map whose value holds it and
+    /// the id of the pointer it was taken through (0 for a global variable's), which
+    /// `bpf_spin_unlock` must name again.
+    pub lock: Option<SpinLock>,
+}
+
+/// A held `bpf_spin_lock`: which map value's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SpinLock {
+    /// The map's index in the verifier's map list.
+    pub map: u32,
+    /// The id of the map value pointer it was locked through.
+    pub id: u32,
 }
 
 impl State {

@@ -55,7 +55,7 @@ fn parse_map(spec: &str) -> MapSpec {
         key_size: field("key"),
         value_size: field("value"),
         max_entries: field("entries"),
-        inner: None,
+        ..MapSpec::default()
     }
 }
 

@@ -98,7 +98,7 @@ fn maps_are_described_by_the_embedder() {
         key_size: 4,
         value_size,
         max_entries: 1,
-        inner: None,
+        ..MapSpec::default()
     };
     let with = |value_size| VerifierOptions {
         maps: vec![map(value_size)],
