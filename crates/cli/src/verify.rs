@@ -3,6 +3,7 @@
 use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Loaded, Selector};
 use crate::output;
+use bpfkit_object::MapDef;
 use bpfkit_verifier::{verify, MapSpec, ProgType, Rejection, Verified, VerifierOptions};
 use clap::Args;
 use serde::Serialize;
@@ -148,17 +149,16 @@ pub(crate) fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
         .enumerate()
         .map(|(i, map)| {
             let spec = map.spec();
+            // What only an object's definition says: the maps a map of maps holds, the
+            // value's spin lock, the contents of a frozen read-only map.
+            let from_def = loaded.map_defs.get(i).map(MapDef::verifier_spec);
             MapSpec {
                 fd: None,
                 map_type: spec.map_type as u32,
                 key_size: spec.key_size,
                 value_size: spec.value_size,
                 max_entries: spec.max_entries,
-                inner: loaded
-                    .map_defs
-                    .get(i)
-                    .and_then(|d| d.inner.as_deref())
-                    .map(|d| Box::new(d.verifier_spec())),
+                ..from_def.unwrap_or_default()
             }
         })
         .collect()

@@ -8,7 +8,7 @@
 
 use crate::{Initial, MapDef, Object, ObjectError, BPF_MAP_TYPE_PROG_ARRAY};
 use bpfkit_isa::{encode_program, Insn, LddwKind};
-use bpfkit_kernel::{KernelBtf, KernelError, KernelMap, ProgType, Program, ProgramBtf};
+use bpfkit_kernel::{KernelBtf, KernelError, KernelMap, MapBtf, ProgType, Program, ProgramBtf};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use thiserror::Error;
 
@@ -123,9 +123,23 @@ impl Object {
     /// with their inner template, their slots left empty), in the order of
     /// [`Object::maps`], with their names.
     pub fn create_kernel_maps(&self) -> Result<Vec<(String, KernelMap)>, KernelLoadError> {
+        // The kernel learns where a value's spin lock is from the value's BTF type only;
+        // other maps are created without BTF, as before.
+        let needs_btf = |def: &MapDef| def.spin_lock.is_some();
+        let btf = if self
+            .maps()
+            .iter()
+            .any(|d| needs_btf(d) || d.inner.as_deref().is_some_and(needs_btf))
+        {
+            self.kernel_btf()?
+                .map(|bytes| KernelBtf::load(&bytes))
+                .transpose()?
+        } else {
+            None
+        };
         self.maps()
             .iter()
-            .map(|def| Ok((def.name.clone(), create_map(def)?)))
+            .map(|def| Ok((def.name.clone(), create_map(def, btf.as_ref())?)))
             .collect()
     }
 }
@@ -139,23 +153,46 @@ pub fn kernel_code(insns: &[Insn], maps: &[(String, KernelMap)]) -> Vec<u8> {
 }
 
 /// Creates `def` in the kernel with its initial contents (a map of maps with a map of its
-/// inner definition as the template).
-fn create_map(def: &MapDef) -> Result<KernelMap, KernelLoadError> {
-    let inner = def.inner.as_deref().map(create_map).transpose()?;
-    let map = KernelMap::create_with_inner(
-        def.map_type,
-        def.key_size,
-        def.value_size,
-        def.max_entries,
-        def.flags,
-        inner.as_ref().map(|m| m.as_fd()),
-    )
+/// inner definition as the template), with its BTF types when its value holds a spin
+/// lock, and frozen when it is read-only global data, as libbpf does.
+fn create_map(def: &MapDef, btf: Option<&KernelBtf>) -> Result<KernelMap, KernelLoadError> {
+    let inner = def
+        .inner
+        .as_deref()
+        .map(|d| create_map(d, btf))
+        .transpose()?;
+    let map = match btf.filter(|_| def.spin_lock.is_some()) {
+        Some(btf) => KernelMap::create_with_btf(
+            def.map_type,
+            def.key_size,
+            def.value_size,
+            def.max_entries,
+            def.flags,
+            MapBtf {
+                btf: btf.as_fd(),
+                key_type: def.btf_key_type,
+                value_type: def.btf_value_type,
+            },
+        ),
+        None => KernelMap::create_with_inner(
+            def.map_type,
+            def.key_size,
+            def.value_size,
+            def.max_entries,
+            def.flags,
+            inner.as_ref().map(|m| m.as_fd()),
+        ),
+    }
     .map_err(|e| map_error(def, e.to_string()))?;
     if let Initial::Data(bytes) = &def.initial {
         let mut value = bytes.clone();
         value.resize(def.value_size as usize, 0);
         map.update(Some(&0u32.to_ne_bytes()), &value, 0)
             .map_err(|e| map_error(def, format!("initial contents: {e}")))?;
+    }
+    if def.frozen_contents().is_some() {
+        map.freeze()
+            .map_err(|e| map_error(def, format!("freezing: {e}")))?;
     }
     Ok(map)
 }

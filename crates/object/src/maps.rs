@@ -43,6 +43,13 @@ pub struct MapDef {
     pub pinning: u32,
     /// For maps of maps: the definition of the maps it holds.
     pub inner: Option<Box<MapDef>>,
+    /// The BTF type ids of the key and the value (`__type(key, ...)`,
+    /// `__type(value, ...)`), 0 where the definition gives only a size.
+    pub btf_key_type: TypeId,
+    pub btf_value_type: TypeId,
+    /// The offset of the `struct bpf_spin_lock` in the value, when its BTF type has one
+    /// ([`Btf::spin_lock_offset`]).
+    pub spin_lock: Option<u32>,
     /// The contents to give the map once created.
     pub initial: Initial,
 }
@@ -70,7 +77,24 @@ impl MapDef {
             value_size: self.value_size,
             max_entries: self.max_entries,
             inner: self.inner.as_deref().map(|d| Box::new(d.verifier_spec())),
+            spin_lock: self.spin_lock,
+            frozen: self.frozen_contents(),
         }
+    }
+
+    /// The contents of a global data map programs may only read (`.rodata`, `.kconfig`),
+    /// which the loader freezes once they are written, as libbpf does
+    /// (`bpf_object__populate_internal_map`); `None` for any other map.
+    pub fn frozen_contents(&self) -> Option<Vec<u8>> {
+        if !self.is_global_data() || self.flags & BPF_F_RDONLY_PROG == 0 {
+            return None;
+        }
+        let mut value = match &self.initial {
+            Initial::Data(bytes) => bytes.clone(),
+            _ => Vec::new(),
+        };
+        value.resize(self.value_size as usize, 0);
+        Some(value)
     }
 
     /// Whether the map is global data (an array holding a section).
@@ -146,6 +170,9 @@ pub(crate) fn read_maps(
             map_extra: 0,
             pinning: 0,
             inner: None,
+            btf_key_type: 0,
+            btf_value_type: 0,
+            spin_lock: None,
             initial: if section.kind == DataKind::Bss {
                 Initial::Empty
             } else {
@@ -224,6 +251,9 @@ fn read_legacy(
             map_extra: 0,
             pinning: field(6),
             inner: None,
+            btf_key_type: 0,
+            btf_value_type: 0,
+            spin_lock: None,
             initial: Initial::Empty,
         });
         sites.push(Site {
@@ -313,6 +343,9 @@ fn parse_btf_def(
         map_extra: 0,
         pinning: 0,
         inner: None,
+        btf_key_type: 0,
+        btf_value_type: 0,
+        spin_lock: None,
         initial: Initial::Empty,
     };
     let mut key_type = None;
@@ -330,8 +363,15 @@ fn parse_btf_def(
             "value_size" => def.value_size = int()?,
             "pinning" => def.pinning = int()?,
             "map_extra" => def.map_extra = u64::from(int()?),
-            "key" => key_type = Some(pointee_size(btf, member.type_id, name, "key")?),
-            "value" => value_type = Some(pointee_size(btf, member.type_id, name, "value")?),
+            "key" => {
+                def.btf_key_type = pointee(btf, member.type_id, name, "key")?;
+                key_type = Some(type_size(btf, def.btf_key_type, name, "key")?);
+            }
+            "value" => {
+                def.btf_value_type = pointee(btf, member.type_id, name, "value")?;
+                value_type = Some(type_size(btf, def.btf_value_type, name, "value")?);
+                def.spin_lock = btf.spin_lock_offset(def.btf_value_type).map_err(fail)?;
+            }
             "values" => values = Some((member.type_id, u64::from(member.bit_offset / 8))),
             other => return Err(fail(format!("unknown member `{other}`"))),
         }
@@ -406,19 +446,24 @@ fn field_int(btf: &Btf, id: TypeId) -> Result<u32, String> {
     }
 }
 
-/// The size of the type `__type(name, T)` encodes: the type is a pointer to `T`.
-fn pointee_size(btf: &Btf, id: TypeId, map: &str, what: &str) -> Result<u32, ObjectError> {
-    let fail = |reason: String| ObjectError::Map {
+/// The type `T` that `__type(name, T)` encodes: the member's type is a pointer to `T`.
+fn pointee(btf: &Btf, id: TypeId, map: &str, what: &str) -> Result<TypeId, ObjectError> {
+    match btf.skip_mods(id)?.1.map(|t| &t.kind) {
+        Some(BtfKind::Ptr(target)) => Ok(*target),
+        _ => Err(ObjectError::Map {
+            map: map.to_string(),
+            reason: format!("`{what}` is not a pointer (as __type declares)"),
+        }),
+    }
+}
+
+/// The size of a key or value type.
+fn type_size(btf: &Btf, id: TypeId, map: &str, what: &str) -> Result<u32, ObjectError> {
+    let size = btf.size_of(id)?;
+    u32::try_from(size).map_err(|_| ObjectError::Map {
         map: map.to_string(),
-        reason,
-    };
-    let Some(BtfKind::Ptr(target)) = btf.skip_mods(id)?.1.map(|t| &t.kind) else {
-        return Err(fail(format!(
-            "`{what}` is not a pointer (as __type declares)"
-        )));
-    };
-    let size = btf.size_of(*target)?;
-    u32::try_from(size).map_err(|_| fail(format!("{what} size {size} is too large")))
+        reason: format!("{what} size {size} is too large"),
+    })
 }
 
 /// The `values` of program arrays and maps of maps: relocations in `.maps` at the
