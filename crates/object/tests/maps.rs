@@ -352,3 +352,30 @@ fn func_info_of_a_linked_program() {
     callees.sort();
     assert_eq!(callees, ["bump", "get"]);
 }
+
+/// The spin lock's offset in a map value, from its BTF type, as the C declarations place
+/// it: `struct flow { __u64 packets; struct bpf_spin_lock lock; ... }` at 8, `struct
+/// totals { __u32 packets; struct bpf_spin_lock lock; ... }` at 4; a value without one
+/// has none. `.rodata` is frozen with its contents; `.data` is not.
+#[test]
+fn spin_locks_and_frozen_rodata() {
+    let accept_c = |file: &str| {
+        let path = fixtures_dir().join("verifier/accept_c").join(file);
+        Object::parse(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let flows = accept_c("tc_spin_lock_flows.o");
+    assert_eq!(map(&flows, "flows").spin_lock, Some(8));
+    let totals = accept_c("xdp_spin_lock_array.o");
+    assert_eq!(map(&totals, "totals").spin_lock, Some(4));
+    let summary = accept_c("xdp_snprintf_summary.o");
+    assert_eq!(map(&summary, "summary").spin_lock, None);
+    let rodata = map(&summary, ".rodata");
+    let frozen = rodata.frozen_contents().expect(".rodata is frozen");
+    assert_eq!(frozen.len(), rodata.value_size as usize);
+    // `fmt` and `tag` are the section's two strings, NUL-terminated.
+    let text = String::from_utf8_lossy(&frozen);
+    assert!(text.contains("len=%u proto=%x ttl=%d %s%c 100%%\0"), "{text:?}");
+    assert!(text.contains("ipv4\0"), "{text:?}");
+    let data = object("global_data.o");
+    assert!(map(&data, ".data").frozen_contents().is_none());
+}
