@@ -113,11 +113,6 @@ pub struct ObjectSetup {
 }
 
 impl ObjectSetup {
-    /// Whether program arrays name programs.
-    pub fn has_program_slots(&self) -> bool {
-        !self.loaded.program_slots.is_empty()
-    }
-
     /// Prepares every program the object's program arrays name with `build` (their map
     /// references resolved against `maps`) and stores their descriptors in the slots, as
     /// libbpf does once it loaded them. The descriptors keep the programs loaded: hold
@@ -126,6 +121,17 @@ impl ObjectSetup {
         &self,
         maps: &MapTable,
         build: impl Fn(&[Insn]) -> Result<Box<dyn Engine>, String>,
+    ) -> CliResult<Vec<(String, ProgramFd)>> {
+        self.fill_program_arrays_checked(maps, |_, relocated| build(relocated))
+    }
+
+    /// As [`ObjectSetup::fill_program_arrays`], `build` given each program both as linked
+    /// (map references by index, as the verifier takes them) and with its map references
+    /// resolved (as an engine takes them).
+    pub fn fill_program_arrays_checked(
+        &self,
+        maps: &MapTable,
+        build: impl Fn(&[Insn], &[Insn]) -> Result<Box<dyn Engine>, String>,
     ) -> CliResult<Vec<(String, ProgramFd)>> {
         let mut fds: Vec<(String, ProgramFd)> = Vec::new();
         for slot in &self.loaded.program_slots {
@@ -147,7 +153,7 @@ impl ObjectSetup {
                 .map_err(|e| fail(e.to_string()))?;
             fds.push((
                 slot.program.clone(),
-                build(&insns).map_err(fail)?.program_fd(),
+                build(&program.insns, &insns).map_err(fail)?.program_fd(),
             ));
         }
         self.loaded

@@ -9,6 +9,7 @@ mod error;
 mod input;
 mod map;
 mod output;
+mod prog_arrays;
 mod run;
 mod test_run;
 mod verdict;

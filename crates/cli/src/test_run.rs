@@ -8,6 +8,7 @@ use crate::error::{CliError, CliResult};
 use crate::input::{self, Format, Input, LoadOptions, Selector};
 use crate::map::{dump_order, entry, types};
 use crate::output;
+use crate::prog_arrays::{self, PacketTarget};
 use crate::verdict;
 use crate::verify::{map_specs, program_type};
 use bpfkit_pcap::Packet;
@@ -204,12 +205,15 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         origin,
         setup,
     } = loaded.runnable()?;
-    if setup.as_ref().is_some_and(|s| s.has_program_slots()) {
-        return Err(CliError::failed(format!(
-            "{origin}: program arrays with initial values (`.values`) are not supported by test-run yet; bpfkit run takes them"
-        )));
-    }
     net::register(&mut helpers, kind, &runtime);
+    let target = PacketTarget {
+        prog_type,
+        kind,
+        engine: args.engine,
+        helpers: &helpers,
+        options: &options,
+    };
+    let _slot_programs = prog_arrays::install(setup.as_ref(), &runtime.maps, &target)?;
     // The verifier proved which instructions access the context; only those are
     // rewritten to bpfkit's own context layout, as the kernel's convert_ctx_accesses does.
     let converted = ConvertedProgram::new(&insns, kind, |pc| {
