@@ -1,6 +1,7 @@
 //! `bpfkit test-run` on objects whose maps or helpers need what only the object carries,
 //! run over every packet of fixtures/net/mixed.pcap with each engine: spin locks in hash
-//! and array values (their place from the value's BTF), `bpf_snprintf` with its format in
+//! and array values (their place from the value's BTF, static functions called under
+//! them), `bpf_snprintf` with its format in
 //! frozen `.rodata`, and a program array filled from the object's `.values`. Every result
 //! is checked against a derivation by hand from the packets (written next to each case)
 //! and, where this process may load programs, against the kernel running the same object
@@ -290,6 +291,38 @@ fn spin_locked_array_totals_add_up_like_the_kernel() {
         ProgType::Xdp,
         &runs,
         Some(("totals", vec![(vec![0; 4], value)])),
+    );
+}
+
+#[test]
+fn static_functions_under_a_spin_lock_count_like_the_kernel() {
+    // tc_spin_lock_subprog: the lock (0 when not held) then three u32 counts, of the
+    // packets of at most 64 bytes, at most 128, and longer. TC_ACT_OK.
+    let packets = packets();
+    let mut counts = [0u32; 3];
+    let mut runs = Runs::new();
+    for (i, p) in skb_runs(&packets) {
+        counts[match p.len() {
+            0..=64 => 0,
+            65..=128 => 1,
+            _ => 2,
+        }] += 1;
+        runs.push((i, 0, Some(0)));
+    }
+    assert!(
+        counts[0] > 0 && counts[1] > 0,
+        "mixed.pcap has both classes"
+    );
+    let mut value = vec![0; 4];
+    for c in counts {
+        value.extend_from_slice(&c.to_le_bytes());
+    }
+    check(
+        "tc_spin_lock_subprog.o",
+        "tc_spin_lock_subprog",
+        ProgType::SchedCls,
+        &runs,
+        Some(("classes", vec![(vec![0; 4], value)])),
     );
 }
 
