@@ -258,38 +258,35 @@ impl Btf {
     /// kernel finds it when the map is created with that type (`btf_parse_fields` for a
     /// struct value): a member whose own type is the struct `bpf_spin_lock`, 4 bytes,
     /// 4-byte aligned. `None` when the value (typedefs and modifiers skipped) is not a
-    /// struct or has no such member; an error, saying why, where the kernel refuses the
-    /// map: two locks, or a misplaced one.
-    pub fn spin_lock_offset(&self, id: TypeId) -> Result<Option<u32>, String> {
-        let members = match self.skip_mods(id).map_err(|e| e.to_string())?.1 {
+    /// struct or has no such member, and also where the kernel refuses the type (two
+    /// locks, a misplaced one), since libbpf then creates the map without BTF.
+    pub fn spin_lock_offset(&self, id: TypeId) -> Result<Option<u32>, ObjectError> {
+        let members = match self.skip_mods(id)?.1 {
             Some(BtfType {
                 kind: BtfKind::Struct { members, .. },
                 ..
             }) => members,
             _ => return Ok(None),
         };
-        let mut found = None;
+        let mut locks = Vec::new();
         for member in members {
-            let is_lock = matches!(
-                self.get(member.type_id).map_err(|e| e.to_string())?,
-                Some(BtfType { name, kind: BtfKind::Struct { .. } }) if name == "bpf_spin_lock"
-            );
-            if !is_lock {
-                continue;
+            if let Some(BtfType {
+                name,
+                kind: BtfKind::Struct { .. },
+            }) = self.get(member.type_id)?
+            {
+                if name == "bpf_spin_lock" {
+                    locks.push(member);
+                }
             }
-            if found.is_some() {
-                return Err("its value has more than one struct bpf_spin_lock".into());
-            }
-            let size = self.size_of(member.type_id).map_err(|e| e.to_string())?;
-            if member.bitfield_size != 0 || member.bit_offset % 32 != 0 || size != 4 {
-                return Err(format!(
-                    "its value's struct bpf_spin_lock `{}` is not 4 bytes at a 4-byte aligned offset",
-                    member.name
-                ));
-            }
-            found = Some(member.bit_offset / 8);
         }
-        Ok(found)
+        let [lock] = locks[..] else {
+            return Ok(None);
+        };
+        let placed = lock.bitfield_size == 0
+            && lock.bit_offset % 32 == 0
+            && self.size_of(lock.type_id)? == 4;
+        Ok(placed.then_some(lock.bit_offset / 8))
     }
 
     /// The `DATASEC` named `name`, if there is one.

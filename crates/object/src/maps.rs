@@ -20,6 +20,10 @@ pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 /// `BPF_F_RDONLY_PROG`: programs may read the map but not write it.
 pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 
+/// The map types whose values may hold a `struct bpf_spin_lock` (`map_check_btf`): hash,
+/// array, and the cgroup, socket, inode, task and cgroup local storages.
+const SPIN_LOCK_MAP_TYPES: [u32; 7] = [1, 2, 19, 24, 28, 29, 32];
+
 /// What a map is made from: a plain description that a map implementation (bpfkit's, or
 /// the kernel's through `BPF_MAP_CREATE`) creates maps from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,11 +374,16 @@ fn parse_btf_def(
             "value" => {
                 def.btf_value_type = pointee(btf, member.type_id, name, "value")?;
                 value_type = Some(type_size(btf, def.btf_value_type, name, "value")?);
-                def.spin_lock = btf.spin_lock_offset(def.btf_value_type).map_err(fail)?;
+                def.spin_lock = btf.spin_lock_offset(def.btf_value_type)?;
             }
             "values" => values = Some((member.type_id, u64::from(member.bit_offset / 8))),
             other => return Err(fail(format!("unknown member `{other}`"))),
         }
+    }
+    // The kernel refuses a spin lock in the values of other map types (`map_check_btf`),
+    // and libbpf then creates the map without BTF: no lock the verifier knows of.
+    if !SPIN_LOCK_MAP_TYPES.contains(&def.map_type) {
+        def.spin_lock = None;
     }
     for (what, size, from_type) in [
         ("key", &mut def.key_size, key_type),

@@ -530,7 +530,7 @@ impl ErrorKind {
             LdAbsNeedsCtx => "legacy packet loads need the context in r6".into(),
             SpinLockProgType { what } => format!("{what} programs may not use a map whose value holds a bpf_spin_lock"),
             SpinLockVarOffset { reg } => format!("{reg} points a variable distance into the map value; bpf_spin_lock needs the lock's constant place"),
-            SpinLockMissing { reg } => format!("the map value {reg} points to has no struct bpf_spin_lock in its BTF type"),
+            SpinLockMissing { reg } => format!("the map value {reg} points to has no struct bpf_spin_lock the kernel knows of: none in its BTF type, or a map type that may not hold one (only hash, array and the local storages may)"),
             SpinLockWrongOffset { reg, off, lock } => format!("{reg} points to offset {off} of the map value, but its struct bpf_spin_lock is at offset {lock}"),
             SpinUnlockWithoutLock => "bpf_spin_unlock is called while no lock is held on this path".into(),
             SpinUnlockOther => "bpf_spin_unlock names another lock than the one held on this path".into(),
