@@ -374,7 +374,10 @@ fn spin_locks_and_frozen_rodata() {
     assert_eq!(frozen.len(), rodata.value_size as usize);
     // `fmt` and `tag` are the section's two strings, NUL-terminated.
     let text = String::from_utf8_lossy(&frozen);
-    assert!(text.contains("len=%u proto=%x ttl=%d %s%c 100%%\0"), "{text:?}");
+    assert!(
+        text.contains("len=%u proto=%x ttl=%d %s%c 100%%\0"),
+        "{text:?}"
+    );
     assert!(text.contains("ipv4\0"), "{text:?}");
     let data = object("global_data.o");
     assert!(map(&data, ".data").frozen_contents().is_none());
