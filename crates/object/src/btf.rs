@@ -256,10 +256,9 @@ impl Btf {
 
     /// The byte offset of the `struct bpf_spin_lock` in a map value of type `id`, as the
     /// kernel finds it when the map is created with that type (`btf_parse_fields` for a
-    /// struct value): a member whose own type is the struct `bpf_spin_lock`, 4 bytes,
-    /// 4-byte aligned. `None` when the value (typedefs and modifiers skipped) is not a
-    /// struct or has no such member, and also where the kernel refuses the type (two
-    /// locks, a misplaced one), since libbpf then creates the map without BTF.
+    /// struct value): a member whose own type is the struct `bpf_spin_lock`.
+    /// `None` when the value (typedefs and modifiers skipped) is not a struct or has no
+    /// such member, and also where the kernel refuses the type ([`Btf::one_spin_lock`]).
     pub fn spin_lock_offset(&self, id: TypeId) -> Result<Option<u32>, ObjectError> {
         let members = match self.skip_mods(id)?.1 {
             Some(BtfType {
@@ -268,25 +267,66 @@ impl Btf {
             }) => members,
             _ => return Ok(None),
         };
+        let fields = members
+            .iter()
+            .filter(|m| m.bitfield_size == 0 && m.bit_offset % 8 == 0)
+            .map(|m| (m.type_id, u64::from(m.bit_offset / 8)));
+        self.one_spin_lock(fields)
+    }
+
+    /// The `DATASEC` named `section` and the offset of the global variable in it whose
+    /// type is the struct `bpf_spin_lock` (`btf_find_datasec_var`), `offset` giving each
+    /// variable's place by name (clang leaves most DATASEC offsets 0: a loader takes
+    /// them from the symbols). `None` as for [`Btf::spin_lock_offset`].
+    pub fn datasec_spin_lock(
+        &self,
+        section: &str,
+        offset: impl Fn(&str) -> Option<u64>,
+    ) -> Result<Option<(TypeId, u32)>, ObjectError> {
+        let Some((id, vars)) = self.types().find_map(|(id, t)| match &t.kind {
+            BtfKind::Datasec { vars } if t.name == section => Some((id, vars)),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        let mut fields = Vec::new();
+        for var in vars {
+            if let Some(BtfType {
+                name,
+                kind: BtfKind::Var { type_id },
+            }) = self.get(var.type_id)?
+            {
+                fields.push((*type_id, offset(name).unwrap_or(u64::from(var.offset))));
+            }
+        }
+        Ok(self.one_spin_lock(fields)?.map(|off| (id, off)))
+    }
+
+    /// Of `fields` (type id, byte offset), the offset of the one whose type is the struct
+    /// `bpf_spin_lock`; `None` when there is none, or where the kernel refuses the map's
+    /// BTF: two locks, or one not 4 bytes at a 4-byte aligned offset (libbpf then creates
+    /// the map without BTF, with no lock the verifier knows of).
+    fn one_spin_lock(
+        &self,
+        fields: impl IntoIterator<Item = (TypeId, u64)>,
+    ) -> Result<Option<u32>, ObjectError> {
         let mut locks = Vec::new();
-        for member in members {
+        for (type_id, off) in fields {
             if let Some(BtfType {
                 name,
                 kind: BtfKind::Struct { .. },
-            }) = self.get(member.type_id)?
+            }) = self.get(type_id)?
             {
                 if name == "bpf_spin_lock" {
-                    locks.push(member);
+                    locks.push((type_id, off));
                 }
             }
         }
-        let [lock] = locks[..] else {
+        let [(type_id, off)] = locks[..] else {
             return Ok(None);
         };
-        let placed = lock.bitfield_size == 0
-            && lock.bit_offset % 32 == 0
-            && self.size_of(lock.type_id)? == 4;
-        Ok(placed.then_some(lock.bit_offset / 8))
+        let placed = off % 4 == 0 && self.size_of(type_id)? == 4;
+        Ok(placed.then(|| u32::try_from(off).ok()).flatten())
     }
 
     /// The `DATASEC` named `name`, if there is one.

@@ -48,11 +48,12 @@ pub struct MapDef {
     /// For maps of maps: the definition of the maps it holds.
     pub inner: Option<Box<MapDef>>,
     /// The BTF type ids of the key and the value (`__type(key, ...)`,
-    /// `__type(value, ...)`), 0 where the definition gives only a size.
+    /// `__type(value, ...)`; for global data holding a spin lock, no key and its
+    /// section's DATASEC), 0 where the definition gives only a size.
     pub btf_key_type: TypeId,
     pub btf_value_type: TypeId,
     /// The offset of the `struct bpf_spin_lock` in the value, when its BTF type has one
-    /// ([`Btf::spin_lock_offset`]).
+    /// ([`Btf::spin_lock_offset`], [`Btf::datasec_spin_lock`] for global data).
     pub spin_lock: Option<u32>,
     /// The contents to give the map once created.
     pub initial: Initial,
@@ -162,6 +163,15 @@ pub(crate) fn read_maps(
                 section.size
             ),
         })?;
+        // A global `struct bpf_spin_lock`: the kernel finds it in the section's DATASEC,
+        // which libbpf gives as the value's type.
+        let lock = match btf {
+            Some(btf) => btf.datasec_spin_lock(&section.name, |name| {
+                let symbol = section.symbols.iter().find(|s| s.name == name);
+                symbol.map(|s| s.offset)
+            })?,
+            None => None,
+        };
         maps.push(MapDef {
             name: section.name.clone(),
             section: section.name.clone(),
@@ -175,8 +185,8 @@ pub(crate) fn read_maps(
             pinning: 0,
             inner: None,
             btf_key_type: 0,
-            btf_value_type: 0,
-            spin_lock: None,
+            btf_value_type: lock.map_or(0, |(datasec, _)| datasec),
+            spin_lock: lock.map(|(_, off)| off),
             initial: if section.kind == DataKind::Bss {
                 Initial::Empty
             } else {

@@ -355,8 +355,8 @@ fn func_info_of_a_linked_program() {
 
 /// The spin lock's offset in a map value, from its BTF type, as the C declarations place
 /// it: `struct flow { __u64 packets; struct bpf_spin_lock lock; ... }` at 8, `struct
-/// totals { __u32 packets; struct bpf_spin_lock lock; ... }` at 4; a value without one
-/// has none. `.rodata` is frozen with its contents; `.data` is not.
+/// totals { __u32 packets; struct bpf_spin_lock lock; ... }` at 4, a global lock at its
+/// place in .bss; a value without one has none. `.rodata` is frozen with its contents; `.data` is not.
 #[test]
 fn spin_locks_and_frozen_rodata() {
     let accept_c = |file: &str| {
@@ -367,6 +367,9 @@ fn spin_locks_and_frozen_rodata() {
     assert_eq!(map(&flows, "flows").spin_lock, Some(8));
     let totals = accept_c("xdp_spin_lock_array.o");
     assert_eq!(map(&totals, "totals").spin_lock, Some(4));
+    // `struct bpf_spin_lock totals_lock;` is the first variable of .bss.
+    let global = accept_c("tc_spin_lock_global.o");
+    assert_eq!(map(&global, ".bss").spin_lock, Some(0));
     let summary = accept_c("xdp_snprintf_summary.o");
     assert_eq!(map(&summary, "summary").spin_lock, None);
     let rodata = map(&summary, ".rodata");
