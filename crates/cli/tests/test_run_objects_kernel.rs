@@ -1,7 +1,7 @@
 //! `bpfkit test-run` on objects whose maps or helpers need what only the object carries,
 //! run over every packet of fixtures/net/mixed.pcap with each engine: spin locks in hash
-//! and array values (their place from the value's BTF, static functions called under
-//! them), `bpf_snprintf` with its format in
+//! and array values and in .bss (their place from the value's or the section's BTF,
+//! static functions called under them), `bpf_snprintf` with its format in
 //! frozen `.rodata`, and a program array filled from the object's `.values`. Every result
 //! is checked against a derivation by hand from the packets (written next to each case)
 //! and, where this process may load programs, against the kernel running the same object
@@ -291,6 +291,25 @@ fn spin_locked_array_totals_add_up_like_the_kernel() {
         ProgType::Xdp,
         &runs,
         Some(("totals", vec![(vec![0; 4], value)])),
+    );
+}
+
+#[test]
+fn a_global_spin_lock_guards_globals_like_the_kernel() {
+    // tc_spin_lock_global: .bss holds the lock (0 when not held, at 0), then the packet
+    // count (at 8) and their bytes (at 16). TC_ACT_OK.
+    let packets = packets();
+    let runs: Runs = skb_runs(&packets).map(|(i, _)| (i, 0, Some(0))).collect();
+    let bytes: u64 = skb_runs(&packets).map(|(_, p)| p.len() as u64).sum();
+    let mut value = vec![0; 8];
+    value.extend_from_slice(&(runs.len() as u64).to_le_bytes());
+    value.extend_from_slice(&bytes.to_le_bytes());
+    check(
+        "tc_spin_lock_global.o",
+        "tc_spin_lock_global",
+        ProgType::SchedCls,
+        &runs,
+        Some((".bss", vec![(vec![0; 4], value)])),
     );
 }
 
