@@ -81,6 +81,9 @@ pub enum BtfKind {
     Restrict(TypeId),
     Func {
         proto: TypeId,
+        /// Its linkage is `BTF_FUNC_GLOBAL`: the kernel verifies it apart from its
+        /// callers, from its prototype alone.
+        global: bool,
     },
     FuncProto {
         ret: TypeId,
@@ -412,6 +415,8 @@ impl Btf {
             11 => BtfKind::Restrict(size_or_type),
             12 => BtfKind::Func {
                 proto: size_or_type,
+                // The linkage is in vlen: static 0, global 1, extern 2.
+                global: vlen == 1,
             },
             13 => BtfKind::FuncProto {
                 ret: size_or_type,

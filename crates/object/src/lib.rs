@@ -466,6 +466,29 @@ impl<'a> Program<'a> {
         self.linked_records(|o, section| o.func_info(section), |f| f.offset)
     }
 
+    /// The first slots of the linked program's global functions (BTF `FUNC` linkage
+    /// global), which the kernel verifies apart from their callers; the entry itself
+    /// (slot 0) is not one of them.
+    pub fn global_functions(&self) -> Result<Vec<usize>, ObjectError> {
+        let Some(btf) = self.object.btf() else {
+            return Ok(Vec::new());
+        };
+        let mut slots = Vec::new();
+        for (slot, info) in self.func_info()? {
+            let global = matches!(
+                btf.get(info.type_id)?,
+                Some(BtfType {
+                    kind: BtfKind::Func { global: true, .. },
+                    ..
+                })
+            );
+            if global && slot != 0 {
+                slots.push(slot);
+            }
+        }
+        Ok(slots)
+    }
+
     /// The `.BTF.ext` records of every function linked into the program, with the linked
     /// slot each applies to.
     fn linked_records<T>(
