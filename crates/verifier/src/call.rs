@@ -543,6 +543,9 @@ impl Checker<'_> {
         pc: usize,
         target: usize,
     ) -> Result<Next, Fail> {
+        if st.lock.is_some() && self.opts.global_functions.contains(&target) {
+            return fail(ErrorKind::GlobalCallWhileLocked, &[]);
+        }
         if st.frames.len() >= MAX_CALL_FRAMES {
             return fail(ErrorKind::CallTooDeep, &[]);
         }

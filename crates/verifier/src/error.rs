@@ -205,6 +205,8 @@ pub enum ErrorKind {
     SpinUnlockOther,
     /// A helper call (other than `bpf_spin_unlock`) while a lock is held.
     CallWhileLocked,
+    /// A call of a global function while a lock is held.
+    GlobalCallWhileLocked,
     /// An instruction that may not run while a lock is held: the program's exit, a
     /// legacy packet load.
     LockedRegion { what: &'static str },
@@ -436,6 +438,9 @@ impl ErrorKind {
             SpinUnlockWithoutLock => "bpf_spin_unlock without taking a lock".into(),
             SpinUnlockOther => "bpf_spin_unlock of different lock".into(),
             CallWhileLocked => "function calls are not allowed while holding a lock".into(),
+            GlobalCallWhileLocked => {
+                "global function calls are not allowed while holding a lock, use static function instead".into()
+            }
             LockedRegion { what } => {
                 format!("{what} cannot be used inside bpf_spin_lock-ed region")
             }
@@ -535,6 +540,7 @@ impl ErrorKind {
             SpinUnlockWithoutLock => "bpf_spin_unlock is called while no lock is held on this path".into(),
             SpinUnlockOther => "bpf_spin_unlock names another lock than the one held on this path".into(),
             CallWhileLocked => "a helper is called while a bpf_spin_lock is held; only bpf_spin_unlock may be".into(),
+            GlobalCallWhileLocked => "a global function is called while a bpf_spin_lock is held; the kernel verifies global functions on their own, so only static ones may be".into(),
             LockedRegion { what } => format!("{what} is reached while a bpf_spin_lock is held on this path"),
             SpinLockAccess => "this access touches the map value's struct bpf_spin_lock, which only bpf_spin_lock and bpf_spin_unlock may use".into(),
             ReadOnlyMapWrite { off, size, .. } => format!("the write of {} at offset {off} is into a map programs may only read (BPF_F_RDONLY_PROG, e.g. .rodata)", bytes(*size)),
@@ -578,6 +584,7 @@ impl ErrorKind {
             }
             LockedRegion { .. } => "call bpf_spin_unlock on every path first".into(),
             CallWhileLocked => "call the helper after bpf_spin_unlock".into(),
+            GlobalCallWhileLocked => "make the function static".into(),
             SpinLockWrongOffset { .. } | SpinLockVarOffset { .. } => {
                 "pass the address of the value's struct bpf_spin_lock field".into()
             }

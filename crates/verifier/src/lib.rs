@@ -97,6 +97,11 @@ pub struct VerifierOptions {
     pub max_insns: usize,
     /// Whether to keep a kernel-style trace (log level 2).
     pub log: bool,
+    /// The first slots of the program's global functions (BTF `FUNC` linkage global).
+    /// The kernel verifies those apart from their callers and refuses calls to them
+    /// under a spin lock; bpfkit verifies every function in its caller's context, but
+    /// refuses those calls too.
+    pub global_functions: Vec<usize>,
 }
 
 impl Default for VerifierOptions {
@@ -106,6 +111,7 @@ impl Default for VerifierOptions {
             helpers: Vec::new(),
             max_insns: COMPLEXITY_LIMIT,
             log: false,
+            global_functions: Vec::new(),
         }
     }
 }
