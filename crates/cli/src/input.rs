@@ -270,6 +270,8 @@ pub struct Loaded {
     pub section: Option<String>,
     /// For an object with program arrays to fill or pinned maps: the rest of its load.
     pub setup: Option<ObjectSetup>,
+    /// The first slots of the program's global functions (from an object's BTF).
+    pub global_functions: Vec<usize>,
 }
 
 /// Loads the program `input` holds in `format`; `selector` picks one from an ELF object,
@@ -297,6 +299,7 @@ pub fn load_program(
             origin: input.name.clone(),
             section: None,
             setup: None,
+            global_functions: Vec::new(),
         }),
         Format::Raw | Format::Hex => Ok(Loaded {
             insns: decode(&bytecode(input, format)?, &input.name)?,
@@ -305,6 +308,7 @@ pub fn load_program(
             origin: input.name.clone(),
             section: None,
             setup: None,
+            global_functions: Vec::new(),
         }),
         Format::Auto => unreachable!("Format::resolve returns a concrete format"),
     }
@@ -447,6 +451,9 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
     let insns = program
         .insns()
         .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
+    let global_functions = program
+        .global_functions()
+        .map_err(|e| CliError::input(format!("cannot load {origin}: {e}")))?;
     let map_error = |e| CliError::failed(format!("cannot load the maps of {}: {e}", input.name));
     let pin_dir = options
         .pin_dir
@@ -475,6 +482,7 @@ fn load_elf(input: &Input, selector: &Selector, options: &LoadOptions) -> CliRes
         origin,
         section: Some(program.section().to_string()),
         setup,
+        global_functions,
     })
 }
 

@@ -10,9 +10,9 @@ use crate::map::{dump_order, entry, types};
 use crate::output;
 use crate::prog_arrays::{self, PacketTarget};
 use crate::verdict;
-use crate::verify::{map_specs, program_type};
+use crate::verify::{program_type, verifier_options};
 use bpfkit_pcap::Packet;
-use bpfkit_verifier::{verify, Region, VerifierOptions};
+use bpfkit_verifier::{verify, Region};
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::net::skb::{self, SkBuff};
 use bpfkit_vm::net::{
@@ -188,10 +188,7 @@ pub fn run(args: &TestRunArgs) -> CliResult {
             ))
         }
     };
-    let options = VerifierOptions {
-        maps: map_specs(&loaded),
-        ..VerifierOptions::default()
-    };
+    let options = verifier_options(&loaded);
     let verified = verify(&loaded.insns, prog_type, &options).map_err(|r| {
         CliError::failed(format!(
             "{} is rejected as {}:\n{r}",

@@ -82,9 +82,8 @@ pub fn run(args: &VerifyArgs) -> CliResult {
     let loaded = input::load_program(&input, args.format, &args.selector, &args.load)?;
     let prog_type = program_type(args.prog_type.as_deref(), loaded.section.as_deref())?;
     let options = VerifierOptions {
-        maps: map_specs(&loaded),
         log: args.log,
-        ..VerifierOptions::default()
+        ..verifier_options(&loaded)
     };
     let verdict = verify(&loaded.insns, prog_type, &options);
     let log = match &verdict {
@@ -140,9 +139,19 @@ pub(crate) fn program_type(
     }
 }
 
+/// What the verifier is told of a loaded program: its maps ([`map_specs`]) and, for an
+/// object's program, which of its functions are global.
+pub(crate) fn verifier_options(loaded: &Loaded) -> VerifierOptions {
+    VerifierOptions {
+        maps: map_specs(loaded),
+        global_functions: loaded.global_functions.clone(),
+        ..VerifierOptions::default()
+    }
+}
+
 /// What the verifier needs to know of the program's maps, by index: each created map's
 /// spec, and for a map of maps the definition of the maps it holds.
-pub(crate) fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
+fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
     loaded
         .maps
         .iter()
@@ -172,11 +181,7 @@ pub fn before_run(
     type_name: Option<&str>,
 ) -> CliResult<(&'static ProgType, Verified)> {
     let prog_type = program_type(type_name, loaded.section.as_deref())?;
-    let options = VerifierOptions {
-        maps: map_specs(loaded),
-        ..VerifierOptions::default()
-    };
-    match verify(&loaded.insns, prog_type, &options) {
+    match verify(&loaded.insns, prog_type, &verifier_options(loaded)) {
         Ok(verified) => Ok((prog_type, verified)),
         Err(r) => Err(CliError::failed(format!(
             "{} is rejected as {}:\n{r}\n(--no-verify runs it without verification, checked at run time)",
