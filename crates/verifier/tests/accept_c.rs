@@ -12,9 +12,9 @@
 
 mod common;
 
-use bpfkit_object::{MapDef, Object};
-use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{fixtures_dir, kernel_type, kernel_verdict};
+use bpfkit_object::Object;
+use bpfkit_verifier::{verify, ProgType};
+use common::{fixtures_dir, kernel_type, kernel_verdict, object_options};
 
 #[test]
 fn every_program_is_accepted_by_bpfkit_and_the_kernel() {
@@ -34,11 +34,8 @@ fn every_program_is_accepted_by_bpfkit_and_the_kernel() {
     for path in &paths {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let object = Object::parse(&std::fs::read(path).unwrap()).expect("object parses");
-        let opts = VerifierOptions {
-            maps: object.maps().iter().map(MapDef::verifier_spec).collect(),
-            ..VerifierOptions::default()
-        };
         for program in object.programs() {
+            let opts = object_options(&object, &program);
             programs += 1;
             let name = program.name();
             let prog_type = ProgType::for_section(program.section())

@@ -14,9 +14,9 @@
 
 mod common;
 
-use bpfkit_object::{MapDef, Object};
-use bpfkit_verifier::{verify, ProgType, VerifierOptions};
-use common::{fixtures_dir, kernel_type, kernel_verdict};
+use bpfkit_object::Object;
+use bpfkit_verifier::{verify, ProgType};
+use common::{fixtures_dir, kernel_type, kernel_verdict, object_options};
 
 /// The values of the `// key: value` header lines of a source.
 fn header<'a>(source: &'a str, key: &str) -> Vec<&'a str> {
@@ -66,10 +66,7 @@ fn every_program_is_rejected_by_bpfkit_and_the_kernel_as_recorded() {
             .expect("object parses");
         let program = object.program(&name).expect("a program named as its file");
         let prog_type = ProgType::for_section(program.section()).expect("a known section");
-        let opts = VerifierOptions {
-            maps: object.maps().iter().map(MapDef::verifier_spec).collect(),
-            ..VerifierOptions::default()
-        };
+        let opts = object_options(&object, &program);
         match verify(&program.insns().expect("links"), prog_type, &opts) {
             Ok(_) => failures.push(format!("{name}: bpfkit accepts it")),
             Err(r) => {

@@ -4,11 +4,22 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use bpfkit_kernel::KernelError;
-use bpfkit_object::{KernelLoadError, Object};
+use bpfkit_object::{KernelLoadError, MapDef, Object, Program};
+use bpfkit_verifier::VerifierOptions;
 use std::path::PathBuf;
 
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// What the verifier is told of `program` of `object`: the object's maps and the
+/// program's global functions.
+pub fn object_options(object: &Object, program: &Program<'_>) -> VerifierOptions {
+    VerifierOptions {
+        maps: object.maps().iter().map(MapDef::verifier_spec).collect(),
+        global_functions: program.global_functions().expect("BTF function info"),
+        ..VerifierOptions::default()
+    }
 }
 
 /// The kernel's program type for a bpfkit type name, where bpfkit-kernel loads it.
