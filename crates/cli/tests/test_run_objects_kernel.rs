@@ -1,11 +1,12 @@
 //! `bpfkit test-run` on objects whose maps or helpers need what only the object carries,
 //! run over every packet of fixtures/net/mixed.pcap with each engine: spin locks in hash
 //! and array values and in .bss (their place from the value's or the section's BTF,
-//! static functions called under them), `bpf_snprintf` with its format in
-//! frozen `.rodata`, and a program array filled from the object's `.values`. Every result
-//! is checked against a derivation by hand from the packets (written next to each case)
-//! and, where this process may load programs, against the kernel running the same object
-//! with BPF_PROG_TEST_RUN: return values, skb->mark and the maps after the last packet.
+//! static functions called under them), `bpf_snprintf` with its format in frozen
+//! `.rodata`, and tc and XDP program arrays filled from the object's `.values`. Every
+//! result is checked against a derivation by hand from the packets (written next to each
+//! case) and, where this process may load programs, against the kernel running the same
+//! object with BPF_PROG_TEST_RUN: return values, skb->mark and the maps after the last
+//! packet.
 
 mod net;
 
@@ -26,12 +27,15 @@ type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 /// Every map's entries by name, program arrays left out (their values are descriptors).
 type Maps = BTreeMap<String, Entries>;
 
+/// fixtures/verifier/accept_c/`file`, or fixtures/`file` for a path with a directory.
 fn object_path(file: &str) -> String {
-    bpfkit_fixtures::dir()
-        .join("verifier/accept_c")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
+    let dir = bpfkit_fixtures::dir();
+    let path = if file.contains('/') {
+        dir.join(file)
+    } else {
+        dir.join("verifier/accept_c").join(file)
+    };
+    path.to_string_lossy().into_owned()
 }
 
 /// The packets of mixed.pcap.
@@ -228,6 +232,25 @@ fn program_array_from_values_dispatches_like_the_kernel() {
         "tc_tail_call_values.o",
         "tc_tail_call_values",
         ProgType::SchedCls,
+        &runs,
+        None,
+    );
+}
+
+#[test]
+fn xdp_program_array_from_values_like_the_kernel() {
+    // fixtures/loader/prog_array.c: prog_array_xdp tail-calls slot 0, prog_array_tail,
+    // which returns the packet's first byte plus 0x40 (every packet has one).
+    let packets = packets();
+    let runs: Runs = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, u64::from(p[0]) + 0x40, None))
+        .collect();
+    check(
+        "loader/prog_array.o",
+        "prog_array_xdp",
+        ProgType::Xdp,
         &runs,
         None,
     );
