@@ -3,9 +3,12 @@
 //! and ARP, socket filters, map lookups with null checks, atomic counters, bounded loops,
 //! BPF-to-BPF calls, tail calls, ring buffers, global data, and the `__sk_buff` fields of
 //! tc, socket filter and cgroup skb programs (bytes of `cb`, `sk` and its socket, the
-//! timestamps, `queue_mapping`) with `bpf_check_mtu`. Each program is accepted by
-//! bpfkit for the type its section names and, where this process may load programs, by
-//! the kernel (each program printed with the kernel's verdict, or why it was skipped).
+//! timestamps, `queue_mapping`) with `bpf_check_mtu`, spin locks in hash, array and
+//! global values (static functions called under them), `bpf_snprintf`, and a program
+//! array filled from `.values`. Each program is accepted by bpfkit for the type its
+//! section names and, where this process may load programs, by the kernel (each program
+//! printed with the kernel's verdict, or why it was skipped): the kernel gets the objects
+//! as libbpf loads them, spin lock maps with their BTF and `.rodata` frozen.
 //!
 //! Together with the clang-compiled fixtures of fixtures/ and fixtures/loader (checked by
 //! loader_corpus.rs), this is the positive corpus of at least 40 programs.
