@@ -417,7 +417,9 @@ impl Checker<'_> {
             map.value_size,
             map.map_type == helpers::map_types::ARRAY && map.max_entries == 1,
         );
-        let Some(contents) = map.frozen.clone() else {
+        // Read-only for programs and frozen (`bpf_map_is_rdonly`).
+        let read_only = map.flags & helpers::map_flags::BPF_F_RDONLY_PROG != 0;
+        let Some(contents) = map.frozen.clone().filter(|_| read_only) else {
             return fail(ErrorKind::ConstStrNotReadonly { reg: r }, &[r]);
         };
         let Some(var) = reg.var.as_const() else {
@@ -520,7 +522,7 @@ impl Checker<'_> {
                     .map(|_| ())
                     .map_err(|f| match f.kind {
                         // The map's own rules, which the kernel's helper accesses keep.
-                        ErrorKind::SpinLockAccess | ErrorKind::ReadOnlyMapWrite { .. } => f,
+                        ErrorKind::SpinLockAccess | ErrorKind::MapAccessForbidden { .. } => f,
                         _ => Fail::new(ErrorKind::ArgOutOfRange { reg: r, size }, &[r]),
                     })
             }

@@ -212,8 +212,10 @@ pub enum ErrorKind {
     LockedRegion { what: &'static str },
     /// A load, store or helper access touching the lock itself.
     SpinLockAccess,
-    /// A write into a map programs may only read.
-    ReadOnlyMapWrite {
+    /// A write into a map programs may only read (`BPF_F_RDONLY_PROG`), or a read from
+    /// one they may only write (`BPF_F_WRONLY_PROG`).
+    MapAccessForbidden {
+        write: bool,
         off: i64,
         size: usize,
         value_size: u32,
@@ -445,11 +447,15 @@ impl ErrorKind {
                 format!("{what} cannot be used inside bpf_spin_lock-ed region")
             }
             SpinLockAccess => "bpf_spin_lock cannot be accessed directly by load/store".into(),
-            ReadOnlyMapWrite {
+            MapAccessForbidden {
+                write,
                 off,
                 size,
                 value_size,
-            } => format!("write into map forbidden, value_size={value_size} off={off} size={size}"),
+            } => format!(
+                "{} map forbidden, value_size={value_size} off={off} size={size}",
+                if *write { "write into" } else { "read from" }
+            ),
             ConstStrNotReadonly { reg } => {
                 format!("R{} does not point to a readonly map'", reg.num())
             }
@@ -543,7 +549,8 @@ impl ErrorKind {
             GlobalCallWhileLocked => "a global function is called while a bpf_spin_lock is held; the kernel verifies global functions on their own, so only static ones may be".into(),
             LockedRegion { what } => format!("{what} is reached while a bpf_spin_lock is held on this path"),
             SpinLockAccess => "this access touches the map value's struct bpf_spin_lock, which only bpf_spin_lock and bpf_spin_unlock may use".into(),
-            ReadOnlyMapWrite { off, size, .. } => format!("the write of {} at offset {off} is into a map programs may only read (BPF_F_RDONLY_PROG, e.g. .rodata)", bytes(*size)),
+            MapAccessForbidden { write: true, off, size, .. } => format!("the write of {} at offset {off} is into a map programs may only read (BPF_F_RDONLY_PROG, e.g. .rodata)", bytes(*size)),
+            MapAccessForbidden { write: false, off, size, .. } => format!("the read of {} at offset {off} is from a map programs may only write (BPF_F_WRONLY_PROG)", bytes(*size)),
             ConstStrNotReadonly { reg } => format!("{reg} must point into a frozen read-only map (e.g. a const string in .rodata)"),
             ConstStrVarOffset { reg } => format!("{reg} points a variable distance into the map; the string must be at a constant offset"),
             ConstStrNoDirectAccess { reg } => format!("the map {reg} points into has no directly readable value (only single-element arrays such as .rodata do)"),

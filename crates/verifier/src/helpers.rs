@@ -621,6 +621,14 @@ pub mod map_types {
 
 use map_types::*;
 
+/// Map creation flags (`BPF_F_*`) that restrict what programs may do with the values.
+pub mod map_flags {
+    /// Programs may read the values but not write them.
+    pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+    /// Programs may write the values but not read them.
+    pub const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+}
+
 /// Map types that only some helpers may take (`check_map_func_compatibility`, first
 /// half): a program array is for tail calls only, and so on.
 pub static MAP_ONLY_WITH: &[(u32, &[u32])] = &[

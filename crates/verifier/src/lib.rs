@@ -69,6 +69,9 @@ pub struct MapSpec {
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
+    /// `BPF_F_*` creation flags, of which `BPF_F_RDONLY_PROG` and `BPF_F_WRONLY_PROG`
+    /// restrict what programs may do with the values.
+    pub flags: u32,
     /// For a map of maps (`BPF_MAP_TYPE_ARRAY_OF_MAPS`, `BPF_MAP_TYPE_HASH_OF_MAPS`): the
     /// maps it holds, as the kernel's `inner_map_fd` template describes them. A lookup
     /// in the outer map returns a pointer to such a map, or null.
@@ -81,7 +84,7 @@ pub struct MapSpec {
     /// For a map programs may only read (`BPF_F_RDONLY_PROG`) and that user space froze
     /// (`BPF_MAP_FREEZE`) before loading, as libbpf does with `.rodata`: the contents of
     /// its element 0, in which the kernel checks constant strings (`bpf_snprintf`'s
-    /// format). Programs may not write into such a map.
+    /// format).
     pub frozen: Option<Vec<u8>>,
 }
 

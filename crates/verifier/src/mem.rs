@@ -6,6 +6,7 @@ use crate::bounds::Scalar;
 use crate::check::{fail, Checker, Fail};
 use crate::error::ErrorKind;
 use crate::facts::Region;
+use crate::helpers::map_flags::{BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 use crate::progtype::{Context, CtxField, Entry, FieldKind, Narrow, ALL_FLAVOURS, BPF_SOCK_COMMON};
 use crate::state::{ByteKind, Frame, RegState, RegType, State, SLOT, STACK_SIZE};
 use crate::tnum::Tnum;
@@ -208,9 +209,16 @@ impl Checker<'_> {
                 let map = &self.maps[ptr.map as usize];
                 let value_size = map.value_size;
                 let fixed = ptr.off as i64 + off;
-                // The kernel checks the map's permission first (`check_map_access_type`).
-                if write && map.frozen.is_some() {
-                    let kind = ErrorKind::ReadOnlyMapWrite {
+                // The kernel checks the program's permission first
+                // (`check_map_access_type`).
+                let forbidden = if write {
+                    BPF_F_RDONLY_PROG
+                } else {
+                    BPF_F_WRONLY_PROG
+                };
+                if map.flags & forbidden != 0 {
+                    let kind = ErrorKind::MapAccessForbidden {
+                        write,
                         off: fixed,
                         size,
                         value_size,
