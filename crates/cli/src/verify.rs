@@ -167,6 +167,7 @@ fn map_specs(loaded: &Loaded) -> Vec<MapSpec> {
                 key_size: spec.key_size,
                 value_size: spec.value_size,
                 max_entries: spec.max_entries,
+                flags: spec.flags,
                 ..from_def.unwrap_or_default()
             }
         })

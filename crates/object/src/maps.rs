@@ -81,6 +81,7 @@ impl MapDef {
             key_size: self.key_size,
             value_size: self.value_size,
             max_entries: self.max_entries,
+            flags: self.flags,
             inner: self.inner.as_deref().map(|d| Box::new(d.verifier_spec())),
             spin_lock: self.spin_lock,
             frozen: self.frozen_contents(),
