@@ -11,6 +11,7 @@
 //!   `; kernel: rejects: <text>`        the kernel's log contains `<text>`
 //!   `; kernel: accepts: <why>`         the kernel accepts it (bpfkit is stricter, on purpose)
 //!   `; map: type=1 key=4 value=8 entries=16`  map `idx:N` for `map[idx:N]`, in order
+//!                                      (`flags=N` optional: BPF_F_* creation flags)
 
 mod common;
 
@@ -42,19 +43,19 @@ fn header<'a>(text: &'a str, key: &str) -> impl Iterator<Item = &'a str> + 'a {
 }
 
 fn parse_map(spec: &str) -> MapSpec {
-    let field = |k: &str| -> u32 {
+    let optional = |k: &str| -> Option<u32> {
         spec.split_whitespace()
             .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
-            .unwrap_or_else(|| panic!("map spec `{spec}` lacks {k}"))
-            .parse()
-            .expect("a number")
+            .map(|v| v.parse().expect("a number"))
     };
+    let field = |k: &str| optional(k).unwrap_or_else(|| panic!("map spec `{spec}` lacks {k}"));
     MapSpec {
         fd: None,
         map_type: field("type"),
         key_size: field("key"),
         value_size: field("value"),
         max_entries: field("entries"),
+        flags: optional("flags").unwrap_or(0),
         ..MapSpec::default()
     }
 }
@@ -196,7 +197,7 @@ fn kernel_verdict(case: &Case) -> Option<Result<(), String>> {
             spec.key_size,
             spec.value_size,
             spec.max_entries,
-            0,
+            spec.flags,
         );
         match created {
             Ok(m) => maps.push(m),
