@@ -1,6 +1,7 @@
 //! Loading an object into the running kernel with bpfkit's linking (not libbpf's): each
-//! map created with `BPF_MAP_CREATE` (a map of maps from its inner definition), global
-//! data given its contents, programs' map references rewritten to the maps' descriptors,
+//! map created with `BPF_MAP_CREATE` (a map of maps from its inner definition, a map whose
+//! value holds a spin lock with its BTF types), global data given its contents and, when
+//! read-only, frozen, programs' map references rewritten to the maps' descriptors,
 //! the programs loaded with `BPF_PROG_LOAD` (the kernel's verifier checks the result)
 //! with the object's BTF and their functions' info when the object has BTF, and the
 //! `values` of maps of maps and program arrays stored as descriptors, as libbpf's
