@@ -305,31 +305,86 @@ impl Btf {
         Ok(self.one_spin_lock(fields)?.map(|off| (id, off)))
     }
 
-    /// Of `fields` (type id, byte offset), the offset of the one whose type is the struct
-    /// `bpf_spin_lock`; `None` when there is none, or where the kernel refuses the map's
-    /// BTF: two locks, or one not 4 bytes at a 4-byte aligned offset (libbpf then creates
-    /// the map without BTF, with no lock the verifier knows of).
+    /// Of `fields` (type id, byte offset), the offset of the one `struct bpf_spin_lock`
+    /// they hold, directly or in nested structs and arrays (`btf_find_field_one`);
+    /// `None` when there is none, or where the kernel refuses the map's BTF: two locks,
+    /// an array of several, one not 4 bytes (libbpf then creates the map without BTF,
+    /// with no lock the verifier knows of). A lock at an offset not a multiple of 4 the
+    /// kernel does not take for one.
     fn one_spin_lock(
         &self,
         fields: impl IntoIterator<Item = (TypeId, u64)>,
     ) -> Result<Option<u32>, ObjectError> {
         let mut locks = Vec::new();
         for (type_id, off) in fields {
-            if let Some(BtfType {
-                name,
-                kind: BtfKind::Struct { .. },
-            }) = self.get(type_id)?
-            {
-                if name == "bpf_spin_lock" {
-                    locks.push((type_id, off));
-                }
+            if !self.collect_spin_locks(type_id, off, 0, &mut locks)? {
+                return Ok(None);
             }
         }
-        let [(type_id, off)] = locks[..] else {
+        let [(type_id, off, 1)] = locks[..] else {
             return Ok(None);
         };
         let placed = off % 4 == 0 && self.size_of(type_id)? == 4;
         Ok(placed.then(|| u32::try_from(off).ok()).flatten())
+    }
+
+    /// Adds to `locks` the `struct bpf_spin_lock`s in a field of type `id` at byte `off`
+    /// (type id, offset, element count): arrays are walked into, their counts multiplied,
+    /// and structs (not through typedefs or modifiers, as the kernel looks) searched
+    /// member by member. False where the kernel refuses the type: too deep, or a lock in
+    /// an array of several structs.
+    fn collect_spin_locks(
+        &self,
+        mut id: TypeId,
+        off: u64,
+        depth: usize,
+        locks: &mut Vec<(TypeId, u64, u64)>,
+    ) -> Result<bool, ObjectError> {
+        let mut nelems = 1u64;
+        for _ in 0..MAX_RESOLVE_DEPTH {
+            match self.get(id)? {
+                Some(BtfType {
+                    kind: BtfKind::Array { elem, nelems: n },
+                    ..
+                }) => {
+                    nelems = nelems.saturating_mul(u64::from(*n));
+                    id = *elem;
+                }
+                _ => break,
+            }
+        }
+        let members = match self.get(id)? {
+            _ if nelems == 0 => return Ok(true),
+            Some(BtfType {
+                name,
+                kind: BtfKind::Struct { .. },
+            }) if name == "bpf_spin_lock" => {
+                locks.push((id, off, nelems));
+                return Ok(true);
+            }
+            Some(BtfType {
+                kind: BtfKind::Struct { members, .. },
+                ..
+            }) => members,
+            _ => return Ok(true),
+        };
+        if depth >= MAX_RESOLVE_DEPTH {
+            return Ok(false);
+        }
+        let mut inner = Vec::new();
+        for m in members.iter().filter(|m| m.bitfield_size == 0) {
+            let at = off + u64::from(m.bit_offset / 8);
+            if !self.collect_spin_locks(m.type_id, at, depth + 1, &mut inner)? {
+                return Ok(false);
+            }
+        }
+        // The kernel repeats a nested struct's fields for each element, which it refuses
+        // for a lock.
+        if nelems > 1 && !inner.is_empty() {
+            return Ok(false);
+        }
+        locks.extend(inner);
+        Ok(true)
     }
 
     /// The `DATASEC` named `name`, if there is one.
