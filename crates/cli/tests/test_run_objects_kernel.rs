@@ -1,7 +1,7 @@
 //! `bpfkit test-run` on objects whose maps or helpers need what only the object carries,
 //! run over every packet of fixtures/net/mixed.pcap with each engine: spin locks in hash
-//! and array values and in .bss (their place from the value's or the section's BTF,
-//! static functions called under them), `bpf_snprintf` with its format in frozen
+//! and array values, nested in them and in .bss (their place from the value's or the
+//! section's BTF, static functions called under them), `bpf_snprintf` with its format in frozen
 //! `.rodata`, and tc and XDP program arrays filled from the object's `.values`. Every
 //! result is checked against a derivation by hand from the packets (written next to each
 //! case) and, where this process may load programs, against the kernel running the same
@@ -149,19 +149,19 @@ fn kernel_run(file: &str, program: &str, prog_type: ProgType, packets: &[Vec<u8>
 }
 
 /// Runs the case with both engines, checks each against the hand-derived runs and the
-/// entries of a map, when given, and, where possible, against the kernel (every map).
+/// entries of the maps given and, where possible, against the kernel (every map).
 fn check(
     file: &str,
     program: &str,
     prog_type: ProgType,
     expect_runs: &Runs,
-    expect_map: Option<(&str, Entries)>,
+    expect_maps: &[(&str, Entries)],
 ) {
     let packets = packets();
     for engine in ["interp", "jit"] {
         let (runs, maps) = bpfkit_run(file, program, prog_type != ProgType::Xdp, engine);
         assert_eq!(&runs, expect_runs, "{program} ({engine}): runs");
-        if let Some((name, entries)) = &expect_map {
+        for (name, entries) in expect_maps {
             assert_eq!(
                 maps.get(*name),
                 Some(entries),
@@ -233,7 +233,7 @@ fn program_array_from_values_dispatches_like_the_kernel() {
         "tc_tail_call_values",
         ProgType::SchedCls,
         &runs,
-        None,
+        &[],
     );
 }
 
@@ -252,7 +252,7 @@ fn xdp_program_array_from_values_like_the_kernel() {
         "prog_array_xdp",
         ProgType::Xdp,
         &runs,
-        None,
+        &[],
     );
 }
 
@@ -287,7 +287,7 @@ fn spin_locked_hash_counters_count_like_the_kernel() {
         "tc_spin_lock_flows",
         ProgType::SchedCls,
         &runs,
-        Some(("flows", entries)),
+        &[("flows", entries)],
     );
 }
 
@@ -313,7 +313,41 @@ fn spin_locked_array_totals_add_up_like_the_kernel() {
         "xdp_spin_lock_array",
         ProgType::Xdp,
         &runs,
-        Some(("totals", vec![(vec![0; 4], value)])),
+        &[("totals", vec![(vec![0; 4], value)])],
+    );
+}
+
+#[test]
+fn nested_spin_locks_guard_like_the_kernel() {
+    // xdp_spin_lock_nested, every packet (XDP runs all of them): per EtherType (network
+    // order, as a little-endian u32 key) {bytes: u64, {packets: u32, lock}}, and in
+    // `total` {lock, padding, bytes: u64} over all packets. XDP_PASS.
+    let packets = packets();
+    let mut stats: BTreeMap<Vec<u8>, (u64, u32)> = BTreeMap::new();
+    for p in &packets {
+        let s = stats.entry(vec![p[12], p[13], 0, 0]).or_default();
+        s.0 += p.len() as u64;
+        s.1 += 1;
+    }
+    let entries: Vec<_> = stats
+        .into_iter()
+        .map(|(k, (bytes, count))| {
+            let mut v = bytes.to_le_bytes().to_vec();
+            v.extend_from_slice(&count.to_le_bytes());
+            v.extend_from_slice(&[0; 4]);
+            (k, v)
+        })
+        .collect();
+    let total: u64 = packets.iter().map(|p| p.len() as u64).sum();
+    let mut value = vec![0; 8];
+    value.extend_from_slice(&total.to_le_bytes());
+    let runs: Runs = (0..packets.len()).map(|i| (i, 2, None)).collect();
+    check(
+        "xdp_spin_lock_nested.o",
+        "xdp_spin_lock_nested",
+        ProgType::Xdp,
+        &runs,
+        &[("stats", entries), ("total", vec![(vec![0; 4], value)])],
     );
 }
 
@@ -332,7 +366,7 @@ fn a_global_spin_lock_guards_globals_like_the_kernel() {
         "tc_spin_lock_global",
         ProgType::SchedCls,
         &runs,
-        Some((".bss", vec![(vec![0; 4], value)])),
+        &[(".bss", vec![(vec![0; 4], value)])],
     );
 }
 
@@ -364,7 +398,7 @@ fn static_functions_under_a_spin_lock_count_like_the_kernel() {
         "tc_spin_lock_subprog",
         ProgType::SchedCls,
         &runs,
-        Some(("classes", vec![(vec![0; 4], value)])),
+        &[("classes", vec![(vec![0; 4], value)])],
     );
 }
 
@@ -413,6 +447,6 @@ fn snprintf_formats_like_the_kernel() {
         "xdp_snprintf_summary",
         ProgType::Xdp,
         &runs,
-        None,
+        &[],
     );
 }

@@ -367,6 +367,11 @@ fn spin_locks_and_frozen_rodata() {
     assert_eq!(map(&flows, "flows").spin_lock, Some(8));
     let totals = accept_c("xdp_spin_lock_array.o");
     assert_eq!(map(&totals, "totals").spin_lock, Some(4));
+    // In `struct ethertype_stats { __u64 bytes; struct { __u32 packets; struct
+    // bpf_spin_lock lock; } counts; }` at 8 + 4; `struct bpf_spin_lock lock[1]` first.
+    let nested = accept_c("xdp_spin_lock_nested.o");
+    assert_eq!(map(&nested, "stats").spin_lock, Some(12));
+    assert_eq!(map(&nested, "total").spin_lock, Some(0));
     // `struct bpf_spin_lock totals_lock;` is the first variable of .bss.
     let global = accept_c("tc_spin_lock_global.o");
     assert_eq!(map(&global, ".bss").spin_lock, Some(0));
