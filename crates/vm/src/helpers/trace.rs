@@ -1,7 +1,7 @@
 //! `bpf_trace_printk` and `bpf_snprintf`: `printf`-style formatting with the conversions
-//! Linux accepts (`bpf_bprintf_prepare`): `%d %i %u %x %X %s %c %%`, `%p` with the `K`,
-//! `x`, `i4`/`I4` modifiers, `l`/`ll` length modifiers, the flags `-+ 0#` and a field
-//! width. `trace_printk` takes at most three arguments and its messages are collected in
+//! Linux accepts (`bpf_bprintf_prepare`): `%d %i %u %x %X %s %c %%`, `%p` alone or with
+//! the `K`, `x`, `s`, `S`, `B`, `ks`, `us`, `i4`/`I4` and `i6`/`I6` modifiers, `l`/`ll`
+//! length modifiers, the flags `-+ 0#` and a field width. `trace_printk` takes at most three arguments and its messages are collected in
 //! a [`TraceLog`] instead of the kernel's trace pipe; `snprintf` takes up to twelve.
 
 use super::linux::{TraceLog, EINVAL};
@@ -50,6 +50,37 @@ fn c_string(memory: &Memory<'_>, addr: u64, max: u64) -> (Vec<u8>, bool) {
 /// A `%s` argument; empty if unreadable, as Linux prints a string it fails to copy.
 fn string(memory: &Memory<'_>, addr: u64) -> String {
     String::from_utf8_lossy(&c_string(memory, addr, STR_MAX).0).into_owned()
+}
+
+/// `%px` (and `%p`, `%pK`): without a field width, the address in 16 hex digits, as
+/// Linux's `pointer_string`. Linux prints `%p` and `%pK` as a per-boot hash of the
+/// address, to hide kernel addresses; bpfkit has none to hide and prints the value.
+fn pointer(addr: u64, width: usize) -> String {
+    if width == 0 {
+        format!("{addr:016x}")
+    } else {
+        format!("{addr:x}")
+    }
+}
+
+/// `%pI4`, `%pi4`, `%pI6`, `%pi6`: the address `addr` points to, as Linux prints it:
+/// `1.2.3.4`, or `001.002.003.004` in the `i` form; eight groups of four hex digits with
+/// colons, or 32 digits without them in the `i` form. An unreadable address prints as zeros, as Linux's copy of it fails
+/// to zeros.
+fn ip_address(memory: &Memory<'_>, addr: u64, v6: bool, i_form: bool) -> String {
+    let len = if v6 { 16 } else { 4 };
+    let zeros = [0u8; 16];
+    let ip = memory.slice(addr, len).unwrap_or(&zeros[..len as usize]);
+    match (v6, i_form) {
+        (false, false) => format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
+        (false, true) => format!("{:03}.{:03}.{:03}.{:03}", ip[0], ip[1], ip[2], ip[3]),
+        (true, i_form) => {
+            let groups = ip.chunks(2).map(|g| format!("{:02x}{:02x}", g[0], g[1]));
+            groups
+                .collect::<Vec<_>>()
+                .join(if i_form { "" } else { ":" })
+        }
+    }
 }
 
 /// Most arguments of `bpf_snprintf` (`MAX_BPRINTF_VARARGS`).
@@ -145,18 +176,33 @@ pub(super) fn format(fmt: &[u8], args: &[u64], memory: &Memory<'_>) -> Option<St
             b'X' if alt => format!("0X{unsigned:X}"),
             b'X' => format!("{unsigned:X}"),
             b'p' => match (fmt.get(i), fmt.get(i + 1)) {
-                (Some(b'i' | b'I'), Some(b'4')) => {
+                (Some(&kind @ (b'i' | b'I')), Some(&family @ (b'4' | b'6'))) => {
                     i += 2;
-                    let ip = memory.slice(arg, 4).ok()?;
-                    format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
+                    ip_address(memory, arg, family == b'6', kind == b'i')
+                }
+                (Some(b'k'), Some(b's')) => {
+                    i += 2;
+                    string(memory, arg)
+                }
+                // A user-space string: every address a program holds is the kernel's
+                // memory (stack, context, packet, map values), from which Linux's
+                // `strncpy_from_user_nofault` copies nothing.
+                (Some(b'u'), Some(b's')) => {
+                    i += 2;
+                    String::new()
+                }
+                // Symbols: bpfkit has no kernel symbols, and Linux prints an address it
+                // finds no symbol for as `0x%lx`.
+                (Some(b's' | b'S' | b'B'), _) => {
+                    i += 1;
+                    format!("{arg:#x}")
                 }
                 (Some(b'K' | b'x'), _) => {
                     i += 1;
-                    format!("{arg:x}")
+                    pointer(arg, width)
                 }
-                // Other pointer modifiers (%pB, %pks, %pI6, ...) are not implemented.
                 (Some(c), _) if c.is_ascii_alphanumeric() => return None,
-                _ => format!("{arg:#x}"),
+                _ => pointer(arg, width),
             },
             b's' => string(memory, arg),
             b'c' => (arg as u8 as char).to_string(),
@@ -202,9 +248,42 @@ mod tests {
         );
         assert_eq!(f("%s!%c%%", &[addr, b'x' as u64]).unwrap(), "hi!x%");
         // %pI4 prints the 4 bytes it points to as a dotted quad ("h" = 104, "i" = 105).
-        assert_eq!(f("%pI4 %px", &[addr, 255]).unwrap(), "104.105.0.0 ff");
+        assert_eq!(f("%pI4", &[addr]).unwrap(), "104.105.0.0");
         // A fourth argument does not exist; an unknown conversion is refused.
         assert_eq!(f("%d %d %d %d", &[1, 2, 3]), None);
         assert_eq!(f("%n", &[0]), None);
+        assert_eq!(f("%pZ", &[0]), None);
+    }
+
+    /// Each expected string is what Linux 6.18 wrote through `bpf_snprintf` from an XDP
+    /// program given the same format and arguments (run with `BPF_PROG_TEST_RUN`; the
+    /// address 0x10 is unreadable in both).
+    #[test]
+    fn pointer_conversions_print_as_linux_prints_them() {
+        let mut ip4 = [10u8, 1, 2, 3];
+        let mut ip6 = [0x20u8, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut s = *b"hey\0";
+        let (ip4_addr, ip6_addr, s_addr) =
+            (ip4.as_ptr() as u64, ip6.as_ptr() as u64, s.as_ptr() as u64);
+        let mut memory = Memory::new();
+        memory.add_mut(&mut ip4);
+        memory.add_mut(&mut ip6);
+        memory.add_mut(&mut s);
+        let f = |fmt: &str, args: &[u64]| format(fmt.as_bytes(), args, &memory).unwrap();
+        assert_eq!(
+            f("%px|%pi4|%pI4", &[255, ip4_addr, ip4_addr]),
+            "00000000000000ff|010.001.002.003|10.1.2.3"
+        );
+        assert_eq!(
+            f("%pI6|%pi6", &[ip6_addr, ip6_addr]),
+            "2001:0db8:0000:0000:0000:0000:0000:0001|20010db8000000000000000000000001"
+        );
+        assert_eq!(
+            f("%ps|%pS|%pB|", &[0x1234, 0x1234, 0x1234]),
+            "0x1234|0x1234|0x1234|"
+        );
+        assert_eq!(f("%pks|%pus|%s", &[s_addr, s_addr, s_addr]), "hey||hey");
+        assert_eq!(f("%pI4|%pks|", &[0x10, 0x10]), "0.0.0.0||");
+        assert_eq!(f("%5px|", &[0x10]), "   10|");
     }
 }
