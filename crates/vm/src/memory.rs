@@ -17,6 +17,13 @@ pub struct Region {
 }
 
 impl Region {
+    /// No bytes at all: contains no access.
+    pub const EMPTY: Region = Region {
+        start: 0,
+        len: 0,
+        writable: false,
+    };
+
     /// Whether `[addr, addr + size)` lies inside this region. Written so that no
     /// `addr + size` is ever formed: it cannot overflow.
     #[inline(always)]
@@ -34,9 +41,14 @@ const INLINE_REGIONS: usize = 8;
 /// were made from, so a program can never outlive the memory it is given.
 ///
 /// The first few regions live inline (no allocation for the common case); more spill to
-/// the heap.
+/// the heap. An engine running a program adds its stack for the length of the run, in a
+/// place of its own, checked first: a caller may keep one `Memory` for many runs, updating
+/// only what changes between them (a packet program's packet).
 #[derive(Debug)]
 pub struct Memory<'m> {
+    /// The running engine's stack; empty outside a run.
+    stack: Region,
+    /// The first regions; those from `count` on are empty.
     inline: [Region; INLINE_REGIONS],
     count: usize,
     extra: Vec<Region>,
@@ -53,11 +65,8 @@ impl<'m> Memory<'m> {
     /// No regions at all.
     pub fn new() -> Self {
         Memory {
-            inline: [Region {
-                start: 0,
-                len: 0,
-                writable: false,
-            }; INLINE_REGIONS],
+            stack: Region::EMPTY,
+            inline: [Region::EMPTY; INLINE_REGIONS],
             count: 0,
             extra: Vec::new(),
             _borrow: PhantomData,
@@ -94,19 +103,45 @@ impl<'m> Memory<'m> {
         self.push(region);
     }
 
-    /// Adds a region in front of the others, so that it is the first one checked: the
-    /// engines put the stack there, the most frequently accessed region.
+    /// Sets the stack of the run about to start, checked before the other regions (it is
+    /// the region accessed most), or, with [`Region::EMPTY`] once the run is over, removes
+    /// it. Not among [`Memory::regions`].
     ///
     /// # Safety
     /// As for [`Memory::add_raw`].
-    pub(crate) unsafe fn add_raw_first(&mut self, region: Region) {
-        if self.count == INLINE_REGIONS {
-            self.extra.insert(0, self.inline[INLINE_REGIONS - 1]);
-            self.count -= 1;
+    pub unsafe fn set_stack(&mut self, region: Region) {
+        self.stack = region;
+    }
+
+    /// How many regions there are, besides the stack.
+    pub fn len(&self) -> usize {
+        self.count + self.extra.len()
+    }
+
+    /// Whether there is no region besides the stack.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the first `len` regions and removes the others: the engines end a run by
+    /// taking back the regions helpers added during it (map values), so that a memory
+    /// kept for many runs gives each run only what its caller gave it.
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        if len < INLINE_REGIONS {
+            self.inline[len.min(self.count)..self.count].fill(Region::EMPTY);
+            self.count = self.count.min(len);
+            self.extra.clear();
+        } else {
+            self.extra.truncate(len - INLINE_REGIONS);
         }
-        self.inline.copy_within(0..self.count, 1);
-        self.inline[0] = region;
-        self.count += 1;
+    }
+
+    /// The first two regions (the caller's packet and context, for a packet program),
+    /// [`Region::EMPTY`] for each missing one.
+    #[inline(always)]
+    pub fn first_two(&self) -> [Region; 2] {
+        [self.inline[0], self.inline[1]]
     }
 
     /// Replaces the region equal to `old` by `new`, in the same place (so the order in
@@ -143,6 +178,7 @@ impl<'m> Memory<'m> {
         };
         self.inline.copy_within(i + 1..self.count, i);
         self.count -= 1;
+        self.inline[self.count] = Region::EMPTY;
         if !self.extra.is_empty() {
             self.inline[self.count] = self.extra.remove(0);
             self.count += 1;
@@ -159,7 +195,7 @@ impl<'m> Memory<'m> {
         }
     }
 
-    /// The regions, in the order they were added.
+    /// The regions, in the order they were added (the stack is not one of them).
     pub fn regions(&self) -> impl Iterator<Item = &Region> {
         self.inline[..self.count].iter().chain(self.extra.iter())
     }
@@ -167,6 +203,9 @@ impl<'m> Memory<'m> {
     /// Checks that `[addr, addr + size)` lies inside one region that allows `access`.
     #[inline(always)]
     pub fn check(&self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
+        if self.stack.contains(addr, size) && (access == Access::Read || self.stack.writable) {
+            return Ok(());
+        }
         for r in &self.inline[..self.count] {
             if r.contains(addr, size) && (access == Access::Read || r.writable) {
                 return Ok(());
@@ -270,5 +309,43 @@ mod tests {
         assert!(mem.remove(&last));
         assert!(mem.check(addrs[n - 2], 4, Access::Write).is_ok());
         assert!(mem.check(addrs[n - 1], 1, Access::Read).is_err());
+    }
+
+    #[test]
+    fn the_stack_lasts_one_run_and_truncate_takes_back_what_a_run_added() {
+        let mut bufs = [[0u8; 4]; INLINE_REGIONS + 3];
+        let addrs: Vec<u64> = bufs.iter().map(|b| b.as_ptr() as u64).collect();
+        let (first, rest) = bufs.split_at_mut(2);
+        let mut mem = Memory::new();
+        for buf in first.iter_mut() {
+            mem.add_mut(buf);
+        }
+        let mut stack = [0u8; 8];
+        let stack_region = Region {
+            start: stack.as_mut_ptr() as u64,
+            len: 8,
+            writable: true,
+        };
+        // SAFETY: `stack` outlives every check below.
+        unsafe { mem.set_stack(stack_region) };
+        assert!(mem.check(stack_region.start, 8, Access::Write).is_ok());
+        assert_eq!(mem.len(), 2);
+        assert_eq!(mem.first_two().map(|r| r.start), [addrs[0], addrs[1]]);
+        // A run adds regions past the inline ones; truncating keeps the first two only.
+        for buf in rest.iter_mut() {
+            mem.add_mut(buf);
+        }
+        assert_eq!(mem.len(), INLINE_REGIONS + 3);
+        mem.truncate(2);
+        assert_eq!(mem.len(), 2);
+        assert!(mem.check(addrs[2], 1, Access::Read).is_err());
+        assert!(mem
+            .check(addrs[INLINE_REGIONS + 2], 1, Access::Read)
+            .is_err());
+        // SAFETY: no region.
+        unsafe { mem.set_stack(Region::EMPTY) };
+        assert!(mem.check(stack_region.start, 1, Access::Read).is_err());
+        mem.truncate(0);
+        assert_eq!(mem.first_two(), [Region::EMPTY; 2]);
     }
 }

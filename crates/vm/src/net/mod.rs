@@ -45,9 +45,9 @@ pub use packet::{
 use crate::error::VmError;
 use crate::helpers::linux::Runtime;
 use crate::helpers::Helpers;
-use crate::interp::{Engine, Invocation};
+use crate::interp::{Engine, Run};
 use crate::maps::MapTable;
-use crate::memory::{Memory, Region};
+use crate::memory::Memory;
 use bpfkit_isa::Insn;
 use std::sync::Arc;
 use thiserror::Error;
@@ -202,14 +202,23 @@ pub enum PacketError {
 }
 
 /// A converted packet program with its engine, ready to run on many packets.
+///
+/// What does not change from one packet to the next is set up once: the packet buffer
+/// and the real context ([`PacketState`]), the memory of every run (the packet's region,
+/// the context's, the array values' of the program's maps) and the engine's own run
+/// state. A run lays out the packet, brings the packet's region and the context's
+/// pointers up to date ([`PacketState::resync`]), and runs.
 pub struct PacketProgram<E> {
     ops: &'static KindOps,
     engine: E,
-    /// Keeps the maps, and so the value memory of `value_regions`, alive.
+    /// Keeps the maps, and so the array values among `memory`'s regions, alive.
     _maps: Arc<MapTable>,
-    /// The array values relocated `lddw`s may point into ([`MapTable::add_value_regions`]),
-    /// found once: they never move while the maps live.
-    value_regions: Vec<Region>,
+    /// The regions of every run: the packet (replaced whenever it moves), the context,
+    /// then the array values relocated `lddw`s may point into. Raw regions: they lie in
+    /// `state` and in `_maps`, which this program owns, and only its runs use them.
+    memory: Memory<'static>,
+    /// The context's address, r1 of every run.
+    ctx: u64,
     state: PacketState,
 }
 
@@ -223,15 +232,25 @@ impl<E: Engine> PacketProgram<E> {
         build: impl FnOnce(&[Insn]) -> Result<E, Err>,
     ) -> Result<PacketProgram<E>, Err> {
         let ops = converted.ops();
+        let engine = build(converted.insns())?;
+        let mut state = (ops.new_state)();
+        let mut memory = Memory::new();
+        let ctx = state.install(&mut memory);
         let mut values = Memory::new();
         maps.add_value_regions(&mut values);
-        let value_regions = values.regions().copied().collect();
+        for region in values.regions() {
+            // SAFETY: an array map's value block, alive as long as the map, which
+            // `_maps` keeps alive as long as `memory`; map memory is only accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
         Ok(PacketProgram {
             ops,
-            engine: build(converted.insns())?,
+            engine,
             _maps: maps,
-            value_regions,
-            state: (ops.new_state)(),
+            memory,
+            ctx,
+            state,
         })
     }
 
@@ -263,18 +282,13 @@ impl<E: Engine> PacketProgram<E> {
         input: &PacketInput<'_>,
     ) -> Result<PacketOutcome<&[u8]>, PacketError> {
         (self.ops.prepare)(&mut self.state, input)?;
-        let mut memory = Memory::new();
-        let ctx = self.state.install(&mut memory);
-        for region in &self.value_regions {
-            // SAFETY: an array map's value block, alive as long as the map, which
-            // `self._maps` keeps alive past this run; map memory is only accessed through
-            // atomics and raw pointers.
-            unsafe { memory.add_raw(*region) };
-        }
+        // The buffer may have moved since the last run, the bounds have: the packet's
+        // region and the context's pointers follow before anything runs.
+        self.state.resync(&mut self.memory);
         let packet = self.state.legacy_packet();
-        let out = self.engine.run(Invocation {
-            args: [ctx, 0, 0, 0, 0],
-            memory,
+        let out = self.engine.run_on(Run {
+            args: [self.ctx, 0, 0, 0, 0],
+            memory: &mut self.memory,
             packet,
             packet_state: Some(&mut self.state),
         })?;
@@ -292,5 +306,58 @@ impl<E: Engine> PacketProgram<E> {
             redirect,
             insns: out.insns,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Access, Fault};
+    use crate::Interpreter;
+    use bpfkit_isa::{Reg, Size};
+
+    /// The memory kept from packet to packet follows each packet: a shorter packet after
+    /// a longer one ends its bytes where it ends, for a program not verified.
+    #[test]
+    fn each_run_reaches_its_own_packet_only() {
+        let ldx = |dst, src, off, size| Insn::Ldx {
+            size,
+            sx: false,
+            dst,
+            src,
+            off,
+        };
+        // r2 = ctx->data; r0 = *(u8 *)(r2 + 40).
+        let prog = [
+            ldx(Reg::R2, Reg::R1, 0, Size::W),
+            ldx(Reg::R0, Reg::R2, 40, Size::B),
+            Insn::Exit,
+        ];
+        let converted = ConvertedProgram::new(&prog, PacketKind::Xdp, |pc| pc == 0).unwrap();
+        let runtime = Runtime::default();
+        let mut helpers = Helpers::new();
+        register(&mut helpers, PacketKind::Xdp, &runtime);
+        let mut xdp = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
+            Interpreter::new(insns, &helpers)
+        })
+        .unwrap();
+        let long = [9u8; 64];
+        assert_eq!(xdp.run(&PacketInput::new(&long)).unwrap().retval, 9);
+        let err = xdp.run(&PacketInput::new(&[9u8; 20])).unwrap_err();
+        let PacketError::Run(e) = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            matches!(
+                e.fault,
+                Fault::OutOfBounds {
+                    size: 1,
+                    access: Access::Read,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(xdp.run(&PacketInput::new(&long)).unwrap().retval, 9);
     }
 }

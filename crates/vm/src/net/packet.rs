@@ -169,30 +169,39 @@ impl PacketState {
     /// buffer of `buffer_len` bytes (which must hold the headroom and the data), without
     /// metadata, and forgets the last run's redirect. Reuses the allocation.
     pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
-        let buffer_len = buffer_len.max(headroom + data.len());
-        let new = headroom..headroom + data.len();
-        if self.buf.len() == buffer_len {
-            // The new packet overwrites the bytes it covers: clear only the rest of what
-            // the last run may have touched (usually nothing, for packets of one length).
-            let old = self.dirty.clone();
-            let before = old.start..old.end.min(new.start).max(old.start);
-            let after = old.start.max(new.end).min(old.end)..old.end;
-            for range in [before, after] {
-                if !range.is_empty() {
-                    self.buf[range].fill(0);
-                }
-            }
-        } else {
+        let end = headroom + data.len();
+        let new = headroom..end;
+        if self.buf.len() != buffer_len.max(end) {
             self.buf.clear();
-            self.buf.resize(buffer_len, 0);
+            self.buf.resize(buffer_len.max(end), 0);
+        } else if self.dirty != new {
+            // The new packet overwrites the bytes it covers: clear only the rest of what
+            // the last run may have touched (nothing, for packets of one length whose run
+            // wrote inside them).
+            self.clear_around(new.clone());
         }
         self.buf[new.clone()].copy_from_slice(data);
         self.dirty = new;
         self.meta = headroom;
         self.data = headroom;
-        self.end = headroom + data.len();
-        self.installed = None;
+        self.end = end;
+        // The buffer may have moved, the bounds have: the next resync brings the context
+        // and the memory up to date.
+        self.moved = true;
         self.redirect = RedirectInfo::default();
+    }
+
+    /// Zeroes the bytes the last run may have touched outside `new`.
+    #[cold]
+    fn clear_around(&mut self, new: std::ops::Range<usize>) {
+        let old = self.dirty.clone();
+        let before = old.start..old.end.min(new.start).max(old.start);
+        let after = old.start.max(new.end).min(old.end)..old.end;
+        for range in [before, after] {
+            if !range.is_empty() {
+                self.buf[range].fill(0);
+            }
+        }
     }
 
     /// The whole buffer: headroom, metadata, packet and tailroom.
@@ -349,7 +358,9 @@ impl PacketState {
 
     /// Writes the bounds into the context's pointer fields and gives `memory` the packet
     /// and the context, in that order: the packet is the region programs touch most, and
-    /// the engines check the first region first. Returns the context's address.
+    /// the engines check the first region first. Returns the context's address. Once for
+    /// a memory kept for every run on this state: [`PacketState::resync`] then keeps the
+    /// packet region in it up to date with each packet laid out and each helper's change.
     pub(crate) fn install(&mut self, memory: &mut Memory<'_>) -> u64 {
         let packet = self.sync_context();
         self.moved = false;
@@ -365,21 +376,28 @@ impl PacketState {
         ctx.start
     }
 
-    /// If the bounds or the buffer moved since the last time: rewrites the context's
-    /// pointer fields and replaces the packet region in `memory`. The engines call it
-    /// after every helper call (then refresh their copies of the regions and of the
-    /// legacy packet); a helper that reads the context after moving the packet calls it
-    /// itself.
+    /// If the bounds or the buffer moved since the last time (a helper call, or a new
+    /// packet laid out): rewrites the context's pointer fields and replaces the packet
+    /// region in `memory`. The engines call it after every helper call (then refresh
+    /// their copies of the regions and of the legacy packet), a packet program before
+    /// every run; a helper that reads the context after moving the packet calls it itself.
     pub fn resync(&mut self, memory: &mut Memory<'_>) {
         if !self.moved {
             return;
         }
         self.moved = false;
         let packet = self.sync_context();
-        if let Some(old) = self.installed.replace(packet) {
-            // SAFETY: as in `install`: the new region lies inside the buffer this state
-            // owns, borrowed for the run.
-            unsafe { memory.replace(old, packet) };
+        match self.installed {
+            // A packet of the length of the last laid out where it was: same region.
+            Some(old) if old == packet => {}
+            Some(old) => {
+                self.installed = Some(packet);
+                // SAFETY: as in `install`: the new region lies inside the buffer this
+                // state owns, borrowed for the run.
+                let replaced = unsafe { memory.replace(old, packet) };
+                debug_assert!(replaced, "the memory holds the packet region installed");
+            }
+            None => {}
         }
     }
 

@@ -216,7 +216,9 @@ fn prepare(state: &mut PacketState, input: &PacketInput<'_>) -> Result<(), Packe
     // Metadata comes out of the headroom.
     let headroom = XDP_PACKET_HEADROOM - ctx.meta_len;
     state.load(headroom, input.data, FRAME_SIZE);
-    state.set_bounds(headroom, headroom + ctx.meta_len, headroom + len);
+    if ctx.meta_len != 0 {
+        state.set_bounds(headroom, headroom + ctx.meta_len, headroom + len);
+    }
     // The state was made by `OPS.new_state`, so it holds an XdpBuff.
     if let Some(buff) = state.context_mut::<XdpBuff>() {
         *buff = XdpBuff {
