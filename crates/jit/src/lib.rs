@@ -183,6 +183,7 @@ impl JitProgram {
     }
 
     /// Runs the program once on memory the caller keeps (see [`Run`]).
+    #[inline]
     pub fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
         runtime::run(&mut self.ctx, &self.code.tables, run)
     }

@@ -111,8 +111,10 @@ pub(crate) struct Ctx {
     targets: Vec<SharedProgram>,
     /// The program's stack, which never moves.
     stack: Region,
-    /// The regions `fast[FAST_USER]` and `fast_ctx` were computed from.
-    fast_from: [Region; 2],
+    /// The version of the memory's first two regions (`Memory::first_two`) that
+    /// `fast[FAST_USER]` and `fast_ctx` were computed from; 0, which no memory has, at
+    /// first.
+    fast_version: u64,
 }
 
 // SAFETY: the raw pointers of a `Ctx` (the run's memory and packet state, the tables of
@@ -190,7 +192,7 @@ impl Ctx {
             pending: None,
             targets: Vec::new(),
             stack,
-            fast_from: [Region::EMPTY; 2],
+            fast_version: 0,
         }
     }
 
@@ -200,19 +202,16 @@ impl Ctx {
     }
 
     /// Points the caller's fast regions at the first and second regions of the run's
-    /// memory, computing them again only for a region that changed (the packet of a
-    /// packet program, laid out at the same place for each packet of one length, seldom
-    /// does): they are always those of the current regions.
+    /// memory, computing them again only when the memory says those may have changed
+    /// (the packet of a packet program, laid out at the same place for each packet of one
+    /// length, seldom does): they are always those of the current regions.
     #[inline(always)]
     fn refresh_user(&mut self, memory: &Memory<'_>) {
-        let [user, ctx] = memory.first_two();
-        if user != self.fast_from[0] {
+        if memory.first_two_version() != self.fast_version {
+            let ([user, ctx], version) = memory.first_two();
             self.fast[FAST_USER] = FastRegion::of(&user);
-            self.fast_from[0] = user;
-        }
-        if ctx != self.fast_from[1] {
             self.fast_ctx = FastRegion::of(&ctx);
-            self.fast_from[1] = ctx;
+            self.fast_version = version;
         }
     }
 
@@ -470,6 +469,7 @@ pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx, u64) -> u64;
 
 /// Runs compiled code once, entering at `tables.start`, with the run state `ctx` made
 /// for the code (its stack included) by [`Ctx::new`].
+#[inline]
 pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Outcome, VmError> {
     let Run {
         args,

@@ -4,6 +4,7 @@
 
 use crate::error::{Access, Fault};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A host address range the program may access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +53,16 @@ pub struct Memory<'m> {
     inline: [Region; INLINE_REGIONS],
     count: usize,
     extra: Vec<Region>,
+    /// Names the first two regions as they are: see [`Memory::first_two`].
+    version: u64,
     _borrow: PhantomData<&'m mut [u8]>,
+}
+
+/// The next [`Memory::first_two`] version: one counter for every memory, so that a
+/// version names the first two regions of one memory at one time.
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Default for Memory<'_> {
@@ -69,6 +79,7 @@ impl<'m> Memory<'m> {
             inline: [Region::EMPTY; INLINE_REGIONS],
             count: 0,
             extra: Vec::new(),
+            version: next_version(),
             _borrow: PhantomData,
         }
     }
@@ -109,11 +120,13 @@ impl<'m> Memory<'m> {
     ///
     /// # Safety
     /// As for [`Memory::add_raw`].
+    #[inline]
     pub unsafe fn set_stack(&mut self, region: Region) {
         self.stack = region;
     }
 
     /// How many regions there are, besides the stack.
+    #[inline]
     pub fn len(&self) -> usize {
         self.count + self.extra.len()
     }
@@ -128,6 +141,9 @@ impl<'m> Memory<'m> {
     /// kept for many runs gives each run only what its caller gave it.
     #[inline]
     pub fn truncate(&mut self, len: usize) {
+        if len < self.count.min(2) {
+            self.version = next_version();
+        }
         if len < INLINE_REGIONS {
             self.inline[len.min(self.count)..self.count].fill(Region::EMPTY);
             self.count = self.count.min(len);
@@ -138,10 +154,19 @@ impl<'m> Memory<'m> {
     }
 
     /// The first two regions (the caller's packet and context, for a packet program),
-    /// [`Region::EMPTY`] for each missing one.
+    /// [`Region::EMPTY`] for each missing one, and their version: a number that changes
+    /// whenever they may have, unique among all memories, so that an engine that kept
+    /// what it computed from them may compare versions instead of regions. Equal versions
+    /// mean equal regions; moving the memory keeps both.
     #[inline(always)]
-    pub fn first_two(&self) -> [Region; 2] {
-        [self.inline[0], self.inline[1]]
+    pub fn first_two(&self) -> ([Region; 2], u64) {
+        ([self.inline[0], self.inline[1]], self.version)
+    }
+
+    /// The version of the first two regions (see [`Memory::first_two`]).
+    #[inline(always)]
+    pub fn first_two_version(&self) -> u64 {
+        self.version
     }
 
     /// Replaces the region equal to `old` by `new`, in the same place (so the order in
@@ -151,12 +176,14 @@ impl<'m> Memory<'m> {
     /// # Safety
     /// As for [`Memory::add_raw`], for `new`.
     pub unsafe fn replace(&mut self, old: Region, new: Region) -> bool {
-        let count = self.count;
-        match self.inline[..count]
-            .iter_mut()
-            .chain(self.extra.iter_mut())
-            .find(|r| **r == old)
-        {
+        if let Some(i) = self.inline[..self.count].iter().position(|r| *r == old) {
+            self.inline[i] = new;
+            if i < 2 {
+                self.version = next_version();
+            }
+            return true;
+        }
+        match self.extra.iter_mut().find(|r| **r == old) {
             Some(r) => {
                 *r = new;
                 true
@@ -176,6 +203,9 @@ impl<'m> Memory<'m> {
         let Some(i) = self.inline[..self.count].iter().rposition(|r| r == region) else {
             return false;
         };
+        if i < 2 {
+            self.version = next_version();
+        }
         self.inline.copy_within(i + 1..self.count, i);
         self.count -= 1;
         self.inline[self.count] = Region::EMPTY;
@@ -187,6 +217,9 @@ impl<'m> Memory<'m> {
     }
 
     fn push(&mut self, region: Region) {
+        if self.count < 2 {
+            self.version = next_version();
+        }
         if self.count < INLINE_REGIONS {
             self.inline[self.count] = region;
             self.count += 1;
@@ -330,7 +363,8 @@ mod tests {
         unsafe { mem.set_stack(stack_region) };
         assert!(mem.check(stack_region.start, 8, Access::Write).is_ok());
         assert_eq!(mem.len(), 2);
-        assert_eq!(mem.first_two().map(|r| r.start), [addrs[0], addrs[1]]);
+        let (first, version) = mem.first_two();
+        assert_eq!(first.map(|r| r.start), [addrs[0], addrs[1]]);
         // A run adds regions past the inline ones; truncating keeps the first two only.
         for buf in rest.iter_mut() {
             mem.add_mut(buf);
@@ -338,6 +372,7 @@ mod tests {
         assert_eq!(mem.len(), INLINE_REGIONS + 3);
         mem.truncate(2);
         assert_eq!(mem.len(), 2);
+        assert_eq!(mem.first_two_version(), version);
         assert!(mem.check(addrs[2], 1, Access::Read).is_err());
         assert!(mem
             .check(addrs[INLINE_REGIONS + 2], 1, Access::Read)
@@ -346,6 +381,7 @@ mod tests {
         unsafe { mem.set_stack(Region::EMPTY) };
         assert!(mem.check(stack_region.start, 1, Access::Read).is_err());
         mem.truncate(0);
-        assert_eq!(mem.first_two(), [Region::EMPTY; 2]);
+        assert_eq!(mem.first_two().0, [Region::EMPTY; 2]);
+        assert_ne!(mem.first_two_version(), version);
     }
 }

@@ -111,6 +111,7 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
         (**self).set_budget(budget)
     }
 
+    #[inline]
     fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
         (**self).run_on(run)
     }
@@ -196,6 +197,7 @@ impl Interpreter {
     }
 
     /// Runs the program once on memory the caller keeps (see [`Run`]).
+    #[inline]
     pub fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
         exec::run(&self.prepared, &mut self.scratch, self.budget, run)
     }

@@ -168,6 +168,7 @@ impl PacketState {
     /// Lays out a new packet: `headroom` zero bytes, `data`, then zero bytes up to a
     /// buffer of `buffer_len` bytes (which must hold the headroom and the data), without
     /// metadata, and forgets the last run's redirect. Reuses the allocation.
+    #[inline]
     pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
         let end = headroom + data.len();
         let new = headroom..end;
@@ -251,6 +252,7 @@ impl PacketState {
     }
 
     /// The packet's bytes, `[data, data_end)`.
+    #[inline]
     pub fn packet(&self) -> &[u8] {
         &self.buf[self.data..self.end]
     }
@@ -261,6 +263,7 @@ impl PacketState {
     }
 
     /// The metadata and the packet, `[data_meta, data_end)`.
+    #[inline]
     pub fn meta_and_packet(&self) -> &[u8] {
         &self.buf[self.meta..self.end]
     }
@@ -269,6 +272,7 @@ impl PacketState {
     /// (`meta <= data <= data_end`) and inside the buffer; out of order or out of range,
     /// nothing changes and the answer is `false`. The engines resync after the helper
     /// returns ([`PacketState::resync`]).
+    #[inline]
     pub fn set_bounds(&mut self, meta: usize, data: usize, data_end: usize) -> bool {
         if meta > data || data > data_end || data_end > self.buf.len() {
             return false;
@@ -295,6 +299,7 @@ impl PacketState {
     }
 
     /// The real context, as the type it was created with.
+    #[inline]
     pub fn context_mut<T: Context>(&mut self) -> Option<&mut T> {
         self.ctx.as_any_mut().downcast_mut::<T>()
     }
@@ -310,6 +315,7 @@ impl PacketState {
     }
 
     /// The packet's region: `[data_meta, data_end)`.
+    #[inline]
     fn packet_region(&mut self) -> Region {
         Region {
             start: self.buf.as_mut_ptr() as u64 + self.meta as u64,
@@ -320,6 +326,7 @@ impl PacketState {
 
     /// What legacy packet loads read: `[data, data_end)`, for the program types that
     /// have them.
+    #[inline]
     pub fn legacy_packet(&mut self) -> Option<Region> {
         self.legacy_loads.then(|| Region {
             start: self.buf.as_mut_ptr() as u64 + self.data as u64,
@@ -381,6 +388,7 @@ impl PacketState {
     /// region in `memory`. The engines call it after every helper call (then refresh
     /// their copies of the regions and of the legacy packet), a packet program before
     /// every run; a helper that reads the context after moving the packet calls it itself.
+    #[inline]
     pub fn resync(&mut self, memory: &mut Memory<'_>) {
         if !self.moved {
             return;
@@ -402,6 +410,7 @@ impl PacketState {
     }
 
     /// Stores the bounds in the context and returns the packet region.
+    #[inline]
     fn sync_context(&mut self) -> Region {
         let packet = self.packet_region();
         let base = packet.start - self.meta as u64;
