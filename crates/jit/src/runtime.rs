@@ -115,6 +115,9 @@ pub(crate) struct Ctx {
     /// `fast[FAST_USER]` and `fast_ctx` were computed from; 0, which no memory has, at
     /// first.
     fast_version: u64,
+    /// The index of the region the last access checked here was in: the next one most
+    /// likely is too (a map value).
+    slow_hint: usize,
 }
 
 // SAFETY: the raw pointers of a `Ctx` (the run's memory and packet state, the tables of
@@ -193,6 +196,7 @@ impl Ctx {
             targets: Vec::new(),
             stack,
             fast_version: 0,
+            slow_hint: 0,
         }
     }
 
@@ -429,7 +433,7 @@ pub(crate) fn check_code(pc: usize, size: usize, access: Access) -> u64 {
 }
 
 /// Called by generated code when an access is outside the inline regions: checks it
-/// against all of them. Returns 0 when allowed; otherwise stores the fault and returns 1.
+/// against all of them, the one the last such access was in first. Returns 0 when allowed; otherwise stores the fault and returns 1.
 pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u64 {
     // SAFETY: as in `call_helper`.
     let ctx = unsafe { &mut *ctx };
@@ -440,7 +444,7 @@ pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u6
     } else {
         Access::Read
     };
-    match memory.check(addr, code & 0xff, access) {
+    match memory.check_hinted(&mut ctx.slow_hint, addr, code & 0xff, access) {
         Ok(()) => 0,
         Err(f) => {
             ctx.fault = Some(f);

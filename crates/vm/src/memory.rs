@@ -32,6 +32,13 @@ impl Region {
         let off = addr.wrapping_sub(self.start);
         off < self.len && self.len - off >= size
     }
+
+    /// Whether `[addr, addr + size)` lies inside this region and the region allows
+    /// `access`.
+    #[inline(always)]
+    pub fn allows(&self, addr: u64, size: u64, access: Access) -> bool {
+        self.contains(addr, size) && (access == Access::Read || self.writable)
+    }
 }
 
 /// Regions kept inline: the stack, a packet and its context, and the global data and map
@@ -236,11 +243,11 @@ impl<'m> Memory<'m> {
     /// Checks that `[addr, addr + size)` lies inside one region that allows `access`.
     #[inline(always)]
     pub fn check(&self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
-        if self.stack.contains(addr, size) && (access == Access::Read || self.stack.writable) {
+        if self.stack.allows(addr, size, access) {
             return Ok(());
         }
         for r in &self.inline[..self.count] {
-            if r.contains(addr, size) && (access == Access::Read || r.writable) {
+            if r.allows(addr, size, access) {
                 return Ok(());
             }
         }
@@ -249,14 +256,43 @@ impl<'m> Memory<'m> {
 
     #[cold]
     fn check_slow(&self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
-        if self
-            .extra
-            .iter()
-            .any(|r| r.contains(addr, size) && (access == Access::Read || r.writable))
-        {
+        if self.extra.iter().any(|r| r.allows(addr, size, access)) {
             Ok(())
         } else {
             Err(Fault::OutOfBounds { addr, size, access })
+        }
+    }
+
+    /// As [`Memory::check`], trying first the region at index `*hint` of
+    /// [`Memory::regions`], and leaving in `*hint` the index of the region that allowed
+    /// the access: a caller whose checked accesses keep going to one region (a map
+    /// value) finds it at once. Any hint is sound: the region tried first is one of this
+    /// memory's regions as they are now.
+    #[inline]
+    pub fn check_hinted(
+        &self,
+        hint: &mut usize,
+        addr: u64,
+        size: u64,
+        access: Access,
+    ) -> Result<(), Fault> {
+        let hinted = if *hint < self.count {
+            self.inline.get(*hint)
+        } else {
+            self.extra.get(*hint - self.count)
+        };
+        if hinted.is_some_and(|r| r.allows(addr, size, access)) {
+            return Ok(());
+        }
+        if self.stack.allows(addr, size, access) {
+            return Ok(());
+        }
+        match self.regions().position(|r| r.allows(addr, size, access)) {
+            Some(i) => {
+                *hint = i;
+                Ok(())
+            }
+            None => Err(Fault::OutOfBounds { addr, size, access }),
         }
     }
 
@@ -383,5 +419,44 @@ mod tests {
         mem.truncate(0);
         assert_eq!(mem.first_two().0, [Region::EMPTY; 2]);
         assert_ne!(mem.first_two_version(), version);
+    }
+
+    #[test]
+    fn a_hint_only_speeds_up_the_check() {
+        let mut bufs = [[0u8; 4]; INLINE_REGIONS + 2];
+        let addrs: Vec<u64> = bufs.iter().map(|b| b.as_ptr() as u64).collect();
+        let (first, rest) = bufs.split_at_mut(1);
+        let mut mem = Memory::new();
+        mem.add_mut(&mut first[0]);
+        for buf in rest.iter_mut() {
+            mem.add_ref(buf);
+        }
+        let mut hint = usize::MAX;
+        let last = INLINE_REGIONS + 1;
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last], 4, Access::Read)
+            .is_ok());
+        assert_eq!(hint, last);
+        // The hinted region does not allow a write, nor the bytes past it: the check
+        // goes on and refuses as `check` does.
+        let refused = mem.check_hinted(&mut hint, addrs[last], 1, Access::Write);
+        assert_eq!(refused, mem.check(addrs[last], 1, Access::Write));
+        assert!(refused.is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last] + 1, 4, Access::Read)
+            .is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[0], 4, Access::Write)
+            .is_ok());
+        assert_eq!(hint, 0);
+        // A hint past the regions, as after they are taken back, is only a miss.
+        mem.truncate(1);
+        let mut hint = last;
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last], 1, Access::Read)
+            .is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[0], 1, Access::Read)
+            .is_ok());
     }
 }
