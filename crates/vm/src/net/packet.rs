@@ -124,6 +124,16 @@ pub struct PacketState {
     data: usize,
     end: usize,
     ctx: Box<dyn Context>,
+    /// The context as the last packet was laid out with it ([`PacketState::save_layout`]).
+    saved_ctx: Box<dyn Context>,
+    /// Copies a context into another of the type `new` was given, which `ctx` and
+    /// `saved_ctx` are.
+    copy_ctx: unsafe fn(*mut (), *const ()),
+    /// Where `load` put the last packet, in a buffer of which requested length.
+    loaded: (usize, usize),
+    /// How the last packet was laid out ([`PacketState::save_layout`]): `loaded`, then
+    /// its bounds (metadata, data, end).
+    saved: ((usize, usize), [usize; 3]),
     /// Whether legacy packet loads (`LD_ABS`/`LD_IND`) read `[data, data_end)`.
     legacy_loads: bool,
     /// The packet region last handed to a run's memory, which `resync` replaces.
@@ -147,17 +157,32 @@ impl std::fmt::Debug for PacketState {
     }
 }
 
+/// Copies a context of type `C` into another: how [`PacketState::relay`] restores the
+/// context a packet was laid out with.
+///
+/// # Safety
+/// Both pointers point to `C`s (`to` exclusively).
+unsafe fn copy_context<C: Copy>(to: *mut (), from: *const ()) {
+    // SAFETY: the caller's promise; `C` is plain data.
+    unsafe { *to.cast::<C>() = *from.cast::<C>() };
+}
+
 impl PacketState {
-    /// An empty packet with context `ctx`; `legacy_loads` says whether the program type
-    /// has `LD_ABS`/`LD_IND` (socket filters and tc).
-    pub fn new(ctx: Box<dyn Context>, legacy_loads: bool) -> PacketState {
+    /// An empty packet with a context of type `C` (plain data, which is copied to lay a
+    /// packet out again); `legacy_loads` says whether the program type has
+    /// `LD_ABS`/`LD_IND` (socket filters and tc).
+    pub fn new<C: Context + Copy + Default>(legacy_loads: bool) -> PacketState {
         PacketState {
             buf: Vec::new(),
             dirty: 0..0,
             meta: 0,
             data: 0,
             end: 0,
-            ctx,
+            ctx: Box::new(C::default()),
+            saved_ctx: Box::new(C::default()),
+            copy_ctx: copy_context::<C>,
+            loaded: (0, 0),
+            saved: ((0, 0), [0; 3]),
             legacy_loads,
             installed: None,
             moved: false,
@@ -182,6 +207,7 @@ impl PacketState {
             self.clear_around(new.clone());
         }
         self.buf[new.clone()].copy_from_slice(data);
+        self.loaded = (headroom, buffer_len);
         self.dirty = new;
         self.meta = headroom;
         self.data = headroom;
@@ -203,6 +229,41 @@ impl PacketState {
                 self.buf[range].fill(0);
             }
         }
+    }
+
+    /// Remembers how the packet is laid out now (where it was loaded, its bounds, the
+    /// context), for [`PacketState::relay`]: a program type's `prepare` has just laid it
+    /// out from its input.
+    pub fn save_layout(&mut self) {
+        self.saved = (self.loaded, [self.meta, self.data, self.end]);
+        let (to, from) = (&mut *self.saved_ctx, &*self.ctx);
+        // SAFETY: both contexts were made as the type of `copy_ctx` by `new`, and neither
+        // box is ever replaced.
+        unsafe {
+            (self.copy_ctx)(
+                (to as *mut dyn Context).cast(),
+                (from as *const dyn Context).cast(),
+            )
+        };
+    }
+
+    /// Lays `data`, the packet of the last [`PacketState::save_layout`], out again as it
+    /// was then: loaded at the same place, with the same bounds and context. What the
+    /// type's `prepare` would do again with the same input, without checking it again.
+    #[inline]
+    pub fn relay(&mut self, data: &[u8]) {
+        let ((at, buffer_len), [meta, start, end]) = self.saved;
+        self.load(at, data, buffer_len);
+        (self.meta, self.data, self.end) = (meta, start, end);
+        self.touch(meta, end);
+        let (to, from) = (&mut *self.ctx, &*self.saved_ctx);
+        // SAFETY: as in `save_layout`.
+        unsafe {
+            (self.copy_ctx)(
+                (to as *mut dyn Context).cast(),
+                (from as *const dyn Context).cast(),
+            )
+        };
     }
 
     /// The whole buffer: headroom, metadata, packet and tailroom.
@@ -427,7 +488,7 @@ impl PacketState {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
+    #[derive(Clone, Copy, Default)]
     #[repr(C)]
     struct Ctx {
         bounds: [u64; 3],
@@ -444,7 +505,7 @@ mod tests {
 
     #[test]
     fn resync_moves_the_region_and_the_pointers() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), true);
+        let mut state = PacketState::new::<Ctx>(true);
         state.load(8, &[1, 2, 3, 4], 16);
         let mut memory = Memory::new();
         let ctx_addr = state.install(&mut memory);
@@ -470,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_new_packet_finds_the_buffer_zeroed() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        let mut state = PacketState::new::<Ctx>(false);
         state.load(4, &[1, 2, 3], 16);
         // Writes inside moved bounds and through the whole buffer.
         assert!(state.set_bounds(2, 2, 12));
@@ -487,7 +548,7 @@ mod tests {
 
     #[test]
     fn grow_keeps_the_bytes() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        let mut state = PacketState::new::<Ctx>(false);
         state.load(2, &[7, 8], 4);
         state.grow(3, 5);
         assert_eq!(state.buffer().len(), 12);

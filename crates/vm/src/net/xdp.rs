@@ -110,7 +110,7 @@ pub const XDP_MD: ContextLayout = ContextLayout {
 /// How XDP programs run on packets.
 pub(super) const OPS: KindOps = KindOps {
     layout: XDP_MD,
-    new_state: || PacketState::new(Box::<XdpBuff>::default(), false),
+    new_state: || PacketState::new::<XdpBuff>(false),
     prepare,
     finish: |_| {},
     // The test run copies out the metadata and the packet (`bpf_test_finish` from
