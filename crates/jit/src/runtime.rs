@@ -446,13 +446,18 @@ pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u6
     };
     match memory.check_hinted(&mut ctx.slow_hint, addr, code & 0xff, access) {
         Ok(()) => 0,
-        Err(f) => {
-            ctx.fault = Some(f);
-            ctx.fault_kind = kind::RUST;
-            ctx.fault_pc = code >> 16;
-            1
-        }
+        Err(f) => refuse_access(ctx, f, code),
     }
+}
+
+/// Records the fault of an access `check_access` refused; returns 1 for it.
+#[cold]
+#[inline(never)]
+fn refuse_access(ctx: &mut Ctx, fault: Fault, code: u64) -> u64 {
+    ctx.fault = Some(fault);
+    ctx.fault_kind = kind::RUST;
+    ctx.fault_pc = code >> 16;
+    1
 }
 
 /// Called by generated code for a legacy packet load at a negative offset (the low 32
@@ -505,7 +510,9 @@ pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Ou
     // helpers lent this run; the programs tail calls entered are let go.
     // SAFETY: no region.
     unsafe { memory.set_stack(Region::EMPTY) };
-    memory.truncate(lent);
+    if memory.len() != lent {
+        memory.truncate(lent);
+    }
     ctx.memory = std::ptr::null_mut();
     ctx.packet_state = std::ptr::null_mut();
     if !ctx.targets.is_empty() {

@@ -284,6 +284,18 @@ impl<'m> Memory<'m> {
         if hinted.is_some_and(|r| r.allows(addr, size, access)) {
             return Ok(());
         }
+        self.check_and_hint(hint, addr, size, access)
+    }
+
+    /// The rest of [`Memory::check_hinted`], out of line: the hinted region did not do.
+    #[inline(never)]
+    fn check_and_hint(
+        &self,
+        hint: &mut usize,
+        addr: u64,
+        size: u64,
+        access: Access,
+    ) -> Result<(), Fault> {
         if self.stack.allows(addr, size, access) {
             return Ok(());
         }

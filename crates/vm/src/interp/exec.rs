@@ -158,7 +158,9 @@ pub(crate) fn run(
     // helpers lent this run.
     // SAFETY: no region.
     unsafe { memory.set_stack(Region::EMPTY) };
-    memory.truncate(lent);
+    if memory.len() != lent {
+        memory.truncate(lent);
+    }
     Ok(Outcome {
         r0: r0?,
         insns: state.executed,
