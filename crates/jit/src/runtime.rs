@@ -433,7 +433,8 @@ pub(crate) fn check_code(pc: usize, size: usize, access: Access) -> u64 {
 }
 
 /// Called by generated code when an access is outside the inline regions: checks it
-/// against all of them, the one the last such access was in first. Returns 0 when allowed; otherwise stores the fault and returns 1.
+/// against all of them, the one the last such access was in first. Returns 0 when
+/// allowed; otherwise stores the fault and returns 1.
 pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u64 {
     // SAFETY: as in `call_helper`.
     let ctx = unsafe { &mut *ctx };

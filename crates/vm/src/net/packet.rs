@@ -234,7 +234,7 @@ impl PacketState {
     /// Remembers how the packet is laid out now (where it was loaded, its bounds, the
     /// context), for [`PacketState::relay`]: a program type's `prepare` has just laid it
     /// out from its input.
-    pub fn save_layout(&mut self) {
+    pub(crate) fn save_layout(&mut self) {
         self.saved = (self.loaded, [self.meta, self.data, self.end]);
         let (to, from) = (&mut *self.saved_ctx, &*self.ctx);
         // SAFETY: both contexts were made as the type of `copy_ctx` by `new`, and neither
@@ -250,12 +250,14 @@ impl PacketState {
     /// Lays `data`, the packet of the last [`PacketState::save_layout`], out again as it
     /// was then: loaded at the same place, with the same bounds and context. What the
     /// type's `prepare` would do again with the same input, without checking it again.
+    /// (Given other bytes, the bounds stay inside the buffer all the same: `set_bounds`
+    /// checks them.)
     #[inline]
-    pub fn relay(&mut self, data: &[u8]) {
+    pub(crate) fn relay(&mut self, data: &[u8]) {
         let ((at, buffer_len), [meta, start, end]) = self.saved;
         self.load(at, data, buffer_len);
-        (self.meta, self.data, self.end) = (meta, start, end);
-        self.touch(meta, end);
+        let kept = self.set_bounds(meta, start, end);
+        debug_assert!(kept, "the bounds of the packet laid out before");
         let (to, from) = (&mut *self.ctx, &*self.saved_ctx);
         // SAFETY: as in `save_layout`.
         unsafe {
