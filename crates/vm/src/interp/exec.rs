@@ -12,10 +12,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// Memory a run needs besides its registers, kept between runs so that a run allocates and
-/// clears nothing: the stack of every frame and the saved state of the callers.
+/// clears nothing: the stack of every frame, the saved state of the callers and the
+/// programs tail calls entered.
 pub(crate) struct Scratch {
     pub stack: [u8; STACK_FRAME_SIZE * MAX_FRAMES],
     frames: [Frame; MAX_FRAMES],
+    /// Empty between runs.
+    targets: Vec<Arc<Prepared>>,
 }
 
 impl Scratch {
@@ -23,6 +26,7 @@ impl Scratch {
         Box::new(Scratch {
             stack: [0; STACK_FRAME_SIZE * MAX_FRAMES],
             frames: [Frame::default(); MAX_FRAMES],
+            targets: Vec::new(),
         })
     }
 }
@@ -46,7 +50,7 @@ struct Frame {
 struct RunState<'r> {
     main: &'r Prepared,
     /// The programs tail calls entered, in order: program `k` is `targets[k - 1]`.
-    targets: Vec<Arc<Prepared>>,
+    targets: &'r mut Vec<Arc<Prepared>>,
     frames: &'r mut [Frame; MAX_FRAMES],
     packet: Option<Region>,
     budget: u64,
@@ -142,7 +146,7 @@ pub(crate) fn run(
     regs[10] = stack_region.start + stack_region.len;
     let mut state = RunState {
         main: p,
-        targets: Vec::new(),
+        targets: &mut scratch.targets,
         frames: &mut scratch.frames,
         packet,
         budget,
@@ -155,7 +159,10 @@ pub(crate) fn run(
     };
     let r0 = exec(&mut state, &mut regs, memory, packet_state, 0, 0, 0);
     // The memory goes back as it came: without the stack, and without the map values
-    // helpers lent this run.
+    // helpers lent this run; the programs tail calls entered are let go.
+    if !state.targets.is_empty() {
+        state.targets.clear();
+    }
     // SAFETY: no region.
     unsafe { memory.set_stack(Region::EMPTY) };
     if memory.len() != lent {
