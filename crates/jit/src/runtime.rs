@@ -478,8 +478,9 @@ pub(crate) extern "C" fn packet_load_negative(ctx: *mut Ctx, offset: u64, size: 
 pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx, u64) -> u64;
 
 /// Runs compiled code once, entering at `tables.start`, with the run state `ctx` made
-/// for the code (its stack included) by [`Ctx::new`].
-#[inline]
+/// for the code (its stack included) by [`Ctx::new`]. Inlined into the engine's
+/// `run_on`: one call less per run.
+#[inline(always)]
 pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Outcome, VmError> {
     let Run {
         args,
