@@ -291,6 +291,7 @@ impl PacketState {
     }
 
     /// Widens the range of bytes that may not be zero to cover `[lo, hi)`.
+    #[inline]
     fn touch(&mut self, lo: usize, hi: usize) {
         if self.dirty.is_empty() {
             self.dirty = lo..hi;
