@@ -316,15 +316,8 @@ fn run_all<E: Engine>(
             ..PacketInput::new(&frame)
         };
         let start = Instant::now();
-        // Only the last run's output is kept: the others leave theirs in place.
-        let mut last = Ok(());
-        for _ in 1..repeat {
-            last = vm.run_in_place(&input).map(drop);
-            if last.is_err() {
-                break;
-            }
-        }
-        let last = last.and_then(|()| vm.run(&input));
+        // Only the last run's output is taken.
+        let last = vm.run_repeated(&input, repeat).map(|out| out.to_owned());
         elapsed += start.elapsed();
         match last {
             Ok(outcome) => {

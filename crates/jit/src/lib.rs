@@ -35,8 +35,7 @@ use bpfkit_isa::Insn;
 use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
 use bpfkit_vm::maps::ProgramFd;
 use bpfkit_vm::{
-    Helpers, Interpreter, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind, Region,
-    VmError,
+    Helpers, Interpreter, Invocation, Outcome, PrepareError, PrepareErrorKind, Region, Run, VmError,
 };
 use execmem::ExecMemory;
 use std::sync::Arc;
@@ -54,15 +53,15 @@ pub struct JitOptions<'a> {
     pub proven: Option<&'a ProvenAccesses>,
 }
 
-/// A program compiled to x86-64 machine code, with its own stack. Run it many times; a
-/// run borrows it mutably (for the stack), so compile one per thread to run in parallel
-/// (or clone it: clones share the code).
+/// A program compiled to x86-64 machine code, with its own stack and run state, kept
+/// from one run to the next. Run it many times; a run borrows it mutably (for the stack),
+/// so compile one per thread to run in parallel (or clone it: clones share the code).
 pub struct JitProgram {
     code: Arc<JitCode>,
-    stack: Box<[u64]>,
-    /// The stack as the generated code's bounds checks see it.
-    stack_fast: runtime::FastRegion,
-    budget: u64,
+    /// The state generated code runs with.
+    ctx: Box<runtime::Ctx>,
+    /// Never read: the stack's memory, which `ctx` refers to by address.
+    _stack: Box<[u64]>,
 }
 
 /// The compiled code of a program and what it refers to; shared by the clones of a
@@ -79,27 +78,10 @@ pub(crate) struct JitCode {
 }
 
 impl Clone for JitProgram {
-    /// Shares the compiled code; the copy gets a stack of its own.
+    /// Shares the compiled code; the copy gets a stack and a run state of its own.
     fn clone(&self) -> Self {
-        let (stack, stack_fast) = new_stack();
-        JitProgram {
-            code: self.code.clone(),
-            stack,
-            stack_fast,
-            budget: self.budget,
-        }
+        JitProgram::with_code(self.code.clone(), self.ctx.budget)
     }
-}
-
-/// A zeroed stack for every frame, and its fast region.
-fn new_stack() -> (Box<[u64]>, runtime::FastRegion) {
-    let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
-    let fast = runtime::FastRegion::of(Some(&Region {
-        start: stack.as_mut_ptr() as u64,
-        len: (stack.len() * 8) as u64,
-        writable: true,
-    }));
-    (stack, fast)
 }
 
 impl JitProgram {
@@ -137,20 +119,33 @@ impl JitProgram {
             *entry = body.map_or([0, 0], |(off, rem)| [base + off as u64, rem]);
         }
         tables.start = base + compiled.starts[0] as u64;
-        let (stack, stack_fast) = new_stack();
-        Ok(JitProgram {
-            code: Arc::new(JitCode {
-                exec,
-                tables,
-                insns: insns.to_vec(),
-                starts: compiled.starts,
-                stubs_at: compiled.stubs_at,
-                unchecked: compiled.unchecked,
-            }),
-            stack,
-            stack_fast,
-            budget: DEFAULT_BUDGET,
-        })
+        let code = Arc::new(JitCode {
+            exec,
+            tables,
+            insns: insns.to_vec(),
+            starts: compiled.starts,
+            stubs_at: compiled.stubs_at,
+            unchecked: compiled.unchecked,
+        });
+        Ok(JitProgram::with_code(code, DEFAULT_BUDGET))
+    }
+
+    /// A program running `code`, with a zeroed stack for every frame.
+    fn with_code(code: Arc<JitCode>, budget: u64) -> JitProgram {
+        let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
+        let stack_region = Region {
+            start: stack.as_mut_ptr() as u64,
+            len: (stack.len() * 8) as u64,
+            writable: true,
+        };
+        // SAFETY: the code starts with the prologue, of signature `Entry`.
+        let entry: runtime::Entry = unsafe { std::mem::transmute(code.exec.addr() as usize) };
+        let ctx = Box::new(runtime::Ctx::new(entry, &code.tables, stack_region, budget));
+        JitProgram {
+            code,
+            ctx,
+            _stack: stack,
+        }
     }
 
     /// Loads the program for program arrays: the descriptor is what user space stores in a
@@ -162,7 +157,7 @@ impl JitProgram {
 
     /// Sets the most instructions one run may execute before it faults.
     pub fn set_budget(&mut self, budget: u64) {
-        self.budget = budget;
+        self.ctx.set_budget(budget);
     }
 
     /// How many loads, stores and atomics were emitted without a bounds check because
@@ -179,40 +174,18 @@ impl JitProgram {
     /// Runs the program as the plain memory program type: r1 = start of `mem`, r2 = its
     /// length; `mem` is readable and writable, and is also the packet of legacy loads.
     pub fn run_mem(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
-        let packet = Region {
-            start: mem.as_ptr() as u64,
-            len: mem.len() as u64,
-            writable: true,
-        };
-        let args = [packet.start, packet.len, 0, 0, 0];
-        let mut memory = Memory::new();
-        memory.add_mut(mem);
-        self.run(Invocation {
-            args,
-            memory,
-            packet: Some(packet),
-            packet_state: None,
-        })
+        self.run(Invocation::memory(mem))
     }
 
     /// Runs the program once.
-    pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        // SAFETY: the entry is the start of the generated code, which begins with the
-        // prologue of signature `Entry`.
-        let entry: runtime::Entry = unsafe { std::mem::transmute(self.code.exec.addr() as usize) };
-        runtime::run(
-            runtime::RunParts {
-                entry,
-                tables: &self.code.tables,
-                stack_fast: self.stack_fast,
-                stack: &mut self.stack,
-                budget: self.budget,
-            },
-            inv.args,
-            inv.memory,
-            inv.packet,
-            inv.packet_state,
-        )
+    pub fn run(&mut self, mut inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        self.run_on(inv.as_run())
+    }
+
+    /// Runs the program once on memory the caller keeps (see [`Run`]).
+    #[inline]
+    pub fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+        runtime::run(&mut self.ctx, &self.code.tables, run)
     }
 
     /// The generated code, disassembled, under the BPF instruction each piece comes from.
@@ -237,7 +210,70 @@ impl bpfkit_vm::Engine for JitProgram {
         JitProgram::program_fd(self)
     }
 
-    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        JitProgram::run(self, inv)
+    fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+        JitProgram::run_on(self, run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_isa::{Reg, Size};
+    use bpfkit_vm::{Access, Fault, Memory};
+
+    /// The run state kept between runs never lets a run reach the last run's memory:
+    /// the bounds checked inline are those of each run's own regions.
+    #[test]
+    fn a_run_sees_only_its_own_regions() {
+        // r0 = *(u8 *)(r1 + 12): inside a 16-byte buffer, past an 8-byte one.
+        let prog = [
+            Insn::Ldx {
+                size: Size::B,
+                sx: false,
+                dst: Reg::R0,
+                src: Reg::R1,
+                off: 12,
+            },
+            Insn::Exit,
+        ];
+        let mut jit = JitProgram::new(&prog, &Helpers::new()).unwrap();
+        let mut long = [7u8; 16];
+        assert_eq!(jit.run_mem(&mut long).unwrap().r0, 7);
+        let mut short = [0u8; 8];
+        let addr = short.as_ptr() as u64 + 12;
+        let err = jit.run_mem(&mut short).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::OutOfBounds {
+                addr,
+                size: 1,
+                access: Access::Read
+            }
+        );
+        // The same memory kept for two runs: the second sees its first region as it
+        // is then, and neither leaves the stack in it.
+        let mut memory = Memory::new();
+        memory.add_mut(&mut long);
+        let first = *memory.regions().next().unwrap();
+        let start = first.start;
+        let args = [start, 0, 0, 0, 0];
+        let run = |jit: &mut JitProgram, memory: &mut Memory<'_>| {
+            jit.run_on(Run {
+                args,
+                memory,
+                packet: None,
+                packet_state: None,
+            })
+        };
+        assert_eq!(run(&mut jit, &mut memory).unwrap().r0, 7);
+        let shrunk = Region {
+            start,
+            len: 12,
+            writable: true,
+        };
+        // SAFETY: a part of `long`, which outlives `memory`.
+        assert!(unsafe { memory.replace(first, shrunk) });
+        assert!(run(&mut jit, &mut memory).is_err());
+        assert_eq!(memory.regions().copied().collect::<Vec<_>>(), [shrunk]);
     }
 }

@@ -7,7 +7,7 @@ use bpfkit_vm::interp::{FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
 use bpfkit_vm::maps::SharedProgram;
 use bpfkit_vm::net::PacketState;
 use bpfkit_vm::{
-    Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
+    Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, Run, VmError,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -50,10 +50,7 @@ pub(crate) struct FastRegion {
 }
 
 impl FastRegion {
-    pub fn of(r: Option<&Region>) -> FastRegion {
-        let Some(r) = r else {
-            return FastRegion::default();
-        };
+    pub fn of(r: &Region) -> FastRegion {
         let lim = |size: u64| if r.len >= size { r.len - size + 1 } else { 0 };
         let read = [lim(1), lim(2), lim(4), lim(8)];
         FastRegion {
@@ -63,8 +60,9 @@ impl FastRegion {
     }
 }
 
-/// The state of one run, shared between Rust and the generated code (which reads and
-/// writes the fields up to `fault_arg` at the offsets given by `ctx_off!`).
+/// The state of a run, shared between Rust and the generated code (which reads and
+/// writes the fields up to `fault_arg` at the offsets given by `ctx_off!`). Kept by its
+/// program from one run to the next: a run sets only what changes (see [`run`]).
 #[repr(C)]
 pub(crate) struct Ctx {
     // What the program's own code reads, within one-byte displacements (see `CTX_BIAS`).
@@ -111,7 +109,21 @@ pub(crate) struct Ctx {
     pending: Option<SharedProgram>,
     /// The programs tail calls entered: alive until the run ends.
     targets: Vec<SharedProgram>,
+    /// The program's stack, which never moves.
+    stack: Region,
+    /// The version of the memory's first two regions (`Memory::first_two`) that
+    /// `fast[FAST_USER]` and `fast_ctx` were computed from; 0, which no memory has, at
+    /// first.
+    fast_version: u64,
+    /// The index of the region the last access checked here was in: the next one most
+    /// likely is too (a map value).
+    slow_hint: usize,
 }
+
+// SAFETY: the raw pointers of a `Ctx` (the run's memory and packet state, the tables of
+// the program making a helper call) are set when a run starts and only dereferenced
+// while it runs, on the thread running it; between runs they are null or unused.
+unsafe impl Send for Ctx {}
 
 /// What generated code refers to of its own program, at a stable address: the helpers it
 /// calls and, per slot, the host address of the instruction (0 for the second slot of an
@@ -152,22 +164,65 @@ pub(crate) fn fast_start_off(i: usize) -> i32 {
 }
 
 impl Ctx {
+    /// The run state of code entered at `entry`, with the stack `stack` (which must not
+    /// move while the state is used).
+    pub(crate) fn new(entry: Entry, tables: &Tables, stack: Region, budget: u64) -> Ctx {
+        let top = stack.start + stack.len;
+        Ctx {
+            args: [0; 5],
+            stack_top: top,
+            min_fp: top - ((MAX_FRAMES - 1) * STACK_FRAME_SIZE) as u64,
+            budget,
+            insns: 0,
+            saved_rsp: 0,
+            pkt_start: 0,
+            pkt_len: 0,
+            cur_prog: tables,
+            cur_helper: 0,
+            fp: 0,
+            fault_kind: kind::NONE,
+            fault_pc: 0,
+            fault_arg: 0,
+            fast: [FastRegion::default(), FastRegion::of(&stack)],
+            fast_ctx: FastRegion::default(),
+            memory: std::ptr::null_mut(),
+            packet_state: std::ptr::null_mut(),
+            fault: None,
+            callback_fault: None,
+            panic: None,
+            entry,
+            tail_calls: 0,
+            pending: None,
+            targets: Vec::new(),
+            stack,
+            fast_version: 0,
+            slow_hint: 0,
+        }
+    }
+
+    /// Sets the most instructions one run may execute.
+    pub(crate) fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
     /// Points the caller's fast regions at the first and second regions of the run's
-    /// memory (the stack comes after the caller's regions, so one of them is the stack
-    /// only when the caller gave fewer).
+    /// memory, computing them again only when the memory says those may have changed
+    /// (the packet of a packet program, laid out at the same place for each packet of one
+    /// length, seldom does): they are always those of the current regions.
+    #[inline(always)]
     fn refresh_user(&mut self, memory: &Memory<'_>) {
-        let mut regions = memory.regions();
-        self.fast[FAST_USER] = FastRegion::of(regions.next());
-        self.fast_ctx = FastRegion::of(regions.next());
+        if memory.first_two_version() != self.fast_version {
+            let ([user, ctx], version) = memory.first_two();
+            self.fast[FAST_USER] = FastRegion::of(&user);
+            self.fast_ctx = FastRegion::of(&ctx);
+            self.fast_version = version;
+        }
     }
 
     /// Sets the legacy packet (`LD_ABS`/`LD_IND`) to `packet`, or to none.
+    #[inline(always)]
     fn set_packet(&mut self, packet: Option<Region>) {
-        let pkt = packet.unwrap_or(Region {
-            start: 0,
-            len: 0,
-            writable: false,
-        });
+        let pkt = packet.unwrap_or(Region::EMPTY);
         self.pkt_start = pkt.start;
         self.pkt_len = pkt.len;
     }
@@ -378,7 +433,8 @@ pub(crate) fn check_code(pc: usize, size: usize, access: Access) -> u64 {
 }
 
 /// Called by generated code when an access is outside the inline regions: checks it
-/// against all of them. Returns 0 when allowed; otherwise stores the fault and returns 1.
+/// against all of them, the one the last such access was in first. Returns 0 when
+/// allowed; otherwise stores the fault and returns 1.
 pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u64 {
     // SAFETY: as in `call_helper`.
     let ctx = unsafe { &mut *ctx };
@@ -389,15 +445,20 @@ pub(crate) extern "C" fn check_access(ctx: *mut Ctx, addr: u64, code: u64) -> u6
     } else {
         Access::Read
     };
-    match memory.check(addr, code & 0xff, access) {
+    match memory.check_hinted(&mut ctx.slow_hint, addr, code & 0xff, access) {
         Ok(()) => 0,
-        Err(f) => {
-            ctx.fault = Some(f);
-            ctx.fault_kind = kind::RUST;
-            ctx.fault_pc = code >> 16;
-            1
-        }
+        Err(f) => refuse_access(ctx, f, code),
     }
+}
+
+/// Records the fault of an access `check_access` refused; returns 1 for it.
+#[cold]
+#[inline(never)]
+fn refuse_access(ctx: &mut Ctx, fault: Fault, code: u64) -> u64 {
+    ctx.fault = Some(fault);
+    ctx.fault_kind = kind::RUST;
+    ctx.fault_pc = code >> 16;
+    1
 }
 
 /// Called by generated code for a legacy packet load at a negative offset (the low 32
@@ -416,71 +477,49 @@ pub(crate) extern "C" fn packet_load_negative(ctx: *mut Ctx, offset: u64, size: 
 /// [`Ctx::args`], r10 from [`Ctx::stack_top`] and the counter from [`Ctx::insns`].
 pub(crate) type Entry = unsafe extern "sysv64" fn(*mut Ctx, u64) -> u64;
 
-/// What a run needs from the compiled program.
-pub(crate) struct RunParts<'p> {
-    pub entry: Entry,
-    pub tables: &'p Tables,
-    pub stack: &'p mut [u64],
-    /// The stack as a fast region (it does not move between runs).
-    pub stack_fast: FastRegion,
-    pub budget: u64,
-}
-
-/// Runs compiled code once. Inlined into the engine's `run`, so that the run's memory
-/// is not copied once more on the way.
+/// Runs compiled code once, entering at `tables.start`, with the run state `ctx` made
+/// for the code (its stack included) by [`Ctx::new`]. Inlined into the engine's
+/// `run_on`: one call less per run.
 #[inline(always)]
-pub(crate) fn run(
-    p: RunParts<'_>,
-    args: [u64; 5],
-    mut memory: Memory<'_>,
-    packet: Option<Region>,
-    packet_state: Option<&mut PacketState>,
-) -> Result<Outcome, VmError> {
-    let stack = Region {
-        start: p.stack.as_mut_ptr() as u64,
-        len: std::mem::size_of_val(p.stack) as u64,
-        writable: true,
-    };
-    // The run's memory: the caller's regions, then the stack (the interpreter puts the
-    // stack first; the order changes nothing but which region is found first).
-    // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
-    // outlive this function.
-    unsafe { memory.add_raw(stack) };
-    let mut ctx = Ctx {
+pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+    let Run {
         args,
-        stack_top: stack.start + stack.len,
-        min_fp: stack.start + stack.len - ((MAX_FRAMES - 1) * STACK_FRAME_SIZE) as u64,
-        budget: p.budget,
-        insns: 0,
-        saved_rsp: 0,
-        pkt_start: 0,
-        pkt_len: 0,
-        cur_prog: p.tables,
-        cur_helper: 0,
-        fp: 0,
-        fault_kind: kind::NONE,
-        fault_pc: 0,
-        fault_arg: 0,
-        fast: [FastRegion::default(), p.stack_fast],
-        fast_ctx: FastRegion::default(),
-        memory: (&mut memory as *mut Memory<'_>).cast(),
-        packet_state: packet_state.map_or(std::ptr::null_mut(), |s| s as *mut PacketState),
-        fault: None,
-        callback_fault: None,
-        panic: None,
-        entry: p.entry,
-        tail_calls: 0,
-        pending: None,
-        targets: Vec::new(),
-    };
-    ctx.refresh_user(&memory);
+        memory,
+        packet,
+        packet_state,
+    } = run;
+    let lent = memory.len();
+    // The run's memory: the caller's regions and the stack.
+    // SAFETY: the stack is owned by the program running, which `ctx` belongs to, and
+    // taken out of `memory` again before this function returns.
+    unsafe { memory.set_stack(ctx.stack) };
+    ctx.args = args;
+    ctx.stack_top = ctx.stack.start + ctx.stack.len;
+    ctx.insns = 0;
+    ctx.cur_prog = tables;
+    ctx.tail_calls = 0;
+    ctx.memory = (memory as *mut Memory<'_>).cast();
+    ctx.packet_state = packet_state.map_or(std::ptr::null_mut(), |s| s as *mut PacketState);
+    ctx.refresh_user(memory);
     ctx.set_packet(packet);
-    // SAFETY: `entry` is the prologue of code generated for this program, in executable
-    // memory owned by the caller. The code follows the System V ABI at its entry and exit,
+    // SAFETY: `entry` is the prologue of the code of `tables`, in executable memory the
+    // caller keeps alive. The code follows the System V ABI at its entry and exit,
     // touches memory only inside the context, its own stack frames and regions it checked
     // (inline or through `check_access`) against `memory`, and ends every path — including
     // faults — by returning here.
-    let r0 = unsafe { (p.entry)(&mut ctx, p.tables.start) };
+    let r0 = unsafe { (ctx.entry)(ctx, tables.start) };
+    // The memory goes back as it came: without the stack, and without the map values
+    // helpers lent this run; the programs tail calls entered are let go.
+    // SAFETY: no region.
+    unsafe { memory.set_stack(Region::EMPTY) };
+    if memory.len() != lent {
+        memory.truncate(lent);
+    }
+    ctx.memory = std::ptr::null_mut();
+    ctx.packet_state = std::ptr::null_mut();
+    if !ctx.targets.is_empty() {
+        ctx.targets.clear();
+    }
     if let Some(panic) = ctx.panic.take() {
         std::panic::resume_unwind(panic);
     }

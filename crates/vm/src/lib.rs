@@ -27,5 +27,5 @@ pub mod net;
 
 pub use error::{Access, Fault, PrepareError, PrepareErrorKind, VmError};
 pub use helpers::{Helper, HelperContext, HelperError, HelperFn, Helpers};
-pub use interp::{Engine, Interpreter, Invocation, Outcome};
+pub use interp::{Engine, Interpreter, Invocation, Outcome, Run};
 pub use memory::{Memory, Region};

@@ -4,6 +4,7 @@
 
 use crate::error::{Access, Fault};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A host address range the program may access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,12 +18,26 @@ pub struct Region {
 }
 
 impl Region {
+    /// No bytes at all: contains no access.
+    pub const EMPTY: Region = Region {
+        start: 0,
+        len: 0,
+        writable: false,
+    };
+
     /// Whether `[addr, addr + size)` lies inside this region. Written so that no
     /// `addr + size` is ever formed: it cannot overflow.
     #[inline(always)]
     pub fn contains(&self, addr: u64, size: u64) -> bool {
         let off = addr.wrapping_sub(self.start);
         off < self.len && self.len - off >= size
+    }
+
+    /// Whether `[addr, addr + size)` lies inside this region and the region allows
+    /// `access`.
+    #[inline(always)]
+    pub fn allows(&self, addr: u64, size: u64, access: Access) -> bool {
+        self.contains(addr, size) && (access == Access::Read || self.writable)
     }
 }
 
@@ -34,13 +49,27 @@ const INLINE_REGIONS: usize = 8;
 /// were made from, so a program can never outlive the memory it is given.
 ///
 /// The first few regions live inline (no allocation for the common case); more spill to
-/// the heap.
+/// the heap. An engine running a program adds its stack for the length of the run, in a
+/// place of its own, checked first: a caller may keep one `Memory` for many runs, updating
+/// only what changes between them (a packet program's packet).
 #[derive(Debug)]
 pub struct Memory<'m> {
+    /// The running engine's stack; empty outside a run.
+    stack: Region,
+    /// The first regions; those from `count` on are empty.
     inline: [Region; INLINE_REGIONS],
     count: usize,
     extra: Vec<Region>,
+    /// Names the first two regions as they are: see [`Memory::first_two`].
+    version: u64,
     _borrow: PhantomData<&'m mut [u8]>,
+}
+
+/// The next [`Memory::first_two`] version: one counter for every memory, so that a
+/// version names the first two regions of one memory at one time.
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Default for Memory<'_> {
@@ -53,13 +82,11 @@ impl<'m> Memory<'m> {
     /// No regions at all.
     pub fn new() -> Self {
         Memory {
-            inline: [Region {
-                start: 0,
-                len: 0,
-                writable: false,
-            }; INLINE_REGIONS],
+            stack: Region::EMPTY,
+            inline: [Region::EMPTY; INLINE_REGIONS],
             count: 0,
             extra: Vec::new(),
+            version: next_version(),
             _borrow: PhantomData,
         }
     }
@@ -94,19 +121,59 @@ impl<'m> Memory<'m> {
         self.push(region);
     }
 
-    /// Adds a region in front of the others, so that it is the first one checked: the
-    /// engines put the stack there, the most frequently accessed region.
+    /// Sets the stack of the run about to start, checked before the other regions (it is
+    /// the region accessed most), or, with [`Region::EMPTY`] once the run is over, removes
+    /// it. Not among [`Memory::regions`].
     ///
     /// # Safety
     /// As for [`Memory::add_raw`].
-    pub(crate) unsafe fn add_raw_first(&mut self, region: Region) {
-        if self.count == INLINE_REGIONS {
-            self.extra.insert(0, self.inline[INLINE_REGIONS - 1]);
-            self.count -= 1;
+    #[inline]
+    pub unsafe fn set_stack(&mut self, region: Region) {
+        self.stack = region;
+    }
+
+    /// How many regions there are, besides the stack.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count + self.extra.len()
+    }
+
+    /// Whether there is no region besides the stack.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the first `len` regions and removes the others: the engines end a run by
+    /// taking back the regions helpers added during it (map values), so that a memory
+    /// kept for many runs gives each run only what its caller gave it.
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.count.min(2) {
+            self.version = next_version();
         }
-        self.inline.copy_within(0..self.count, 1);
-        self.inline[0] = region;
-        self.count += 1;
+        if len < INLINE_REGIONS {
+            self.inline[len.min(self.count)..self.count].fill(Region::EMPTY);
+            self.count = self.count.min(len);
+            self.extra.clear();
+        } else {
+            self.extra.truncate(len - INLINE_REGIONS);
+        }
+    }
+
+    /// The first two regions (the caller's packet and context, for a packet program),
+    /// [`Region::EMPTY`] for each missing one, and their version: a number that changes
+    /// whenever they may have, unique among all memories, so that an engine that kept
+    /// what it computed from them may compare versions instead of regions. Equal versions
+    /// mean equal regions; moving the memory keeps both.
+    #[inline(always)]
+    pub fn first_two(&self) -> ([Region; 2], u64) {
+        ([self.inline[0], self.inline[1]], self.version)
+    }
+
+    /// The version of the first two regions (see [`Memory::first_two`]).
+    #[inline(always)]
+    pub fn first_two_version(&self) -> u64 {
+        self.version
     }
 
     /// Replaces the region equal to `old` by `new`, in the same place (so the order in
@@ -116,12 +183,14 @@ impl<'m> Memory<'m> {
     /// # Safety
     /// As for [`Memory::add_raw`], for `new`.
     pub unsafe fn replace(&mut self, old: Region, new: Region) -> bool {
-        let count = self.count;
-        match self.inline[..count]
-            .iter_mut()
-            .chain(self.extra.iter_mut())
-            .find(|r| **r == old)
-        {
+        if let Some(i) = self.inline[..self.count].iter().position(|r| *r == old) {
+            self.inline[i] = new;
+            if i < 2 {
+                self.version = next_version();
+            }
+            return true;
+        }
+        match self.extra.iter_mut().find(|r| **r == old) {
             Some(r) => {
                 *r = new;
                 true
@@ -141,8 +210,12 @@ impl<'m> Memory<'m> {
         let Some(i) = self.inline[..self.count].iter().rposition(|r| r == region) else {
             return false;
         };
+        if i < 2 {
+            self.version = next_version();
+        }
         self.inline.copy_within(i + 1..self.count, i);
         self.count -= 1;
+        self.inline[self.count] = Region::EMPTY;
         if !self.extra.is_empty() {
             self.inline[self.count] = self.extra.remove(0);
             self.count += 1;
@@ -151,6 +224,9 @@ impl<'m> Memory<'m> {
     }
 
     fn push(&mut self, region: Region) {
+        if self.count < 2 {
+            self.version = next_version();
+        }
         if self.count < INLINE_REGIONS {
             self.inline[self.count] = region;
             self.count += 1;
@@ -159,7 +235,7 @@ impl<'m> Memory<'m> {
         }
     }
 
-    /// The regions, in the order they were added.
+    /// The regions, in the order they were added (the stack is not one of them).
     pub fn regions(&self) -> impl Iterator<Item = &Region> {
         self.inline[..self.count].iter().chain(self.extra.iter())
     }
@@ -167,8 +243,11 @@ impl<'m> Memory<'m> {
     /// Checks that `[addr, addr + size)` lies inside one region that allows `access`.
     #[inline(always)]
     pub fn check(&self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
+        if self.stack.allows(addr, size, access) {
+            return Ok(());
+        }
         for r in &self.inline[..self.count] {
-            if r.contains(addr, size) && (access == Access::Read || r.writable) {
+            if r.allows(addr, size, access) {
                 return Ok(());
             }
         }
@@ -177,14 +256,55 @@ impl<'m> Memory<'m> {
 
     #[cold]
     fn check_slow(&self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
-        if self
-            .extra
-            .iter()
-            .any(|r| r.contains(addr, size) && (access == Access::Read || r.writable))
-        {
+        if self.extra.iter().any(|r| r.allows(addr, size, access)) {
             Ok(())
         } else {
             Err(Fault::OutOfBounds { addr, size, access })
+        }
+    }
+
+    /// As [`Memory::check`], trying first the region at index `*hint` of
+    /// [`Memory::regions`], and leaving in `*hint` the index of the region that allowed
+    /// the access: a caller whose checked accesses keep going to one region (a map
+    /// value) finds it at once. Any hint is sound: the region tried first is one of this
+    /// memory's regions as they are now.
+    #[inline]
+    pub fn check_hinted(
+        &self,
+        hint: &mut usize,
+        addr: u64,
+        size: u64,
+        access: Access,
+    ) -> Result<(), Fault> {
+        let hinted = if *hint < self.count {
+            self.inline.get(*hint)
+        } else {
+            self.extra.get(*hint - self.count)
+        };
+        if hinted.is_some_and(|r| r.allows(addr, size, access)) {
+            return Ok(());
+        }
+        self.check_and_hint(hint, addr, size, access)
+    }
+
+    /// The rest of [`Memory::check_hinted`], out of line: the hinted region did not do.
+    #[inline(never)]
+    fn check_and_hint(
+        &self,
+        hint: &mut usize,
+        addr: u64,
+        size: u64,
+        access: Access,
+    ) -> Result<(), Fault> {
+        if self.stack.allows(addr, size, access) {
+            return Ok(());
+        }
+        match self.regions().position(|r| r.allows(addr, size, access)) {
+            Some(i) => {
+                *hint = i;
+                Ok(())
+            }
+            None => Err(Fault::OutOfBounds { addr, size, access }),
         }
     }
 
@@ -270,5 +390,85 @@ mod tests {
         assert!(mem.remove(&last));
         assert!(mem.check(addrs[n - 2], 4, Access::Write).is_ok());
         assert!(mem.check(addrs[n - 1], 1, Access::Read).is_err());
+    }
+
+    #[test]
+    fn the_stack_lasts_one_run_and_truncate_takes_back_what_a_run_added() {
+        let mut bufs = [[0u8; 4]; INLINE_REGIONS + 3];
+        let addrs: Vec<u64> = bufs.iter().map(|b| b.as_ptr() as u64).collect();
+        let (first, rest) = bufs.split_at_mut(2);
+        let mut mem = Memory::new();
+        for buf in first.iter_mut() {
+            mem.add_mut(buf);
+        }
+        let mut stack = [0u8; 8];
+        let stack_region = Region {
+            start: stack.as_mut_ptr() as u64,
+            len: 8,
+            writable: true,
+        };
+        // SAFETY: `stack` outlives every check below.
+        unsafe { mem.set_stack(stack_region) };
+        assert!(mem.check(stack_region.start, 8, Access::Write).is_ok());
+        assert_eq!(mem.len(), 2);
+        let (first, version) = mem.first_two();
+        assert_eq!(first.map(|r| r.start), [addrs[0], addrs[1]]);
+        // A run adds regions past the inline ones; truncating keeps the first two only.
+        for buf in rest.iter_mut() {
+            mem.add_mut(buf);
+        }
+        assert_eq!(mem.len(), INLINE_REGIONS + 3);
+        mem.truncate(2);
+        assert_eq!(mem.len(), 2);
+        assert_eq!(mem.first_two_version(), version);
+        assert!(mem.check(addrs[2], 1, Access::Read).is_err());
+        assert!(mem
+            .check(addrs[INLINE_REGIONS + 2], 1, Access::Read)
+            .is_err());
+        // SAFETY: no region.
+        unsafe { mem.set_stack(Region::EMPTY) };
+        assert!(mem.check(stack_region.start, 1, Access::Read).is_err());
+        mem.truncate(0);
+        assert_eq!(mem.first_two().0, [Region::EMPTY; 2]);
+        assert_ne!(mem.first_two_version(), version);
+    }
+
+    #[test]
+    fn a_hint_only_speeds_up_the_check() {
+        let mut bufs = [[0u8; 4]; INLINE_REGIONS + 2];
+        let addrs: Vec<u64> = bufs.iter().map(|b| b.as_ptr() as u64).collect();
+        let (first, rest) = bufs.split_at_mut(1);
+        let mut mem = Memory::new();
+        mem.add_mut(&mut first[0]);
+        for buf in rest.iter_mut() {
+            mem.add_ref(buf);
+        }
+        let mut hint = usize::MAX;
+        let last = INLINE_REGIONS + 1;
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last], 4, Access::Read)
+            .is_ok());
+        assert_eq!(hint, last);
+        // The hinted region does not allow a write, nor the bytes past it: the check
+        // goes on and refuses as `check` does.
+        let refused = mem.check_hinted(&mut hint, addrs[last], 1, Access::Write);
+        assert_eq!(refused, mem.check(addrs[last], 1, Access::Write));
+        assert!(refused.is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last] + 1, 4, Access::Read)
+            .is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[0], 4, Access::Write)
+            .is_ok());
+        assert_eq!(hint, 0);
+        // A hint past the regions, as after they are taken back, is only a miss.
+        mem.truncate(1);
+        let mut hint = last;
+        assert!(mem
+            .check_hinted(&mut hint, addrs[last], 1, Access::Read)
+            .is_err());
+        assert!(mem
+            .check_hinted(&mut hint, addrs[0], 1, Access::Read)
+            .is_ok());
     }
 }

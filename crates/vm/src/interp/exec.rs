@@ -2,7 +2,7 @@
 
 use super::op::{Op, Opc};
 use super::prepare::Prepared;
-use super::{Invocation, Outcome, FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
+use super::{Outcome, Run, FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
 use crate::error::{Access, Fault, VmError};
 use crate::helpers::{HelperContext, HelperError, ProgramCalls, MAX_TAIL_CALLS};
 use crate::maps::SharedProgram;
@@ -12,10 +12,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// Memory a run needs besides its registers, kept between runs so that a run allocates and
-/// clears nothing: the stack of every frame and the saved state of the callers.
+/// clears nothing: the stack of every frame, the saved state of the callers and the
+/// programs tail calls entered.
 pub(crate) struct Scratch {
     pub stack: [u8; STACK_FRAME_SIZE * MAX_FRAMES],
     frames: [Frame; MAX_FRAMES],
+    /// Empty between runs.
+    targets: Vec<Arc<Prepared>>,
 }
 
 impl Scratch {
@@ -23,6 +26,7 @@ impl Scratch {
         Box::new(Scratch {
             stack: [0; STACK_FRAME_SIZE * MAX_FRAMES],
             frames: [Frame::default(); MAX_FRAMES],
+            targets: Vec::new(),
         })
     }
 }
@@ -43,10 +47,10 @@ struct Frame {
 /// The state of a run that outlives one entry into the execution loop: the loop is
 /// entered again for each function a helper calls back (`bpf_loop`), and what it shares
 /// with those entries lives here.
-struct Run<'r> {
+struct RunState<'r> {
     main: &'r Prepared,
     /// The programs tail calls entered, in order: program `k` is `targets[k - 1]`.
-    targets: Vec<Arc<Prepared>>,
+    targets: &'r mut Vec<Arc<Prepared>>,
     frames: &'r mut [Frame; MAX_FRAMES],
     packet: Option<Region>,
     budget: u64,
@@ -62,13 +66,13 @@ struct Run<'r> {
     pending: Option<SharedProgram>,
 }
 
-impl Run<'_> {
+impl RunState<'_> {
     fn program(&self, k: usize) -> Option<Arc<Prepared>> {
         k.checked_sub(1).map(|i| self.targets[i].clone())
     }
 }
 
-impl ProgramCalls for Run<'_> {
+impl ProgramCalls for RunState<'_> {
     fn call(
         &mut self,
         memory: &mut Memory<'_>,
@@ -120,28 +124,29 @@ pub(crate) fn run(
     p: &Prepared,
     scratch: &mut Scratch,
     budget: u64,
-    inv: Invocation<'_>,
+    run: Run<'_, '_>,
 ) -> Result<Outcome, VmError> {
-    let Invocation {
+    let Run {
         args,
-        mut memory,
+        memory,
         packet,
         packet_state,
-    } = inv;
+    } = run;
     let stack_region = Region {
         start: scratch.stack.as_mut_ptr() as u64,
         len: scratch.stack.len() as u64,
         writable: true,
     };
-    // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
-    // outlive this function.
-    unsafe { memory.add_raw_first(stack_region) };
+    let lent = memory.len();
+    // SAFETY: the stack is exclusively borrowed for the whole run, and taken out of
+    // `memory` again before this function returns.
+    unsafe { memory.set_stack(stack_region) };
     let mut regs = [0u64; REGS];
     regs[1..6].copy_from_slice(&args);
     regs[10] = stack_region.start + stack_region.len;
-    let mut run = Run {
+    let mut state = RunState {
         main: p,
-        targets: Vec::new(),
+        targets: &mut scratch.targets,
         frames: &mut scratch.frames,
         packet,
         budget,
@@ -152,10 +157,20 @@ pub(crate) fn run(
         tail_calls: 0,
         pending: None,
     };
-    let r0 = exec(&mut run, &mut regs, &mut memory, packet_state, 0, 0, 0)?;
+    let r0 = exec(&mut state, &mut regs, memory, packet_state, 0, 0, 0);
+    // The memory goes back as it came: without the stack, and without the map values
+    // helpers lent this run; the programs tail calls entered are let go.
+    if !state.targets.is_empty() {
+        state.targets.clear();
+    }
+    // SAFETY: no region.
+    unsafe { memory.set_stack(Region::EMPTY) };
+    if memory.len() != lent {
+        memory.truncate(lent);
+    }
     Ok(Outcome {
-        r0,
-        insns: run.executed,
+        r0: r0?,
+        insns: state.executed,
     })
 }
 
@@ -262,7 +277,7 @@ fn packet_load(
 /// Runs program `prog` of the run from slot `pc` until the frame at depth `base` exits
 /// (or a legacy packet load ends the entry with 0), and returns r0.
 fn exec(
-    run: &mut Run<'_>,
+    run: &mut RunState<'_>,
     regs: &mut [u64; REGS],
     memory: &mut Memory<'_>,
     mut packet_state: Option<&mut PacketState>,

@@ -25,8 +25,8 @@ pub const DEFAULT_BUDGET: u64 = 1 << 32;
 /// mistaken for a function.
 pub const FUNC_ADDR_BASE: u64 = 0xffff_ffff_a000_0000;
 
-/// What a program is called with: r1..r5, the memory it may touch besides its stack, and
-/// the packet that legacy packet loads (`LD_ABS`/`LD_IND`) read.
+/// What a program is called with, owning its memory: for a single run. Callers that run
+/// a program many times keep their [`Memory`] and hand the engine a [`Run`] for each.
 pub struct Invocation<'m> {
     /// Initial values of r1..=r5.
     pub args: [u64; 5],
@@ -58,14 +58,50 @@ impl<'m> Invocation<'m> {
             packet_state: None,
         }
     }
+
+    /// The run of this invocation.
+    pub fn as_run(&mut self) -> Run<'_, 'm> {
+        Run {
+            args: self.args,
+            memory: &mut self.memory,
+            packet: self.packet,
+            packet_state: self.packet_state.as_deref_mut(),
+        }
+    }
 }
 
-/// A prepared program that can be run: the interpreter, or a JIT-compiled program.
+/// One run of a program on memory its caller keeps from run to run (a packet program's
+/// packet, context and map values, with only the packet's bounds changing): what an
+/// engine needs for one run, and nothing it would have to build again for the next. The
+/// engine adds its stack to `memory` for the length of the run, and takes back, when the
+/// run ends, the regions helpers added during it: the memory is given back as it came.
+pub struct Run<'a, 'm> {
+    /// Initial values of r1..=r5.
+    pub args: [u64; 5],
+    /// The regions the program may access, besides its own stack. The engines check
+    /// accesses against the first two without calling out (see the JIT).
+    pub memory: &'a mut Memory<'m>,
+    /// The packet for `LD_ABS`/`LD_IND`; without one, those loads end the run with 0 as
+    /// they do on an out-of-range offset.
+    pub packet: Option<Region>,
+    /// The packet state of a packet program's run ([`crate::net`]), which helpers may
+    /// change; after every helper call the engines bring `memory`'s packet region and the
+    /// legacy packet up to date from it ([`PacketState::resync`]).
+    pub packet_state: Option<&'a mut PacketState>,
+}
+
+/// A prepared program that can be run: the interpreter, or a JIT-compiled program. An
+/// engine keeps what its runs need besides their memory (its stack, the JIT's run
+/// context) from one run to the next, so that a run sets up only what the caller changed.
 pub trait Engine {
     /// Sets the most instructions one run may execute before it faults.
     fn set_budget(&mut self, budget: u64);
+    /// Runs the program once on memory the caller keeps.
+    fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError>;
     /// Runs the program once.
-    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError>;
+    fn run(&mut self, mut inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        self.run_on(inv.as_run())
+    }
     /// Loads the program for program arrays (see [`Interpreter::program_fd`]).
     fn program_fd(&self) -> ProgramFd;
 }
@@ -75,8 +111,9 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
         (**self).set_budget(budget)
     }
 
-    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        (**self).run(inv)
+    #[inline]
+    fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+        (**self).run_on(run)
     }
 
     fn program_fd(&self) -> ProgramFd {
@@ -93,8 +130,8 @@ impl Engine for Interpreter {
         Interpreter::program_fd(self)
     }
 
-    fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        Interpreter::run(self, inv)
+    fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+        Interpreter::run_on(self, run)
     }
 }
 
@@ -155,7 +192,13 @@ impl Interpreter {
     }
 
     /// Runs the program once.
-    pub fn run(&mut self, inv: Invocation<'_>) -> Result<Outcome, VmError> {
-        exec::run(&self.prepared, &mut self.scratch, self.budget, inv)
+    pub fn run(&mut self, mut inv: Invocation<'_>) -> Result<Outcome, VmError> {
+        self.run_on(inv.as_run())
+    }
+
+    /// Runs the program once on memory the caller keeps (see [`Run`]).
+    #[inline]
+    pub fn run_on(&mut self, run: Run<'_, '_>) -> Result<Outcome, VmError> {
+        exec::run(&self.prepared, &mut self.scratch, self.budget, run)
     }
 }

@@ -45,9 +45,9 @@ pub use packet::{
 use crate::error::VmError;
 use crate::helpers::linux::Runtime;
 use crate::helpers::Helpers;
-use crate::interp::{Engine, Invocation};
+use crate::interp::{Engine, Outcome, Run};
 use crate::maps::MapTable;
-use crate::memory::{Memory, Region};
+use crate::memory::Memory;
 use bpfkit_isa::Insn;
 use std::sync::Arc;
 use thiserror::Error;
@@ -202,14 +202,23 @@ pub enum PacketError {
 }
 
 /// A converted packet program with its engine, ready to run on many packets.
+///
+/// What does not change from one packet to the next is set up once: the packet buffer
+/// and the real context ([`PacketState`]), the memory of every run (the packet's region,
+/// the context's, the array values' of the program's maps) and the engine's own run
+/// state. A run lays out the packet, brings the packet's region and the context's
+/// pointers up to date ([`PacketState::resync`]), and runs.
 pub struct PacketProgram<E> {
     ops: &'static KindOps,
     engine: E,
-    /// Keeps the maps, and so the value memory of `value_regions`, alive.
+    /// Keeps the maps, and so the array values among `memory`'s regions, alive.
     _maps: Arc<MapTable>,
-    /// The array values relocated `lddw`s may point into ([`MapTable::add_value_regions`]),
-    /// found once: they never move while the maps live.
-    value_regions: Vec<Region>,
+    /// The regions of every run: the packet (replaced whenever it moves), the context,
+    /// then the array values relocated `lddw`s may point into. Raw regions: they lie in
+    /// `state` and in `_maps`, which this program owns, and only its runs use them.
+    memory: Memory<'static>,
+    /// The context's address, r1 of every run.
+    ctx: u64,
     state: PacketState,
 }
 
@@ -223,15 +232,25 @@ impl<E: Engine> PacketProgram<E> {
         build: impl FnOnce(&[Insn]) -> Result<E, Err>,
     ) -> Result<PacketProgram<E>, Err> {
         let ops = converted.ops();
+        let engine = build(converted.insns())?;
+        let mut state = (ops.new_state)();
+        let mut memory = Memory::new();
+        let ctx = state.install(&mut memory);
         let mut values = Memory::new();
         maps.add_value_regions(&mut values);
-        let value_regions = values.regions().copied().collect();
+        for region in values.regions() {
+            // SAFETY: an array map's value block, alive as long as the map, which
+            // `_maps` keeps alive as long as `memory`; map memory is only accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
         Ok(PacketProgram {
             ops,
-            engine: build(converted.insns())?,
+            engine,
             _maps: maps,
-            value_regions,
-            state: (ops.new_state)(),
+            memory,
+            ctx,
+            state,
         })
     }
 
@@ -262,22 +281,30 @@ impl<E: Engine> PacketProgram<E> {
         &mut self,
         input: &PacketInput<'_>,
     ) -> Result<PacketOutcome<&[u8]>, PacketError> {
+        self.run_repeated(input, 1)
+    }
+
+    /// Runs the program `repeat` times (at least once) on one packet, each run on the
+    /// packet laid out afresh from `input` (unlike the kernel's test run, which runs its
+    /// repetitions on the packet as the last one left it), and gives the last run's
+    /// outcome, its output bytes left in the program's buffer. The first fault ends the
+    /// runs. What the runs before the last leave is never looked at: their cost is
+    /// laying out the packet and running.
+    pub fn run_repeated(
+        &mut self,
+        input: &PacketInput<'_>,
+        repeat: u64,
+    ) -> Result<PacketOutcome<&[u8]>, PacketError> {
         (self.ops.prepare)(&mut self.state, input)?;
-        let mut memory = Memory::new();
-        let ctx = self.state.install(&mut memory);
-        for region in &self.value_regions {
-            // SAFETY: an array map's value block, alive as long as the map, which
-            // `self._maps` keeps alive past this run; map memory is only accessed through
-            // atomics and raw pointers.
-            unsafe { memory.add_raw(*region) };
+        if repeat > 1 {
+            self.state.save_layout();
         }
-        let packet = self.state.legacy_packet();
-        let out = self.engine.run(Invocation {
-            args: [ctx, 0, 0, 0, 0],
-            memory,
-            packet,
-            packet_state: Some(&mut self.state),
-        })?;
+        let mut out = self.run_laid_out()?;
+        for _ in 1..repeat {
+            // The input was checked and laid out once: the next runs find it as it was.
+            self.state.relay(input.data);
+            out = self.run_laid_out()?;
+        }
         (self.ops.finish)(&mut self.state);
         // The kernel's test run reports the verdict as a u32.
         let retval = u64::from(out.r0 as u32);
@@ -292,5 +319,169 @@ impl<E: Engine> PacketProgram<E> {
             redirect,
             insns: out.insns,
         })
+    }
+
+    /// Runs the program once on the packet laid out.
+    #[inline(always)]
+    fn run_laid_out(&mut self) -> Result<Outcome, VmError> {
+        // The buffer may have moved since the last run, the bounds have: the packet's
+        // region and the context's pointers follow before anything runs.
+        self.state.resync(&mut self.memory);
+        let packet = self.state.legacy_packet();
+        self.engine.run_on(Run {
+            args: [self.ctx, 0, 0, 0, 0],
+            memory: &mut self.memory,
+            packet,
+            packet_state: Some(&mut self.state),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Access, Fault};
+    use crate::Interpreter;
+    use bpfkit_isa::{Reg, Size};
+
+    /// The memory kept from packet to packet follows each packet: a shorter packet after
+    /// a longer one ends its bytes where it ends, for a program not verified.
+    #[test]
+    fn each_run_reaches_its_own_packet_only() {
+        let ldx = |dst, src, off, size| Insn::Ldx {
+            size,
+            sx: false,
+            dst,
+            src,
+            off,
+        };
+        // r2 = ctx->data; r0 = *(u8 *)(r2 + 40).
+        let prog = [
+            ldx(Reg::R2, Reg::R1, 0, Size::W),
+            ldx(Reg::R0, Reg::R2, 40, Size::B),
+            Insn::Exit,
+        ];
+        let converted = ConvertedProgram::new(&prog, PacketKind::Xdp, |pc| pc == 0).unwrap();
+        let runtime = Runtime::default();
+        let mut helpers = Helpers::new();
+        register(&mut helpers, PacketKind::Xdp, &runtime);
+        let mut xdp = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
+            Interpreter::new(insns, &helpers)
+        })
+        .unwrap();
+        let long = [9u8; 64];
+        assert_eq!(xdp.run(&PacketInput::new(&long)).unwrap().retval, 9);
+        let err = xdp.run(&PacketInput::new(&[9u8; 20])).unwrap_err();
+        let PacketError::Run(e) = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            matches!(
+                e.fault,
+                Fault::OutOfBounds {
+                    size: 1,
+                    access: Access::Read,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(xdp.run(&PacketInput::new(&long)).unwrap().retval, 9);
+    }
+
+    /// `(prog, ctx_slots)` run `repeat` times on `packet` as `kind`: the last outcome, and
+    /// the skb's mark after it for the skb kinds.
+    fn repeated(
+        kind: PacketKind,
+        prog: &[Insn],
+        ctx_slots: &[usize],
+        packet: &[u8],
+        repeat: u64,
+    ) -> (PacketOutcome, Option<u32>) {
+        let converted = ConvertedProgram::new(prog, kind, |pc| ctx_slots.contains(&pc)).unwrap();
+        let runtime = Runtime::default();
+        let mut helpers = Helpers::new();
+        register(&mut helpers, kind, &runtime);
+        let mut p = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
+            Interpreter::new(insns, &helpers)
+        })
+        .unwrap();
+        let out = p
+            .run_repeated(&PacketInput::new(packet), repeat)
+            .unwrap()
+            .to_owned();
+        (out, p.skb().map(|skb| skb.mark))
+    }
+
+    /// Every run of a repeated packet starts from the packet as the input gives it: its
+    /// bytes, its bounds and its context, whatever the run before did to them.
+    #[test]
+    fn repeated_runs_each_start_afresh() {
+        use bpfkit_isa::{AluOp, JmpCond, Operand, Width};
+        let alu = |op, dst, src| Insn::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src,
+        };
+        let ldx = |size, dst, src, off| Insn::Ldx {
+            size,
+            sx: false,
+            dst,
+            src,
+            off,
+        };
+        let stx = |size, dst, src, off| Insn::Stx {
+            size,
+            dst,
+            src,
+            off,
+        };
+        // bpf_xdp_adjust_head(ctx, 4), then the packet's first byte plus one, stored
+        // back and returned.
+        let xdp = [
+            alu(AluOp::Mov, Reg::R6, Operand::Reg(Reg::R1)),
+            alu(AluOp::Mov, Reg::R2, Operand::Imm(4)),
+            Insn::Call {
+                imm: xdp::id::XDP_ADJUST_HEAD,
+            },
+            ldx(Size::W, Reg::R2, Reg::R6, 0),
+            ldx(Size::W, Reg::R3, Reg::R6, 4),
+            alu(AluOp::Mov, Reg::R4, Operand::Reg(Reg::R2)),
+            alu(AluOp::Add, Reg::R4, Operand::Imm(1)),
+            Insn::Jmp {
+                width: Width::W64,
+                cond: JmpCond::Gt,
+                dst: Reg::R4,
+                src: Operand::Reg(Reg::R3),
+                off: 4,
+            },
+            ldx(Size::B, Reg::R0, Reg::R2, 0),
+            alu(AluOp::Add, Reg::R0, Operand::Imm(1)),
+            stx(Size::B, Reg::R2, Reg::R0, 0),
+            Insn::Exit,
+            alu(AluOp::Mov, Reg::R0, Operand::Imm(0)),
+            Insn::Exit,
+        ];
+        let packet: Vec<u8> = (0..64).collect();
+        // Each run moves the start from byte 0 to byte 4 (value 4) and makes it 5.
+        let mut expected = packet[4..].to_vec();
+        expected[0] = 5;
+        for repeat in [1, 3] {
+            let (out, _) = repeated(PacketKind::Xdp, &xdp, &[3, 4], &packet, repeat);
+            assert_eq!((out.retval, &out.data_out), (5, &expected), "{repeat} runs");
+        }
+        // skb->mark += 1, returned: 1 after every run, the mark starting at 0.
+        let tc = [
+            ldx(Size::W, Reg::R2, Reg::R1, 8),
+            alu(AluOp::Add, Reg::R2, Operand::Imm(1)),
+            stx(Size::W, Reg::R1, Reg::R2, 8),
+            alu(AluOp::Mov, Reg::R0, Operand::Reg(Reg::R2)),
+            Insn::Exit,
+        ];
+        for repeat in [1, 3] {
+            let (out, mark) = repeated(PacketKind::SchedCls, &tc, &[0, 2], &packet, repeat);
+            assert_eq!((out.retval, mark), (1, Some(1)), "{repeat} runs");
+        }
     }
 }

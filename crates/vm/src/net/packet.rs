@@ -124,6 +124,16 @@ pub struct PacketState {
     data: usize,
     end: usize,
     ctx: Box<dyn Context>,
+    /// The context as the last packet was laid out with it ([`PacketState::save_layout`]).
+    saved_ctx: Box<dyn Context>,
+    /// Copies a context into another of the type `new` was given, which `ctx` and
+    /// `saved_ctx` are.
+    copy_ctx: unsafe fn(*mut (), *const ()),
+    /// Where `load` put the last packet, in a buffer of which requested length.
+    loaded: (usize, usize),
+    /// How the last packet was laid out ([`PacketState::save_layout`]): `loaded`, then
+    /// its bounds (metadata, data, end).
+    saved: ((usize, usize), [usize; 3]),
     /// Whether legacy packet loads (`LD_ABS`/`LD_IND`) read `[data, data_end)`.
     legacy_loads: bool,
     /// The packet region last handed to a run's memory, which `resync` replaces.
@@ -147,17 +157,32 @@ impl std::fmt::Debug for PacketState {
     }
 }
 
+/// Copies a context of type `C` into another: how [`PacketState::relay`] restores the
+/// context a packet was laid out with.
+///
+/// # Safety
+/// Both pointers point to `C`s (`to` exclusively).
+unsafe fn copy_context<C: Copy>(to: *mut (), from: *const ()) {
+    // SAFETY: the caller's promise; `C` is plain data.
+    unsafe { *to.cast::<C>() = *from.cast::<C>() };
+}
+
 impl PacketState {
-    /// An empty packet with context `ctx`; `legacy_loads` says whether the program type
-    /// has `LD_ABS`/`LD_IND` (socket filters and tc).
-    pub fn new(ctx: Box<dyn Context>, legacy_loads: bool) -> PacketState {
+    /// An empty packet with a context of type `C` (plain data, which is copied to lay a
+    /// packet out again); `legacy_loads` says whether the program type has
+    /// `LD_ABS`/`LD_IND` (socket filters and tc).
+    pub fn new<C: Context + Copy + Default>(legacy_loads: bool) -> PacketState {
         PacketState {
             buf: Vec::new(),
             dirty: 0..0,
             meta: 0,
             data: 0,
             end: 0,
-            ctx,
+            ctx: Box::new(C::default()),
+            saved_ctx: Box::new(C::default()),
+            copy_ctx: copy_context::<C>,
+            loaded: (0, 0),
+            saved: ((0, 0), [0; 3]),
             legacy_loads,
             installed: None,
             moved: false,
@@ -168,31 +193,79 @@ impl PacketState {
     /// Lays out a new packet: `headroom` zero bytes, `data`, then zero bytes up to a
     /// buffer of `buffer_len` bytes (which must hold the headroom and the data), without
     /// metadata, and forgets the last run's redirect. Reuses the allocation.
+    #[inline]
     pub fn load(&mut self, headroom: usize, data: &[u8], buffer_len: usize) {
-        let buffer_len = buffer_len.max(headroom + data.len());
-        let new = headroom..headroom + data.len();
-        if self.buf.len() == buffer_len {
-            // The new packet overwrites the bytes it covers: clear only the rest of what
-            // the last run may have touched (usually nothing, for packets of one length).
-            let old = self.dirty.clone();
-            let before = old.start..old.end.min(new.start).max(old.start);
-            let after = old.start.max(new.end).min(old.end)..old.end;
-            for range in [before, after] {
-                if !range.is_empty() {
-                    self.buf[range].fill(0);
-                }
-            }
-        } else {
+        let end = headroom + data.len();
+        let new = headroom..end;
+        if self.buf.len() != buffer_len.max(end) {
             self.buf.clear();
-            self.buf.resize(buffer_len, 0);
+            self.buf.resize(buffer_len.max(end), 0);
+        } else if self.dirty != new {
+            // The new packet overwrites the bytes it covers: clear only the rest of what
+            // the last run may have touched (nothing, for packets of one length whose run
+            // wrote inside them).
+            self.clear_around(new.clone());
         }
         self.buf[new.clone()].copy_from_slice(data);
+        self.loaded = (headroom, buffer_len);
         self.dirty = new;
         self.meta = headroom;
         self.data = headroom;
-        self.end = headroom + data.len();
-        self.installed = None;
+        self.end = end;
+        // The buffer may have moved, the bounds have: the next resync brings the context
+        // and the memory up to date.
+        self.moved = true;
         self.redirect = RedirectInfo::default();
+    }
+
+    /// Zeroes the bytes the last run may have touched outside `new`.
+    #[cold]
+    fn clear_around(&mut self, new: std::ops::Range<usize>) {
+        let old = self.dirty.clone();
+        let before = old.start..old.end.min(new.start).max(old.start);
+        let after = old.start.max(new.end).min(old.end)..old.end;
+        for range in [before, after] {
+            if !range.is_empty() {
+                self.buf[range].fill(0);
+            }
+        }
+    }
+
+    /// Remembers how the packet is laid out now (where it was loaded, its bounds, the
+    /// context), for [`PacketState::relay`]: a program type's `prepare` has just laid it
+    /// out from its input.
+    pub(crate) fn save_layout(&mut self) {
+        self.saved = (self.loaded, [self.meta, self.data, self.end]);
+        let (to, from) = (&mut *self.saved_ctx, &*self.ctx);
+        // SAFETY: both contexts were made as the type of `copy_ctx` by `new`, and neither
+        // box is ever replaced.
+        unsafe {
+            (self.copy_ctx)(
+                (to as *mut dyn Context).cast(),
+                (from as *const dyn Context).cast(),
+            )
+        };
+    }
+
+    /// Lays `data`, the packet of the last [`PacketState::save_layout`], out again as it
+    /// was then: loaded at the same place, with the same bounds and context. What the
+    /// type's `prepare` would do again with the same input, without checking it again.
+    /// (Given other bytes, the bounds stay inside the buffer all the same: `set_bounds`
+    /// checks them.)
+    #[inline]
+    pub(crate) fn relay(&mut self, data: &[u8]) {
+        let ((at, buffer_len), [meta, start, end]) = self.saved;
+        self.load(at, data, buffer_len);
+        let kept = self.set_bounds(meta, start, end);
+        debug_assert!(kept, "the bounds of the packet laid out before");
+        let (to, from) = (&mut *self.ctx, &*self.saved_ctx);
+        // SAFETY: as in `save_layout`.
+        unsafe {
+            (self.copy_ctx)(
+                (to as *mut dyn Context).cast(),
+                (from as *const dyn Context).cast(),
+            )
+        };
     }
 
     /// The whole buffer: headroom, metadata, packet and tailroom.
@@ -218,6 +291,7 @@ impl PacketState {
     }
 
     /// Widens the range of bytes that may not be zero to cover `[lo, hi)`.
+    #[inline]
     fn touch(&mut self, lo: usize, hi: usize) {
         if self.dirty.is_empty() {
             self.dirty = lo..hi;
@@ -242,6 +316,7 @@ impl PacketState {
     }
 
     /// The packet's bytes, `[data, data_end)`.
+    #[inline]
     pub fn packet(&self) -> &[u8] {
         &self.buf[self.data..self.end]
     }
@@ -252,6 +327,7 @@ impl PacketState {
     }
 
     /// The metadata and the packet, `[data_meta, data_end)`.
+    #[inline]
     pub fn meta_and_packet(&self) -> &[u8] {
         &self.buf[self.meta..self.end]
     }
@@ -260,6 +336,7 @@ impl PacketState {
     /// (`meta <= data <= data_end`) and inside the buffer; out of order or out of range,
     /// nothing changes and the answer is `false`. The engines resync after the helper
     /// returns ([`PacketState::resync`]).
+    #[inline]
     pub fn set_bounds(&mut self, meta: usize, data: usize, data_end: usize) -> bool {
         if meta > data || data > data_end || data_end > self.buf.len() {
             return false;
@@ -286,6 +363,7 @@ impl PacketState {
     }
 
     /// The real context, as the type it was created with.
+    #[inline]
     pub fn context_mut<T: Context>(&mut self) -> Option<&mut T> {
         self.ctx.as_any_mut().downcast_mut::<T>()
     }
@@ -301,6 +379,7 @@ impl PacketState {
     }
 
     /// The packet's region: `[data_meta, data_end)`.
+    #[inline]
     fn packet_region(&mut self) -> Region {
         Region {
             start: self.buf.as_mut_ptr() as u64 + self.meta as u64,
@@ -311,6 +390,7 @@ impl PacketState {
 
     /// What legacy packet loads read: `[data, data_end)`, for the program types that
     /// have them.
+    #[inline]
     pub fn legacy_packet(&mut self) -> Option<Region> {
         self.legacy_loads.then(|| Region {
             start: self.buf.as_mut_ptr() as u64 + self.data as u64,
@@ -349,7 +429,9 @@ impl PacketState {
 
     /// Writes the bounds into the context's pointer fields and gives `memory` the packet
     /// and the context, in that order: the packet is the region programs touch most, and
-    /// the engines check the first region first. Returns the context's address.
+    /// the engines check the first region first. Returns the context's address. Once for
+    /// a memory kept for every run on this state: [`PacketState::resync`] then keeps the
+    /// packet region in it up to date with each packet laid out and each helper's change.
     pub(crate) fn install(&mut self, memory: &mut Memory<'_>) -> u64 {
         let packet = self.sync_context();
         self.moved = false;
@@ -365,25 +447,34 @@ impl PacketState {
         ctx.start
     }
 
-    /// If the bounds or the buffer moved since the last time: rewrites the context's
-    /// pointer fields and replaces the packet region in `memory`. The engines call it
-    /// after every helper call (then refresh their copies of the regions and of the
-    /// legacy packet); a helper that reads the context after moving the packet calls it
-    /// itself.
+    /// If the bounds or the buffer moved since the last time (a helper call, or a new
+    /// packet laid out): rewrites the context's pointer fields and replaces the packet
+    /// region in `memory`. The engines call it after every helper call (then refresh
+    /// their copies of the regions and of the legacy packet), a packet program before
+    /// every run; a helper that reads the context after moving the packet calls it itself.
+    #[inline]
     pub fn resync(&mut self, memory: &mut Memory<'_>) {
         if !self.moved {
             return;
         }
         self.moved = false;
         let packet = self.sync_context();
-        if let Some(old) = self.installed.replace(packet) {
-            // SAFETY: as in `install`: the new region lies inside the buffer this state
-            // owns, borrowed for the run.
-            unsafe { memory.replace(old, packet) };
+        match self.installed {
+            // A packet of the length of the last laid out where it was: same region.
+            Some(old) if old == packet => {}
+            Some(old) => {
+                self.installed = Some(packet);
+                // SAFETY: as in `install`: the new region lies inside the buffer this
+                // state owns, borrowed for the run.
+                let replaced = unsafe { memory.replace(old, packet) };
+                debug_assert!(replaced, "the memory holds the packet region installed");
+            }
+            None => {}
         }
     }
 
     /// Stores the bounds in the context and returns the packet region.
+    #[inline]
     fn sync_context(&mut self) -> Region {
         let packet = self.packet_region();
         let base = packet.start - self.meta as u64;
@@ -400,7 +491,7 @@ impl PacketState {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
+    #[derive(Clone, Copy, Default)]
     #[repr(C)]
     struct Ctx {
         bounds: [u64; 3],
@@ -417,7 +508,7 @@ mod tests {
 
     #[test]
     fn resync_moves_the_region_and_the_pointers() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), true);
+        let mut state = PacketState::new::<Ctx>(true);
         state.load(8, &[1, 2, 3, 4], 16);
         let mut memory = Memory::new();
         let ctx_addr = state.install(&mut memory);
@@ -443,7 +534,7 @@ mod tests {
 
     #[test]
     fn a_new_packet_finds_the_buffer_zeroed() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        let mut state = PacketState::new::<Ctx>(false);
         state.load(4, &[1, 2, 3], 16);
         // Writes inside moved bounds and through the whole buffer.
         assert!(state.set_bounds(2, 2, 12));
@@ -460,7 +551,7 @@ mod tests {
 
     #[test]
     fn grow_keeps_the_bytes() {
-        let mut state = PacketState::new(Box::new(Ctx::default()), false);
+        let mut state = PacketState::new::<Ctx>(false);
         state.load(2, &[7, 8], 4);
         state.grow(3, 5);
         assert_eq!(state.buffer().len(), 12);

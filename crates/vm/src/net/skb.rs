@@ -481,7 +481,7 @@ fn skb_mut(state: &mut PacketState) -> &mut SkBuff {
 
 /// A packet state for tc programs and socket filters.
 pub fn new_state() -> PacketState {
-    PacketState::new(Box::new(SkBuff::default()), true)
+    PacketState::new::<SkBuff>(true)
 }
 
 /// The context the test run copies out after the run (`convert_skb_to___skb`): the

@@ -110,7 +110,7 @@ pub const XDP_MD: ContextLayout = ContextLayout {
 /// How XDP programs run on packets.
 pub(super) const OPS: KindOps = KindOps {
     layout: XDP_MD,
-    new_state: || PacketState::new(Box::<XdpBuff>::default(), false),
+    new_state: || PacketState::new::<XdpBuff>(false),
     prepare,
     finish: |_| {},
     // The test run copies out the metadata and the packet (`bpf_test_finish` from
@@ -216,7 +216,9 @@ fn prepare(state: &mut PacketState, input: &PacketInput<'_>) -> Result<(), Packe
     // Metadata comes out of the headroom.
     let headroom = XDP_PACKET_HEADROOM - ctx.meta_len;
     state.load(headroom, input.data, FRAME_SIZE);
-    state.set_bounds(headroom, headroom + ctx.meta_len, headroom + len);
+    if ctx.meta_len != 0 {
+        state.set_bounds(headroom, headroom + ctx.meta_len, headroom + len);
+    }
     // The state was made by `OPS.new_state`, so it holds an XdpBuff.
     if let Some(buff) = state.context_mut::<XdpBuff>() {
         *buff = XdpBuff {
