@@ -2,9 +2,10 @@
 //! functions it calls (helpers and the slow path of bounds checks), and the call into the
 //! generated code itself.
 
+use bpfkit_vm::helpers::map;
 use bpfkit_vm::helpers::{ProgramCalls, MAX_TAIL_CALLS};
 use bpfkit_vm::interp::{FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
-use bpfkit_vm::maps::SharedProgram;
+use bpfkit_vm::maps::{Map, MapTable, SharedProgram};
 use bpfkit_vm::net::PacketState;
 use bpfkit_vm::{
     Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, VmError,
@@ -121,6 +122,41 @@ pub(crate) struct Tables {
     pub functions: Box<[[u64; 2]]>,
     /// Address of the program's first instruction, where a tail call lands.
     pub start: u64,
+    /// The `bpf_map_lookup_elem` calls whose map is known, compiled as direct lookups.
+    pub lookups: Vec<DirectLookup>,
+    /// The value memory of the arrays whose lookups are inlined, which no helper call adds
+    /// to a run: every run gets it. The tables hold those maps, so it stays allocated.
+    pub value_regions: Vec<Region>,
+}
+
+/// A `bpf_map_lookup_elem` call at `pc` on a map known when compiling.
+pub(crate) struct DirectLookup {
+    pub pc: usize,
+    pub map: Arc<dyn Map>,
+    /// The table inner map handles resolve in (for maps of maps).
+    pub maps: Arc<MapTable>,
+}
+
+/// Called by generated code for a [`DirectLookup`]: what the helper does, without
+/// resolving the map or going through the helper table. A fault (a bad key pointer) is
+/// stored in the context as a helper's would be.
+pub(crate) extern "C" fn map_lookup(lookup: *const DirectLookup, key: u64, ctx: *mut Ctx) -> u64 {
+    // SAFETY: generated code passes an element of its program's `lookups` (alive as long
+    // as the code) and the context of the running `run`, as in `call_helper`; the run's
+    // memory is not otherwise borrowed during this call.
+    let (lookup, ctx) = unsafe { (&*lookup, &mut *ctx) };
+    // SAFETY: as in `run_helper`: the run's memory, alive for the whole run.
+    let memory = unsafe { &mut *ctx.memory };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        map::lookup_in(&lookup.maps, &*lookup.map, memory, key)
+    }));
+    match result {
+        Ok(Ok(r0)) => return r0,
+        Ok(Err(fault)) => ctx.fault = Some(fault),
+        Err(panic) => ctx.panic = Some(panic),
+    }
+    ctx.fault_kind = kind::RUST;
+    0
 }
 
 /// How far into [`Ctx`] the context register points: with the register in the middle,
@@ -446,6 +482,11 @@ pub(crate) fn run(
     // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
     // outlive this function.
     unsafe { memory.add_raw(stack) };
+    for region in &p.tables.value_regions {
+        // SAFETY: value memory of maps the tables hold, allocated while the program lives;
+        // map memory is only ever accessed through atomics and raw pointers.
+        unsafe { memory.add_raw(*region) };
+    }
     let mut ctx = Ctx {
         args,
         stack_top: stack.start + stack.len,
