@@ -4,10 +4,12 @@
 //!
 //! # Structure
 //! As Linux's `htab`: a power-of-two array of buckets, each the head of a singly linked
-//! chain of elements and a lock that only writers take. Elements are the slots of a
-//! [`Slab`]: a slot's value is map memory that programs may point into, and beside it the
-//! slab keeps words that programs can never reach, which hold the element's version, its
-//! link to the next element of its chain, its hash, its LRU reference bit and its key.
+//! chain of elements, with locks that only writers take (one per bucket, or per group of
+//! buckets in large maps). Elements are the slots of a [`Slab`]: a slot's value is map
+//! memory that programs may point into, and beside it the slab keeps words that programs
+//! can never reach, which hold the element's version, its link to the next element of its
+//! chain, its hash with its LRU reference bit, and its key. Keeping them few keeps a map's
+//! hot data within the processor's first-level cache.
 //! A deleted element's slot goes back to the slab and is reused by a later insertion.
 //!
 //! # Readers take no lock
@@ -56,6 +58,8 @@ const KEY_SIZE_MAX: u32 = 512;
 /// Most buckets: a map with more entries than this has chains longer than one on
 /// average, rather than a bucket array allocated up front for billions of elements.
 const MAX_BUCKETS: usize = 1 << 20;
+/// Most bucket locks: buckets share them beyond this.
+const MAX_LOCKS: usize = 1 << 12;
 /// Lock-free attempts of a lookup before it takes its bucket's lock.
 const RESTARTS: usize = 3;
 
@@ -63,9 +67,12 @@ const RESTARTS: usize = 3;
 /// 8-byte words (the last one zero-padded).
 const VERSION: usize = 0;
 const NEXT: usize = 1;
+/// The key's hash, whose lowest bit, not part of any hash compared, is the LRU reference
+/// bit.
 const HASH: usize = 2;
-const REFERENCED: usize = 3;
-const KEY: usize = 4;
+const KEY: usize = 3;
+/// The reference bit in the [`HASH`] word.
+const REFERENCED: u64 = 1;
 
 /// A link to element `id`.
 fn link_to(id: SlotId) -> u64 {
@@ -91,8 +98,10 @@ impl<'a> Elem<'a> {
     fn hash(self) -> &'a AtomicU64 {
         &self.0[HASH]
     }
-    fn referenced(self) -> &'a AtomicU64 {
-        &self.0[REFERENCED]
+
+    /// Whether the element's hash is `hash` (which has no reference bit).
+    fn hash_is(self, hash: u64) -> bool {
+        self.hash().load(Relaxed) & !REFERENCED == hash
     }
 
     /// Whether the element's key is `key` (of the map's key size).
@@ -116,23 +125,34 @@ impl<'a> Elem<'a> {
     }
 }
 
-/// Up to 8 key bytes as a word, zero-padded.
+/// Up to 8 key bytes as a word, zero-padded. The common key sizes avoid a variable-length
+/// copy, which would be a call to `memcpy` on every comparison.
 #[inline]
 fn pack(chunk: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word[..chunk.len()].copy_from_slice(chunk);
-    u64::from_ne_bytes(word)
+    match *chunk {
+        [a, b, c, d, e, f, g, h] => u64::from_ne_bytes([a, b, c, d, e, f, g, h]),
+        [a, b, c, d] => u64::from_ne_bytes([a, b, c, d, 0, 0, 0, 0]),
+        _ => {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(chunk) {
+                *w = *b;
+            }
+            u64::from_ne_bytes(word)
+        }
+    }
 }
 
 /// A chain's head and the lock its writers take.
-#[derive(Debug)]
-struct Bucket {
-    head: AtomicU64,
-    lock: Mutex<()>,
+#[derive(Clone, Copy)]
+struct Bucket<'a> {
+    head: &'a AtomicU64,
+    lock: &'a Mutex<()>,
 }
 
-fn lock(bucket: &Bucket) -> MutexGuard<'_, ()> {
-    bucket.lock.lock().unwrap_or_else(|e| e.into_inner())
+impl<'a> Bucket<'a> {
+    fn lock(self) -> MutexGuard<'a, ()> {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// An element a lock-free walk matched, with the version it had then.
@@ -157,7 +177,10 @@ pub(super) struct Hash {
     layout: Layout,
     lru: bool,
     slab: Slab,
-    buckets: Box<[Bucket]>,
+    /// Chain heads: a link, or the bucket's nulls marker.
+    heads: Box<[AtomicU64]>,
+    /// Bucket `b`'s lock is `locks[b % locks.len()]`.
+    locks: Box<[Mutex<()>]>,
     hasher: RandomState,
     /// Where the LRU eviction sweep resumes.
     hand: AtomicUsize,
@@ -176,14 +199,9 @@ impl Hash {
         let n = (spec.max_entries as usize)
             .next_power_of_two()
             .min(MAX_BUCKETS);
-        let mut buckets = Vec::new();
-        buckets
-            .try_reserve_exact(n)
-            .map_err(|_| MapError::NoMemory)?;
-        buckets.extend((0..n).map(|b| Bucket {
-            head: AtomicU64::new(nulls(b)),
-            lock: Mutex::new(()),
-        }));
+        let mut heads = Vec::new();
+        heads.try_reserve_exact(n).map_err(|_| MapError::NoMemory)?;
+        heads.extend((0..n).map(|b| AtomicU64::new(nulls(b))));
         let key_words = (spec.key_size as usize).div_ceil(8);
         Ok(Hash {
             spec: spec.clone(),
@@ -193,7 +211,8 @@ impl Hash {
                 super::MapType::LruHash | super::MapType::LruPercpuHash
             ),
             slab: Slab::with_meta(layout.slot_len(), KEY + key_words, spec.max_entries),
-            buckets: buckets.into_boxed_slice(),
+            heads: heads.into_boxed_slice(),
+            locks: (0..n.min(MAX_LOCKS)).map(|_| Mutex::new(())).collect(),
             hasher: RandomState::default(),
             hand: AtomicUsize::new(0),
         })
@@ -206,11 +225,24 @@ impl Hash {
         Ok(())
     }
 
-    /// The key's hash and its bucket's index.
+    /// The key's hash (without the reference bit) and its bucket's index.
     #[inline]
     fn locate(&self, key: &[u8]) -> (u64, usize) {
-        let hash = self.hasher.hash_one(key);
-        (hash, hash as usize & (self.buckets.len() - 1))
+        let hash = self.hasher.hash_one(key) & !REFERENCED;
+        (hash, self.bucket_of(hash))
+    }
+
+    /// The bucket of a hash, from bits above the reference bit.
+    fn bucket_of(&self, hash: u64) -> usize {
+        (hash >> 1) as usize & (self.heads.len() - 1)
+    }
+
+    /// Bucket `b` (below the number of buckets).
+    fn bucket(&self, b: usize) -> Bucket<'_> {
+        Bucket {
+            head: &self.heads[b],
+            lock: &self.locks[b & (self.locks.len() - 1)],
+        }
     }
 
     /// Longest walk of a chain: no chain holds more than every element.
@@ -219,7 +251,7 @@ impl Hash {
     }
 
     /// Walks from `link` looking for `key` without any lock (see the module's docs).
-    #[inline]
+    #[inline(always)]
     fn walk(&self, mut link: u64, b: usize, key: &[u8], hash: u64) -> Walk<'_> {
         for _ in 0..self.max_steps() {
             if link & 1 == 1 {
@@ -235,7 +267,7 @@ impl Hash {
             };
             let elem = Elem(words);
             let version = elem.version().load(Acquire);
-            if version & 1 == 1 && elem.hash().load(Relaxed) == hash && elem.key_is(key) {
+            if version & 1 == 1 && elem.hash_is(hash) && elem.key_is(key) {
                 // The key read is the element's only if the version did not move meanwhile.
                 fence(Acquire);
                 if elem.version().load(Relaxed) == version {
@@ -249,9 +281,9 @@ impl Hash {
     }
 
     /// The element holding `key`: lock-free first, then under the bucket's lock.
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &[u8], hash: u64, b: usize) -> Option<Found<'_>> {
-        let bucket = &self.buckets[b];
+        let bucket = self.bucket(b);
         for _ in 0..RESTARTS {
             match self.walk(bucket.head.load(Acquire), b, key, hash) {
                 Walk::Found(found) => return Some(found),
@@ -259,7 +291,7 @@ impl Hash {
                 Walk::Strayed => continue,
             }
         }
-        let _guard = lock(bucket);
+        let _guard = bucket.lock();
         match self.walk(bucket.head.load(Acquire), b, key, hash) {
             Walk::Found(found) => Some(found),
             Walk::Absent | Walk::Strayed => None,
@@ -270,20 +302,20 @@ impl Hash {
     /// element. The chain cannot change while the lock is held.
     fn find_locked<'a>(
         &'a self,
-        bucket: &'a Bucket,
+        bucket: Bucket<'a>,
         key: &[u8],
         hash: u64,
     ) -> Option<(&'a AtomicU64, SlotId, Elem<'a>)> {
         self.chain_locked(bucket)
-            .find(|(_, _, e)| e.hash().load(Relaxed) == hash && e.key_is(key))
+            .find(|(_, _, e)| e.hash_is(hash) && e.key_is(key))
     }
 
     /// Under `bucket`'s lock: each element of its chain, with the link pointing at it.
     fn chain_locked<'a>(
         &'a self,
-        bucket: &'a Bucket,
+        bucket: Bucket<'a>,
     ) -> impl Iterator<Item = (&'a AtomicU64, SlotId, Elem<'a>)> + 'a {
-        let mut prev = &bucket.head;
+        let mut prev = bucket.head;
         (0..self.max_steps()).map_while(move |_| {
             let link = prev.load(Relaxed);
             if link & 1 == 1 {
@@ -308,7 +340,7 @@ impl Hash {
     /// `value`, at the head of the chain.
     fn insert(
         &self,
-        bucket: &Bucket,
+        bucket: Bucket<'_>,
         id: SlotId,
         key: &[u8],
         hash: u64,
@@ -332,7 +364,6 @@ impl Hash {
         fence(Release);
         elem.hash().store(hash, Relaxed);
         elem.set_key(key);
-        elem.referenced().store(0, Relaxed);
         elem.next().store(bucket.head.load(Relaxed), Relaxed);
         elem.version().store(version | 1, Release);
         bucket.head.store(link_to(id), Release);
@@ -348,8 +379,8 @@ impl Hash {
     ) -> Result<(), MapError> {
         self.check_key(key)?;
         let (hash, b) = self.locate(key);
-        let bucket = &self.buckets[b];
-        let _guard = lock(bucket);
+        let bucket = self.bucket(b);
+        let _guard = bucket.lock();
         let (prev, id, elem) = self
             .find_locked(bucket, key, hash)
             .ok_or(MapError::NoEntry)?;
@@ -372,13 +403,13 @@ impl Hash {
             if version & 1 == 0 {
                 continue;
             }
-            if elem.referenced().load(Relaxed) != 0 {
-                elem.referenced().store(0, Relaxed);
+            let hash = elem.hash().load(Relaxed);
+            if hash & REFERENCED != 0 {
+                elem.hash().fetch_and(!REFERENCED, Relaxed);
                 continue;
             }
-            let hash = elem.hash().load(Relaxed);
-            let bucket = &self.buckets[hash as usize & (self.buckets.len() - 1)];
-            let _guard = lock(bucket);
+            let bucket = self.bucket(self.bucket_of(hash));
+            let _guard = bucket.lock();
             // Still the element seen above (not removed and reused meanwhile), so in this
             // bucket's chain.
             if elem.version().load(Relaxed) != version {
@@ -393,11 +424,12 @@ impl Hash {
 
     /// The value of a found element as a program sees it.
     fn value_ptr(&self, id: SlotId, cpu: usize) -> ValuePtr {
+        let (addr, region) = self.slab.value(id);
         ValuePtr {
-            addr: self.layout.cpu_addr(self.slab.addr(id), cpu) as u64,
+            addr: self.layout.cpu_addr(addr, cpu) as u64,
             region: Region {
                 writable: self.spec.program_writable(),
-                ..self.slab.region(id)
+                ..region
             },
         }
     }
@@ -423,8 +455,8 @@ impl Map for Hash {
                 return Ok(());
             }
         }
-        let bucket = &self.buckets[b];
-        let _guard = lock(bucket);
+        let bucket = self.bucket(b);
+        let _guard = bucket.lock();
         let (_, id, _) = self
             .find_locked(bucket, key, hash)
             .ok_or(MapError::NoEntry)?;
@@ -447,9 +479,9 @@ impl Map for Hash {
         check_update_flags(flags)?;
         self.check_key(key)?;
         let (hash, b) = self.locate(key);
-        let bucket = &self.buckets[b];
+        let bucket = self.bucket(b);
         loop {
-            let guard = lock(bucket);
+            let guard = bucket.lock();
             if let Some((_, id, _)) = self.find_locked(bucket, key, hash) {
                 if flags == BPF_NOEXIST {
                     return Err(MapError::Exists);
@@ -492,8 +524,8 @@ impl Map for Hash {
         if let Some(key) = key {
             self.check_key(key)?;
             let (hash, b) = self.locate(key);
-            let bucket = &self.buckets[b];
-            let _guard = lock(bucket);
+            let bucket = self.bucket(b);
+            let _guard = bucket.lock();
             if let Some((_, _, elem)) = self.find_locked(bucket, key, hash) {
                 let link = elem.next().load(Relaxed);
                 if let Some(words) = (link & 1 == 0)
@@ -506,12 +538,13 @@ impl Map for Hash {
                 start = b + 1;
             }
         }
-        for bucket in self.buckets.get(start..).unwrap_or_default() {
+        for b in start..self.heads.len() {
+            let bucket = self.bucket(b);
             // Empty buckets are skipped without taking their lock.
             if bucket.head.load(Acquire) & 1 == 1 {
                 continue;
             }
-            let _guard = lock(bucket);
+            let _guard = bucket.lock();
             if let Some((_, _, elem)) = self.chain_locked(bucket).next() {
                 elem.copy_key(next);
                 return Ok(());
@@ -524,11 +557,12 @@ impl Map for Hash {
     /// search a chain for every key).
     fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();
-        for bucket in &self.buckets[..] {
+        for b in 0..self.heads.len() {
+            let bucket = self.bucket(b);
             if bucket.head.load(Acquire) & 1 == 1 {
                 continue;
             }
-            let _guard = lock(bucket);
+            let _guard = bucket.lock();
             for (_, id, elem) in self.chain_locked(bucket) {
                 let mut key = vec![0u8; self.spec.key_size as usize];
                 elem.copy_key(&mut key);
@@ -549,8 +583,9 @@ impl Map for Hash {
         let (hash, b) = self.locate(key);
         let found = self.find(key, hash, b)?;
         // Reading first keeps a hot element's cache line shared between threads.
-        if self.lru && found.elem.referenced().load(Relaxed) == 0 {
-            found.elem.referenced().store(1, Relaxed);
+        // An atomic or, not a store: the word's hash may be changing under a reuse.
+        if self.lru && found.elem.hash().load(Relaxed) & REFERENCED == 0 {
+            found.elem.hash().fetch_or(REFERENCED, Relaxed);
         }
         Some(self.value_ptr(found.id, cpu))
     }

@@ -127,7 +127,7 @@ impl Slab {
     /// The words of slot `id` beside its value, if `id` is a slot of an allocated block:
     /// checked, so that an index read from memory other threads change can never be used
     /// out of bounds.
-    #[inline]
+    #[inline(always)]
     pub fn meta(&self, id: SlotId) -> Option<&[AtomicU64]> {
         let (block, index) = locate(id);
         let words = self.meta.get(block)?.get()?;
@@ -137,13 +137,20 @@ impl Slab {
 
     /// The region of map memory holding slot `id`: its whole block.
     pub fn region(&self, id: SlotId) -> Region {
-        let (block, _) = locate(id);
-        let b = self.block(block);
-        Region {
-            start: shared::base(b) as u64,
+        self.value(id).1
+    }
+
+    /// Slot `id`'s address and its region, found at once.
+    #[inline]
+    pub fn value(&self, id: SlotId) -> (*mut u8, Region) {
+        let (block, index) = locate(id);
+        let start = shared::base(self.block(block));
+        let region = Region {
+            start: start as u64,
             len: self.block_slots(block) * self.slot_len as u64,
             writable: true,
-        }
+        };
+        (start.wrapping_add(index as usize * self.slot_len), region)
     }
 }
 
