@@ -59,7 +59,13 @@ pub fn lookup_in(
         let inner = map.inner_fd(key).and_then(|fd| maps.handle_of_fd(fd));
         return Ok(inner.unwrap_or(0));
     }
-    Ok(match map.lookup_ptr(key, cpu::current()) {
+    // Only per-CPU maps need the thread's CPU index (a thread-local look-up).
+    let cpu = if map.spec().map_type.is_percpu() {
+        cpu::current()
+    } else {
+        0
+    };
+    Ok(match map.lookup_ptr(key, cpu) {
         Some(value) => {
             add_region(memory, value.region);
             value.addr

@@ -300,6 +300,7 @@ impl Hash {
 
     /// Under `bucket`'s lock: the link pointing at the element holding `key`, and the
     /// element. The chain cannot change while the lock is held.
+    #[inline(always)]
     fn find_locked<'a>(
         &'a self,
         bucket: Bucket<'a>,
@@ -311,6 +312,7 @@ impl Hash {
     }
 
     /// Under `bucket`'s lock: each element of its chain, with the link pointing at it.
+    #[inline(always)]
     fn chain_locked<'a>(
         &'a self,
         bucket: Bucket<'a>,
