@@ -277,6 +277,19 @@ fn run_helper(ctx: &mut Ctx, args: [u64; 5]) -> u64 {
     0
 }
 
+/// Lets a run reach the value memory of the arrays whose lookups `tables`' program
+/// inlines (once each), before it runs that program: its start, or a tail call into it.
+fn add_value_regions(memory: &mut Memory<'_>, tables: &Tables) {
+    for region in &tables.value_regions {
+        if !memory.regions().any(|r| r == region) {
+            // SAFETY: value memory of maps the tables hold, allocated while the program
+            // lives, which the run keeps alive; map memory is only ever accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
+    }
+}
+
 /// Called by generated code for `bpf_tail_call`: runs the helper, and returns the address
 /// to jump to, or 0 to fall through.
 pub(crate) extern "C" fn tail_call(
@@ -305,6 +318,9 @@ pub(crate) extern "C" fn tail_call(
     };
     // Kept alive until the run ends, once (a self tail call makes 33).
     if !ctx.targets.iter().any(|t| Arc::ptr_eq(t, &target)) {
+        // SAFETY: as in `run_helper`: the run's memory, not otherwise borrowed here.
+        let memory = unsafe { &mut *ctx.memory };
+        add_value_regions(memory, &code.tables);
         ctx.targets.push(target);
     }
     code.tables.start
@@ -482,11 +498,7 @@ pub(crate) fn run(
     // SAFETY: the stack is exclusively borrowed for the whole run, and `memory` does not
     // outlive this function.
     unsafe { memory.add_raw(stack) };
-    for region in &p.tables.value_regions {
-        // SAFETY: value memory of maps the tables hold, allocated while the program lives;
-        // map memory is only ever accessed through atomics and raw pointers.
-        unsafe { memory.add_raw(*region) };
-    }
+    add_value_regions(&mut memory, p.tables);
     let mut ctx = Ctx {
         args,
         stack_top: stack.start + stack.len,

@@ -259,3 +259,40 @@ fn an_outer_map_lookup_yields_the_inner_map() {
         assert_eq!(run(1), 99, "{outer_type:?}");
     }
 }
+
+#[test]
+fn a_tail_call_target_reaches_its_inlined_arrays_values() {
+    // The caller tail-calls slot 0, whose program looks up key 3 of the array (103, see
+    // `filled`) inline and reads it: the run must reach the array's values although the
+    // caller never looked anything up.
+    let mut table = MapTable::new();
+    table.push(maps::create(&MapSpec::new(MapType::ProgArray, 4, 4, 1)).unwrap());
+    table.push(filled(MapType::Array, 0));
+    let runtime = Runtime::new(table);
+    let mut helpers = Helpers::new();
+    linux::register(&mut helpers, &runtime);
+    let target = "
+        *(u32 *)(r10 - 4) = 3
+        r2 = r10
+        r2 += -4
+        r1 = map[idx:1]
+        call 1
+        if r0 == 0 goto miss
+        r0 = *(u64 *)(r0 + 0)
+        exit
+    miss:
+        r0 = 1000
+        exit";
+    let target = runtime.maps.relocate(&assemble(target).unwrap()).unwrap();
+    let target = JitProgram::new(&target, &helpers).unwrap().program_fd();
+    runtime
+        .maps
+        .get(0)
+        .unwrap()
+        .update(&0u32.to_ne_bytes(), &target.fd().to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    let caller = "r2 = map[idx:0]\nr3 = 0\ncall 12\nr0 = 1\nexit";
+    let caller = runtime.maps.relocate(&assemble(caller).unwrap()).unwrap();
+    let mut jit = JitProgram::new(&caller, &helpers).unwrap();
+    assert_eq!(jit.run_mem(&mut []).unwrap().r0, 103);
+}
