@@ -8,8 +8,8 @@
 //! buckets in large maps). Elements are the slots of a [`Slab`]: a slot's value is map
 //! memory that programs may point into, and beside it the slab keeps words that programs
 //! can never reach, which hold the element's version, its link to the next element of its
-//! chain, its hash with its LRU reference bit, and its key. Keeping them few keeps a map's
-//! hot data within the processor's first-level cache.
+//! chain, its hash with its LRU reference bit, and its key: four words for keys of up to
+//! 8 bytes, few so that a map's hot data stays small.
 //! A deleted element's slot goes back to the slab and is reused by a later insertion.
 //!
 //! # Readers take no lock
@@ -413,7 +413,9 @@ impl Hash {
             let bucket = self.bucket(self.bucket_of(hash));
             let _guard = bucket.lock();
             // Still the element seen above (not removed and reused meanwhile), so in this
-            // bucket's chain.
+            // bucket's chain; the fence orders the hash read before the version's second
+            // read, as in `walk`.
+            fence(Acquire);
             if elem.version().load(Relaxed) != version {
                 continue;
             }
