@@ -2,9 +2,10 @@
 //! functions it calls (helpers and the slow path of bounds checks), and the call into the
 //! generated code itself.
 
+use bpfkit_vm::helpers::map;
 use bpfkit_vm::helpers::{ProgramCalls, MAX_TAIL_CALLS};
 use bpfkit_vm::interp::{FUNC_ADDR_BASE, MAX_FRAMES, STACK_FRAME_SIZE};
-use bpfkit_vm::maps::SharedProgram;
+use bpfkit_vm::maps::{Map, MapTable, SharedProgram};
 use bpfkit_vm::net::PacketState;
 use bpfkit_vm::{
     Access, Fault, Helper, HelperContext, HelperError, Memory, Outcome, Region, Run, VmError,
@@ -133,6 +134,41 @@ pub(crate) struct Tables {
     pub functions: Box<[[u64; 2]]>,
     /// Address of the program's first instruction, where a tail call lands.
     pub start: u64,
+    /// The `bpf_map_lookup_elem` calls whose map is known, compiled as direct lookups.
+    pub lookups: Vec<DirectLookup>,
+    /// The value memory of the arrays whose lookups are inlined, which no helper call adds
+    /// to a run: every run gets it. The tables hold those maps, so it stays allocated.
+    pub value_regions: Vec<Region>,
+}
+
+/// A `bpf_map_lookup_elem` call at `pc` on a map known when compiling.
+pub(crate) struct DirectLookup {
+    pub pc: usize,
+    pub map: Arc<dyn Map>,
+    /// The table inner map handles resolve in (for maps of maps).
+    pub maps: Arc<MapTable>,
+}
+
+/// Called by generated code for a [`DirectLookup`]: what the helper does, without
+/// resolving the map or going through the helper table. A fault (a bad key pointer) is
+/// stored in the context as a helper's would be.
+pub(crate) extern "C" fn map_lookup(lookup: *const DirectLookup, key: u64, ctx: *mut Ctx) -> u64 {
+    // SAFETY: generated code passes an element of its program's `lookups` (alive as long
+    // as the code) and the context of the running `run`, as in `call_helper`; the run's
+    // memory is not otherwise borrowed during this call.
+    let (lookup, ctx) = unsafe { (&*lookup, &mut *ctx) };
+    // SAFETY: as in `run_helper`: the run's memory, alive for the whole run.
+    let memory = unsafe { &mut *ctx.memory };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        map::lookup_in(&lookup.maps, &*lookup.map, memory, key)
+    }));
+    match result {
+        Ok(Ok(r0)) => return r0,
+        Ok(Err(fault)) => ctx.fault = Some(fault),
+        Err(panic) => ctx.panic = Some(panic),
+    }
+    ctx.fault_kind = kind::RUST;
+    0
 }
 
 /// How far into [`Ctx`] the context register points: with the register in the middle,
@@ -296,6 +332,19 @@ fn run_helper(ctx: &mut Ctx, args: [u64; 5]) -> u64 {
     0
 }
 
+/// Lets a run reach the value memory of the arrays whose lookups `tables`' program
+/// inlines (once each), before it runs that program: its start, or a tail call into it.
+fn add_value_regions(memory: &mut Memory<'_>, tables: &Tables) {
+    for region in &tables.value_regions {
+        if !memory.regions().any(|r| r == region) {
+            // SAFETY: value memory of maps the tables hold, allocated while the program
+            // lives, which the run keeps alive; map memory is only ever accessed through
+            // atomics and raw pointers.
+            unsafe { memory.add_raw(*region) };
+        }
+    }
+}
+
 /// Called by generated code for `bpf_tail_call`: runs the helper, and returns the address
 /// to jump to, or 0 to fall through.
 pub(crate) extern "C" fn tail_call(
@@ -324,6 +373,9 @@ pub(crate) extern "C" fn tail_call(
     };
     // Kept alive until the run ends, once (a self tail call makes 33).
     if !ctx.targets.iter().any(|t| Arc::ptr_eq(t, &target)) {
+        // SAFETY: as in `run_helper`: the run's memory, not otherwise borrowed here.
+        let memory = unsafe { &mut *ctx.memory };
+        add_value_regions(memory, &code.tables);
         ctx.targets.push(target);
     }
     code.tables.start
@@ -489,10 +541,12 @@ pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Ou
         packet_state,
     } = run;
     let lent = memory.len();
-    // The run's memory: the caller's regions and the stack.
+    // The run's memory: the caller's regions, the stack and the values of the arrays
+    // whose lookups the program inlines.
     // SAFETY: the stack is owned by the program running, which `ctx` belongs to, and
     // taken out of `memory` again before this function returns.
     unsafe { memory.set_stack(ctx.stack) };
+    add_value_regions(memory, tables);
     ctx.args = args;
     ctx.stack_top = ctx.stack.start + ctx.stack.len;
     ctx.insns = 0;
@@ -509,7 +563,7 @@ pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Ou
     // faults — by returning here.
     let r0 = unsafe { (ctx.entry)(ctx, tables.start) };
     // The memory goes back as it came: without the stack, and without the map values
-    // helpers lent this run; the programs tail calls entered are let go.
+    // the program's inlined lookups and its helpers lent this run; the programs tail calls entered are let go.
     // SAFETY: no region.
     unsafe { memory.set_stack(Region::EMPTY) };
     if memory.len() != lent {

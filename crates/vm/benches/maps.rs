@@ -1,6 +1,7 @@
 //! Map operations: ns per lookup and per update of array, hash and lru_hash maps, from user
-//! space and from a program run by the interpreter, against `std::collections::HashMap`
-//! in the same run; and the throughput of two threads on one map.
+//! space and from a program run by the interpreter and by the JIT, against
+//! `std::collections::HashMap` and the kernel in the same run; and the throughput of two
+//! threads on one map.
 //!
 //! Every map has 4-byte keys, 8-byte values and 1024 entries, all present; operations
 //! cycle through the keys in a scattered order (multiplying by an odd constant), so that
@@ -9,25 +10,33 @@
 //! From a program, each iteration is one run of a program that does the operation once:
 //! `lookup` finds the key given in its memory and atomically adds 1 to the value; `update`
 //! writes the value for that key. `empty` runs a program that only returns, the run's own
-//! cost, to subtract.
+//! cost, to subtract. `lookup16` does 16 lookups and adds per run, on 16 fixed keys, so
+//! that the run's own cost is shared by 16 lookups. The same programs run in the
+//! interpreter (`maps/interp`) and JIT-compiled (`maps/jit`), where a lookup on a map
+//! known when compiling calls the map's lookup directly (arrays: inline), as in Linux.
+//!
+//! Times are CPU times of the measuring thread (see `cpu_time`), per operation.
 //!
 //! Two threads: each thread does `iters` lookups with an atomic add of the value, over the
-//! same keys; the time is the wall time of both, per operation of one thread. The baseline
-//! is `Mutex<HashMap>`.
+//! same keys; timed twice, as the wall time of both per operation of one thread, and as
+//! the CPU time of both per operation (halved). The baseline is `Mutex<HashMap>`.
 //!
-//! The kernel: the same map types created with bpf(2), and an XDP program doing the same
-//! lookup and atomic add, run by `BPF_PROG_TEST_RUN` (the kernel's JIT where enabled) with
-//! `repeat` = the iteration count; its average `duration` is the time per iteration. Its
-//! key comes from the packet and is the same on every run. `kernel/empty` is an XDP
-//! program that only returns. Skipped, saying why, where this process may not load BPF.
+//! The kernel: the same map types created with bpf(2), and XDP programs doing the same
+//! lookup and atomic add, or the same update, run by `BPF_PROG_TEST_RUN` (the kernel's JIT
+//! where enabled) with `repeat` = the iteration count; its average `duration` is the time
+//! per iteration (whole nanoseconds). Its keys come from the packet and are the same on
+//! every run.
+//! `kernel/empty` is an XDP program that only returns. Skipped, saying why, where this
+//! process may not load BPF.
 //!
 //! Run with `cargo bench -p bpfkit-vm --bench maps`.
 
 use bpfkit_isa::{assemble, encode_program};
+use bpfkit_jit::JitProgram;
 use bpfkit_kernel::{KernelMap, ProgType, Program, TestRun};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::{self, Map, MapSpec, MapTable, MapType, BPF_ANY};
-use bpfkit_vm::{Helpers, Interpreter};
+use bpfkit_vm::{Engine, Helpers, Interpreter, Invocation};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
@@ -57,39 +66,60 @@ const TYPES: [(&str, MapType); 3] = [
     ("lru_hash", MapType::LruHash),
 ];
 
+/// CPU time used so far by this thread or by the whole process. Times are CPU times, not
+/// wall time, so that the time other work on a busy machine takes the CPU away is not
+/// counted; `BPF_PROG_TEST_RUN` likewise stops its clock while it reschedules.
+fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    let rc = unsafe { libc::clock_gettime(clock, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// This thread's CPU time for `op(i)`, `i` in `0..iters`.
+fn timed<T>(iters: u64, mut op: impl FnMut(u64) -> T) -> Duration {
+    let start = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
+    for i in 0..iters {
+        black_box(op(i));
+    }
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID) - start
+}
+
 fn user_space(c: &mut Criterion) {
     let mut g = c.benchmark_group("maps/user");
     for (name, map_type) in TYPES {
         let map = filled(map_type);
-        let mut i = 0u64;
         g.bench_function(BenchmarkId::new("lookup", name), |b| {
             let mut out = [0u8; 8];
-            b.iter(|| {
-                i += 1;
-                map.lookup(&key(i).to_ne_bytes(), &mut out).unwrap();
-                black_box(out)
+            b.iter_custom(|iters| {
+                timed(iters, |i| {
+                    map.lookup(&key(i).to_ne_bytes(), &mut out).unwrap();
+                    out
+                })
             })
         });
         g.bench_function(BenchmarkId::new("update", name), |b| {
-            b.iter(|| {
-                i += 1;
-                map.update(&key(i).to_ne_bytes(), &i.to_ne_bytes(), BPF_ANY)
-                    .unwrap()
+            b.iter_custom(|iters| {
+                timed(iters, |i| {
+                    map.update(&key(i).to_ne_bytes(), &i.to_ne_bytes(), BPF_ANY)
+                        .unwrap()
+                })
             })
         });
     }
     let mut std_map: HashMap<u32, u64> = (0..ENTRIES).map(|k| (k, 0)).collect();
-    let mut i = 0u64;
     g.bench_function(BenchmarkId::new("lookup", "std_hashmap"), |b| {
-        b.iter(|| {
-            i += 1;
-            black_box(std_map.get(&key(i)).copied())
-        })
+        b.iter_custom(|iters| timed(iters, |i| std_map.get(&key(i)).copied()))
     });
     g.bench_function(BenchmarkId::new("update", "std_hashmap"), |b| {
-        b.iter(|| {
-            i += 1;
-            std_map.insert(key(i), i);
+        b.iter_custom(|iters| {
+            timed(iters, |i| {
+                std_map.insert(key(i), i);
+            })
         })
     });
     g.finish();
@@ -119,91 +149,160 @@ const EMPTY: &str = "
     r0 = 0
     exit";
 
-fn program(map: &Arc<dyn Map>, text: &str) -> Interpreter {
+/// Lookups per run of the `lookup16` programs.
+const BATCH: usize = 16;
+
+/// The keys of a `lookup16` run, one after the other (the memory of bpfkit's run, the
+/// packet of the kernel's).
+fn batch_keys() -> [u8; 4 * BATCH] {
+    let mut keys = [0u8; 4 * BATCH];
+    for (j, k) in keys.chunks_exact_mut(4).enumerate() {
+        k.copy_from_slice(&key(j as u64).to_ne_bytes());
+    }
+    keys
+}
+
+/// `BATCH` times the lookup and atomic add of [`LOOKUP`], on the `BATCH` keys at r6, each
+/// lookup right after its `lddw` of the map as compilers emit it: the per-run cost is
+/// shared by `BATCH` lookups, so that it no longer dominates the figure. `map` is how the
+/// map is named.
+fn lookup_batch(map: &str) -> String {
+    (0..BATCH)
+        .map(|i| {
+            format!(
+                "r2 = r6\nr2 += {}\nr1 = {map}\ncall 1\nif r0 == 0 goto l{i}\nr1 = 1\n\
+                 lock *(u64 *)(r0 + 0) += r1\nl{i}:\n",
+                4 * i
+            )
+        })
+        .collect()
+}
+
+/// The engines a program runs on.
+#[derive(Clone, Copy)]
+enum Kind {
+    Interp,
+    Jit,
+}
+
+/// `text` relocated against a table holding `map`, prepared for `kind` with Linux's
+/// helpers.
+fn program(kind: Kind, map: &Arc<dyn Map>, text: &str) -> Box<dyn Engine + Send> {
     let mut table = MapTable::new();
     table.push(map.clone());
     let runtime = Runtime::new(table);
     let mut helpers = Helpers::new();
     linux::register(&mut helpers, &runtime);
     let code = runtime.maps.relocate(&assemble(text).unwrap()).unwrap();
-    Interpreter::new(&code, &helpers).unwrap()
+    match kind {
+        Kind::Interp => Box::new(Interpreter::new(&code, &helpers).unwrap()),
+        Kind::Jit => Box::new(JitProgram::new(&code, &helpers).unwrap()),
+    }
+}
+
+/// One run of `engine` with `mem` as its memory; r0.
+fn run(engine: &mut (dyn Engine + Send), mem: &mut [u8]) -> u64 {
+    engine.run(Invocation::memory(mem)).unwrap().r0
 }
 
 fn from_program(c: &mut Criterion) {
-    let mut g = c.benchmark_group("maps/interp");
-    for (name, map_type) in TYPES {
-        let map = filled(map_type);
-        for (op, text) in [("lookup", LOOKUP), ("update", UPDATE)] {
-            let mut vm = program(&map, text);
-            let mut i = 0u64;
-            g.bench_function(BenchmarkId::new(op, name), |b| {
-                b.iter(|| {
-                    i += 1;
-                    let mut mem = key(i).to_ne_bytes();
-                    vm.run_mem(&mut mem).unwrap().r0
-                })
+    for (group, kind) in [("maps/interp", Kind::Interp), ("maps/jit", Kind::Jit)] {
+        let mut g = c.benchmark_group(group);
+        for (name, map_type) in TYPES {
+            let map = filled(map_type);
+            for (op, text) in [("lookup", LOOKUP), ("update", UPDATE)] {
+                let mut engine = program(kind, &map, text);
+                g.bench_function(BenchmarkId::new(op, name), |b| {
+                    b.iter_custom(|iters| {
+                        timed(iters, |i| run(&mut *engine, &mut key(i).to_ne_bytes()))
+                    })
+                });
+            }
+            let text = format!("r6 = r1\n{}r0 = 0\nexit", lookup_batch("map[idx:0]"));
+            let mut engine = program(kind, &map, &text);
+            let mut keys = batch_keys();
+            g.bench_function(BenchmarkId::new("lookup16", name), |b| {
+                b.iter_custom(|iters| timed(iters, |_| run(&mut *engine, &mut keys)))
             });
         }
+        let mut engine = program(kind, &filled(MapType::Array), EMPTY);
+        g.bench_function("empty", |b| {
+            b.iter_custom(|iters| timed(iters, |_| run(&mut *engine, &mut [0u8; 4])))
+        });
+        g.finish();
     }
-    let mut vm = program(&filled(MapType::Array), EMPTY);
-    g.bench_function("empty", |b| {
-        b.iter(|| vm.run_mem(&mut [0u8; 4]).unwrap().r0)
-    });
-    g.finish();
 }
 
-/// Wall time of two threads each running `op(i)` for `i` in `0..iters`.
-fn two_threads(iters: u64, op: impl Fn(u64) + Sync) -> Duration {
-    let start = Instant::now();
+/// How the two-thread cases are timed.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// Elapsed time: what a user waits, including the time other work holds the CPUs.
+    Wall,
+    /// The CPU time both threads used, halved: the cost of one thread's operation while
+    /// the other runs too, which equals the single-thread cost when nothing is shared.
+    Cpu,
+}
+
+/// Two threads, each running `op(state, i)` for `i` in `0..iters` with a state of its
+/// own (thread `t` sees the keys of `2i + t`), timed by `clock`.
+fn two_threads<S: Send>(
+    clock: Clock,
+    iters: u64,
+    states: [&mut S; 2],
+    op: impl Fn(&mut S, u64) + Sync,
+) -> Duration {
+    let (wall, cpu) = (Instant::now(), cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID));
     std::thread::scope(|s| {
-        for t in 0..2 {
+        for (t, state) in (0..).zip(states) {
             let op = &op;
-            s.spawn(move || (0..iters).for_each(|i| op(i * 2 + t)));
+            s.spawn(move || (0..iters).for_each(|i| op(state, i * 2 + t)));
         }
     });
-    start.elapsed()
+    match clock {
+        Clock::Wall => wall.elapsed(),
+        Clock::Cpu => (cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu) / 2,
+    }
 }
 
 fn throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("maps/2threads");
-    for (name, map_type) in TYPES {
-        let map = filled(map_type);
-        g.bench_function(BenchmarkId::new("lookup_add", name), |b| {
+    for (clock_name, clock) in [("wall", Clock::Wall), ("cpu", Clock::Cpu)] {
+        for (name, map_type) in TYPES {
+            let map = filled(map_type);
+            let id = BenchmarkId::new(format!("{clock_name}/lookup_add"), name);
+            g.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    two_threads(clock, iters, [&mut (), &mut ()], |_, i| {
+                        let v = map.lookup_ptr(&key(i).to_ne_bytes(), 0).unwrap();
+                        // SAFETY: a value of 8 bytes, 8-aligned, in live map memory.
+                        unsafe { AtomicU64::from_ptr(v.addr as *mut u64) }
+                            .fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+            });
+            for (engine, kind) in [("interp", Kind::Interp), ("jit", Kind::Jit)] {
+                // One program per thread: a run borrows its engine.
+                let [mut a, mut b] = [program(kind, &map, LOOKUP), program(kind, &map, LOOKUP)];
+                let id = BenchmarkId::new(format!("{clock_name}/{engine}_lookup_add"), name);
+                g.bench_function(id, |bench| {
+                    bench.iter_custom(|iters| {
+                        two_threads(clock, iters, [&mut a, &mut b], |e, i| {
+                            run(&mut **e, &mut key(i).to_ne_bytes());
+                        })
+                    })
+                });
+            }
+        }
+        let std_map: Mutex<HashMap<u32, u64>> = Mutex::new((0..ENTRIES).map(|k| (k, 0)).collect());
+        let id = BenchmarkId::new(format!("{clock_name}/lookup_add"), "std_hashmap_mutex");
+        g.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                two_threads(iters, |i| {
-                    let v = map.lookup_ptr(&key(i).to_ne_bytes(), 0).unwrap();
-                    // SAFETY: a value of 8 bytes, 8-aligned, in live map memory.
-                    unsafe { AtomicU64::from_ptr(v.addr as *mut u64) }
-                        .fetch_add(1, Ordering::Relaxed);
+                two_threads(clock, iters, [&mut (), &mut ()], |_, i| {
+                    *std_map.lock().unwrap().get_mut(&key(i)).unwrap() += 1;
                 })
             })
         });
-        let vm = program(&map, LOOKUP);
-        g.bench_function(BenchmarkId::new("interp_lookup_add", name), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for t in 0..2 {
-                        let mut vm = vm.clone();
-                        s.spawn(move || {
-                            for i in 0..iters {
-                                vm.run_mem(&mut key(i * 2 + t).to_ne_bytes()).unwrap();
-                            }
-                        });
-                    }
-                });
-                start.elapsed()
-            })
-        });
     }
-    let std_map: Mutex<HashMap<u32, u64>> = Mutex::new((0..ENTRIES).map(|k| (k, 0)).collect());
-    g.bench_function(BenchmarkId::new("lookup_add", "std_hashmap_mutex"), |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, |i| {
-                *std_map.lock().unwrap().get_mut(&key(i)).unwrap() += 1;
-            })
-        })
-    });
     g.finish();
 }
 
@@ -227,14 +326,48 @@ out:
     r0 = 2
     exit";
 
+/// The update program for the kernel: XDP, the key is the packet's first 4 bytes, the
+/// value 7, flags BPF_ANY.
+const KERNEL_UPDATE: &str = "
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 4
+    if r4 > r3 goto out
+    r5 = *(u32 *)(r2 + 0)
+    *(u32 *)(r10 - 4) = r5
+    *(u64 *)(r10 - 16) = 7
+    r2 = r10
+    r2 += -4
+    r3 = r10
+    r3 += -16
+    r1 = map[fd:MAP]
+    r4 = 0
+    call 2
+out:
+    r0 = 2
+    exit";
+
+/// The `lookup16` program for the kernel: XDP, the keys are the packet's first 64 bytes.
+const KERNEL_LOOKUP16: &str = "
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r6 = r2
+    r4 = r2
+    r4 += 64
+    if r4 > r3 goto out
+BATCH
+out:
+    r0 = 2
+    exit";
+
 fn kernel(c: &mut Criterion) {
     if let Err(why) = bpfkit_kernel::available() {
         eprintln!("kernel benchmarks skipped: {why}");
         return;
     }
     let mut g = c.benchmark_group("maps/kernel");
-    let mut packet = [0u8; 64];
-    packet[..4].copy_from_slice(&5u32.to_ne_bytes());
+    let packet = batch_keys();
     let mut bench = |name: &str, text: &str| {
         let code = encode_program(&assemble(text).unwrap());
         let prog = Program::load(ProgType::Xdp, &code, "GPL", "maps_bench").unwrap();
@@ -256,8 +389,20 @@ fn kernel(c: &mut Criterion) {
             map.update(Some(&k.to_ne_bytes()), &0u64.to_ne_bytes(), BPF_ANY)
                 .unwrap();
         }
-        let text = KERNEL_LOOKUP.replace("MAP", &map.as_fd().as_raw_fd().to_string());
-        bench(&format!("lookup/{name}"), &text);
+        let fd = map.as_fd().as_raw_fd().to_string();
+        bench(
+            &format!("lookup/{name}"),
+            &KERNEL_LOOKUP.replace("MAP", &fd),
+        );
+        bench(
+            &format!("update/{name}"),
+            &KERNEL_UPDATE.replace("MAP", &fd),
+        );
+        let batch = lookup_batch(&format!("map[fd:{fd}]"));
+        bench(
+            &format!("lookup16/{name}"),
+            &KERNEL_LOOKUP16.replace("BATCH", &batch),
+        );
     }
     bench("empty", "r0 = 2\nexit");
     g.finish();

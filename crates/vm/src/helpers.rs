@@ -5,7 +5,7 @@
 //! is one indirect call.
 
 use crate::error::{Fault, VmError};
-use crate::maps::SharedProgram;
+use crate::maps::{MapTable, SharedProgram};
 use crate::memory::Memory;
 use crate::net::PacketState;
 use std::collections::BTreeMap;
@@ -104,6 +104,10 @@ impl std::fmt::Debug for Helper {
 #[derive(Clone, Debug, Default)]
 pub struct Helpers {
     by_id: BTreeMap<i32, Helper>,
+    /// The maps `bpf_map_lookup_elem` resolves handles in, with the helper
+    /// [`linux::register`] installed for it: valid while that helper is still the one
+    /// registered.
+    lookup_maps: Option<(Helper, Arc<MapTable>)>,
 }
 
 impl Helpers {
@@ -135,6 +139,15 @@ impl Helpers {
         self.by_id.get(&id)
     }
 
+    /// The maps whose handles `bpf_map_lookup_elem` (helper 1) looks up in, when it is
+    /// Linux's helper as [`linux::register`] installed it: an engine may then resolve a
+    /// call's map when it prepares the program and call [`map::lookup_in`] directly.
+    pub fn lookup_maps(&self) -> Option<&Arc<MapTable>> {
+        let (helper, maps) = self.lookup_maps.as_ref()?;
+        let current = self.by_id.get(&linux::id::MAP_LOOKUP_ELEM)?;
+        Arc::ptr_eq(&current.func, &helper.func).then_some(maps)
+    }
+
     /// Every registered helper, by number.
     pub fn iter(&self) -> impl Iterator<Item = (i32, &Helper)> {
         self.by_id.iter().map(|(id, h)| (*id, h))
@@ -145,7 +158,7 @@ mod callback;
 mod host;
 pub mod linux;
 mod lock;
-mod map;
+pub mod map;
 mod output;
 mod strto;
 mod trace;

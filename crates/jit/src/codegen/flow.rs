@@ -16,7 +16,7 @@ use bpfkit_vm::interp::{FUNC_ADDR_BASE, STACK_FRAME_SIZE};
 const CALLEE_SAVED: [R; 5] = [R::RBX, R::R13, R::R14, R::R15, R::RBP];
 /// r1..r5 and the counter: the helper ABI may clobber them, the interpreter does not (the
 /// counter is reloaded from the context after the call).
-const HELPER_SAVED: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
+pub(super) const HELPER_SAVED: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
 
 /// `FUNC_ADDR_BASE` as a sign-extended 32-bit immediate.
 const FUNC_BASE_IMM: i32 = FUNC_ADDR_BASE as i64 as i32;

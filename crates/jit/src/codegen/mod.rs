@@ -21,6 +21,7 @@
 
 mod alu;
 mod flow;
+mod lookup;
 mod mem;
 
 use crate::emit::{mem as m, Arith, Cc, Emitter, Rel32, Rm, Sz, R};
@@ -180,7 +181,8 @@ pub(crate) fn compile<'a>(
 }
 
 /// The tables of `insns`: the helpers it calls, in order of first call, resolved against
-/// `registry`, and a function table of one empty entry per slot.
+/// `registry`, a function table of one empty entry per slot, and the map lookups compiled
+/// without the helper.
 pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, PrepareError> {
     let mut helpers: Vec<(i32, Helper)> = Vec::new();
     for (pc, insn) in with_pcs(insns) {
@@ -196,10 +198,14 @@ pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, Prepa
         }
     }
     let nslots = insns.iter().map(Insn::slots).sum();
+    let (leader, _) = segments(insns, nslots);
+    let (lookups, value_regions) = lookup::direct_lookups(insns, registry, &leader);
     Ok(Tables {
         helpers,
         functions: vec![[0, 0]; nslots].into_boxed_slice(),
         start: 0,
+        lookups,
+        value_regions,
     })
 }
 
@@ -515,7 +521,12 @@ impl Compiler<'_> {
                 src,
                 ..
             } => flow::cond_jump(self, pc, width, cond, dst, src, target(pc, insn)),
-            Insn::Call { imm } => flow::call_helper(self, pc, imm),
+            Insn::Call { imm } => {
+                if imm != bpfkit_vm::helpers::linux::id::MAP_LOOKUP_ELEM || !lookup::emit(self, pc)
+                {
+                    flow::call_helper(self, pc, imm)
+                }
+            }
             Insn::CallLocal { .. } => flow::call_local(self, pc, Some(target(pc, insn)), None),
             Insn::Callx { dst } => flow::call_local(self, pc, None, Some(regs::host(dst))),
             Insn::Exit => self.e.ret(),

@@ -173,6 +173,9 @@ pub fn register(helpers: &mut Helpers, runtime: &Runtime) {
         let maps = runtime.maps.clone();
         helpers.register(id, name, move |ctx, a| f(&maps, ctx, a));
     }
+    helpers.lookup_maps = helpers
+        .get(id::MAP_LOOKUP_ELEM)
+        .map(|h| (h.clone(), runtime.maps.clone()));
     let log = runtime.trace.clone();
     helpers.register(id::TRACE_PRINTK, "trace_printk", move |ctx, a| {
         trace::trace_printk(&log, ctx, a)

@@ -3,6 +3,7 @@
 //! checked memory; errors are returned to the program as `-errno`, as in Linux.
 
 use super::{HelperContext, HelperError};
+use crate::error::Fault;
 use crate::maps::{cpu, Cpus, Map, MapTable, MapType};
 use crate::memory::{Memory, Region};
 use std::sync::Arc;
@@ -36,7 +37,21 @@ pub(super) fn lookup(
     a: [u64; 5],
 ) -> Result<u64, HelperError> {
     let map = map(maps, a[0])?;
-    let key = ctx.memory.slice(a[1], map.spec().key_size as u64)?;
+    Ok(lookup_in(maps, &**map, ctx.memory, a[1])?)
+}
+
+/// `bpf_map_lookup_elem` once its map is known: the key is read at `key` in the run's
+/// `memory`, and the result is the value's address with the value's region added to
+/// `memory`, or NULL; for a map of maps of `maps`, the inner map's handle or NULL. Engines
+/// that know a call's map when preparing the program call this directly, as Linux
+/// replaces the helper by the map's own lookup.
+pub fn lookup_in(
+    maps: &MapTable,
+    map: &dyn Map,
+    memory: &mut Memory<'_>,
+    key: u64,
+) -> Result<u64, Fault> {
+    let key = memory.slice(key, map.spec().key_size as u64)?;
     if matches!(
         map.spec().map_type,
         MapType::ArrayOfMaps | MapType::HashOfMaps
@@ -44,9 +59,15 @@ pub(super) fn lookup(
         let inner = map.inner_fd(key).and_then(|fd| maps.handle_of_fd(fd));
         return Ok(inner.unwrap_or(0));
     }
-    Ok(match map.lookup_ptr(key, cpu::current()) {
+    // Only per-CPU maps need the thread's CPU index (a thread-local look-up).
+    let cpu = if map.spec().map_type.is_percpu() {
+        cpu::current()
+    } else {
+        0
+    };
+    Ok(match map.lookup_ptr(key, cpu) {
         Some(value) => {
-            add_region(ctx.memory, value.region);
+            add_region(memory, value.region);
             value.addr
         }
         None => 0,

@@ -6,6 +6,10 @@
 //! Blocks grow geometrically (16, 32, 64, ... slots, the last one cut to the capacity),
 //! so a map costs memory in proportion to what it holds, and there are few blocks: each
 //! is one [`Region`] that a lookup adds to a run's memory.
+//!
+//! A map may also keep a few words of its own per slot (a hash map's key, link and
+//! version), in blocks of their own beside the value blocks: programs are given regions of
+//! value memory only, so nothing they write can reach these words.
 
 use super::error::MapError;
 use super::shared;
@@ -28,12 +32,17 @@ struct FreeList {
     free: Vec<SlotId>,
 }
 
-/// At most `capacity` slots of `slot_len` bytes.
+/// At most `capacity` slots of `slot_len` bytes, each with `meta_words` words of the map's
+/// own.
 #[derive(Debug)]
 pub(super) struct Slab {
     slot_len: usize,
+    meta_words: usize,
     capacity: u64,
     blocks: [OnceLock<Box<[AtomicU64]>>; MAX_BLOCKS],
+    /// Set after the value block of the same index, so a slot whose words are visible has
+    /// its value block too.
+    meta: [OnceLock<Box<[AtomicU64]>>; MAX_BLOCKS],
     /// Only allocation and freeing take this lock; finding a slot's address does not.
     state: Mutex<FreeList>,
 }
@@ -52,10 +61,17 @@ fn block_start(block: usize) -> u64 {
 
 impl Slab {
     pub fn new(slot_len: usize, capacity: u32) -> Slab {
+        Slab::with_meta(slot_len, 0, capacity)
+    }
+
+    /// A slab whose slots also have `meta_words` zeroed words each, outside value memory.
+    pub fn with_meta(slot_len: usize, meta_words: usize, capacity: u32) -> Slab {
         Slab {
             slot_len,
+            meta_words,
             capacity: capacity as u64,
             blocks: std::array::from_fn(|_| OnceLock::new()),
+            meta: std::array::from_fn(|_| OnceLock::new()),
             state: Mutex::new(FreeList::default()),
         }
     }
@@ -77,9 +93,12 @@ impl Slab {
         let id = state.next as SlotId;
         let (block, _) = locate(id);
         if self.blocks[block].get().is_none() {
-            let len = self.block_slots(block) as usize * self.slot_len;
+            let slots = self.block_slots(block) as usize;
+            let values = shared::alloc(slots * self.slot_len)?;
+            let meta = shared::alloc(slots * self.meta_words * 8)?;
             // Set under the lock, so only one thread allocates the block.
-            let _ = self.blocks[block].set(shared::alloc(len)?);
+            let _ = self.blocks[block].set(values);
+            let _ = self.meta[block].set(meta);
         }
         state.next += 1;
         Ok(Some(id))
@@ -105,15 +124,33 @@ impl Slab {
         shared::base(self.block(block)).wrapping_add(index as usize * self.slot_len)
     }
 
+    /// The words of slot `id` beside its value, if `id` is a slot of an allocated block:
+    /// checked, so that an index read from memory other threads change can never be used
+    /// out of bounds.
+    #[inline(always)]
+    pub fn meta(&self, id: SlotId) -> Option<&[AtomicU64]> {
+        let (block, index) = locate(id);
+        let words = self.meta.get(block)?.get()?;
+        let at = index as usize * self.meta_words;
+        words.get(at..at + self.meta_words)
+    }
+
     /// The region of map memory holding slot `id`: its whole block.
     pub fn region(&self, id: SlotId) -> Region {
-        let (block, _) = locate(id);
-        let b = self.block(block);
-        Region {
-            start: shared::base(b) as u64,
+        self.value(id).1
+    }
+
+    /// Slot `id`'s address and its region, found at once.
+    #[inline]
+    pub fn value(&self, id: SlotId) -> (*mut u8, Region) {
+        let (block, index) = locate(id);
+        let start = shared::base(self.block(block));
+        let region = Region {
+            start: start as u64,
             len: self.block_slots(block) * self.slot_len as u64,
             writable: true,
-        }
+        };
+        (start.wrapping_add(index as usize * self.slot_len), region)
     }
 }
 
