@@ -35,8 +35,7 @@ use bpfkit_isa::Insn;
 use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
 use bpfkit_vm::maps::ProgramFd;
 use bpfkit_vm::{
-    Helpers, Interpreter, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind, Region,
-    VmError,
+    Helpers, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind, Region, VmError,
 };
 use execmem::ExecMemory;
 use std::sync::Arc;
@@ -115,22 +114,26 @@ impl JitProgram {
         helpers: &Helpers,
         options: JitOptions<'_>,
     ) -> Result<JitProgram, PrepareError> {
-        if !cfg!(all(target_arch = "x86_64", unix)) {
+        if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
             return Err(PrepareError {
                 pc: 0,
-                kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 only)"),
+                kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 Linux only)"),
             });
         }
-        // The interpreter's preparation decides what is a valid program (empty programs,
+        // The interpreter's checks decide what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
-        Interpreter::new(insns, helpers)?;
+        let helpers = bpfkit_vm::interp::validate(insns, helpers)?;
         // The code refers to the tables by address: boxed first, filled in place once the
         // code is mapped.
-        let mut tables = Box::new(codegen::tables(insns, helpers)?);
-        let compiled = codegen::compile(insns, &tables, options)?;
-        let exec = ExecMemory::new(&compiled.code).map_err(|_| PrepareError {
+        let mut tables = Box::new(runtime::Tables {
+            helpers,
+            functions: vec![[0, 0]; insns.iter().map(Insn::slots).sum()].into_boxed_slice(),
+            start: 0,
+        });
+        let mut compiled = codegen::compile(insns, &tables, options)?;
+        let exec = ExecMemory::new(&mut compiled.code).map_err(|_| PrepareError {
             pc: 0,
-            kind: PrepareErrorKind::Unsupported("executable memory (mmap failed)"),
+            kind: PrepareErrorKind::Unsupported("executable memory (memfd_create or mmap failed)"),
         })?;
         let base = exec.addr();
         for (entry, body) in tables.functions.iter_mut().zip(&compiled.bodies) {

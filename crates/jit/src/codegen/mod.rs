@@ -29,7 +29,7 @@ use crate::runtime::{self, ctx_off, kind, Tables};
 use crate::{JitOptions, ProvenRegion};
 use bpfkit_isa::{with_pcs, Insn, LddwKind, Reg};
 use bpfkit_vm::interp::FUNC_ADDR_BASE;
-use bpfkit_vm::{Helper, Helpers, PrepareError, PrepareErrorKind};
+use bpfkit_vm::{PrepareError, PrepareErrorKind};
 use std::hash::{BuildHasher, Hasher};
 
 /// The output of code generation.
@@ -100,7 +100,7 @@ pub(crate) struct Compiler<'a> {
 }
 
 /// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
-/// are `tables` (made by [`tables`]).
+/// are `tables`.
 pub(crate) fn compile<'a>(
     insns: &'a [Insn],
     tables: &'a Tables,
@@ -176,30 +176,6 @@ pub(crate) fn compile<'a>(
         bodies,
         stubs_at,
         unchecked: c.unchecked,
-    })
-}
-
-/// The tables of `insns`: the helpers it calls, in order of first call, resolved against
-/// `registry`, and a function table of one empty entry per slot.
-pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, PrepareError> {
-    let mut helpers: Vec<(i32, Helper)> = Vec::new();
-    for (pc, insn) in with_pcs(insns) {
-        let Insn::Call { imm } = *insn else {
-            continue;
-        };
-        if helpers.iter().all(|(id, _)| *id != imm) {
-            let helper = registry.get(imm).ok_or(PrepareError {
-                pc,
-                kind: PrepareErrorKind::UnknownHelper(imm),
-            })?;
-            helpers.push((imm, helper.clone()));
-        }
-    }
-    let nslots = insns.iter().map(Insn::slots).sum();
-    Ok(Tables {
-        helpers,
-        functions: vec![[0, 0]; nslots].into_boxed_slice(),
-        start: 0,
     })
 }
 
