@@ -38,7 +38,7 @@ use bpfkit_vm::{
     Helpers, Invocation, Memory, Outcome, PrepareError, PrepareErrorKind, Region, VmError,
 };
 use execmem::ExecMemory;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,15 +90,40 @@ impl Clone for JitProgram {
     }
 }
 
+/// Stacks of dropped programs, kept for the next ones: at 4 KiB, a stack is the largest
+/// allocation of a compilation, and the allocator's work for one (it merges its free lists
+/// first) cost more than the rest of compiling a small program.
+static STACKS: Mutex<Vec<Box<[u64]>>> = Mutex::new(Vec::new());
+/// Most stacks kept.
+const STACKS_MAX: usize = 64;
+
 /// A zeroed stack for every frame, and its fast region.
 fn new_stack() -> (Box<[u64]>, runtime::FastRegion) {
-    let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
+    let reused = STACKS.lock().ok().and_then(|mut kept| kept.pop());
+    let mut stack = match reused {
+        Some(mut stack) => {
+            stack.fill(0);
+            stack
+        }
+        None => vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice(),
+    };
     let fast = runtime::FastRegion::of(Some(&Region {
         start: stack.as_mut_ptr() as u64,
         len: (stack.len() * 8) as u64,
         writable: true,
     }));
     (stack, fast)
+}
+
+impl Drop for JitProgram {
+    fn drop(&mut self) {
+        let stack = std::mem::take(&mut self.stack);
+        if let Ok(mut kept) = STACKS.lock() {
+            if kept.len() < STACKS_MAX {
+                kept.push(stack);
+            }
+        }
+    }
 }
 
 impl JitProgram {
