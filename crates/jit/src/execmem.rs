@@ -285,3 +285,43 @@ impl Drop for ExecMemory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_fit_over_the_unit_bitmap() {
+        let mut c = Chunk::new(256 * UNIT).expect("memfd chunk");
+        assert_eq!(c.units(), 256);
+        c.mark(0, 3, true);
+        assert_eq!(c.find(2), Some(3));
+        // Units 3..73 taken, across the first word boundary: 73..256 (183 units) free.
+        c.mark(3, 70, true);
+        assert_eq!(c.find(1), Some(73));
+        assert_eq!(c.find(183), Some(73));
+        assert_eq!(c.find(184), None);
+        // Unit 100 taken: 73..100 holds 27, 101..256 holds 155.
+        c.mark(100, 1, true);
+        assert_eq!(c.find(27), Some(73));
+        assert_eq!(c.find(28), Some(101));
+        assert_eq!(c.find(156), None);
+        c.mark(0, 73, false);
+        assert_eq!(c.find(100), Some(0));
+        c.release();
+    }
+
+    #[test]
+    fn code_reads_back_small_and_larger_than_a_chunk() {
+        for len in [1, UNIT, 5000, CHUNK + 3 * UNIT + 5] {
+            let code: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let mut buf = code.clone();
+            let mem = ExecMemory::new(&mut buf).expect("executable memory");
+            assert_eq!(mem.bytes(), &code[..]);
+            assert_eq!(mem.addr() % UNIT as u64, 0, "programs start on a unit");
+            // The filler after the code, up to the unit boundary, is int3.
+            assert!(buf[len..].iter().all(|&b| b == INT3));
+            assert_eq!(buf.len() % UNIT, 0);
+        }
+    }
+}
