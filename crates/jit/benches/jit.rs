@@ -103,11 +103,14 @@ fn engines(c: &mut Criterion) {
             proven: Some(&proven),
             ..JitOptions::default()
         };
-        // Allocated first, the checked program: which of two programs' stacks comes first
-        // in the heap changes run times by up to 1.5x on this machine (see BENCHMARKS.md),
-        // to the advantage of the second here.
+        // Which of the two is compiled first (the checked one, unless
+        // `BPFKIT_BENCH_FACTS_FIRST` is set) is a switch, so that a run can show whether
+        // their placement in memory changes their times.
+        let facts_first = std::env::var_os("BPFKIT_BENCH_FACTS_FIRST").is_some();
+        let compile_facts = || JitProgram::with_options(&insns, &Helpers::new(), options);
+        let first = facts_first.then(compile_facts);
         let mut checked = JitProgram::new(&insns, &Helpers::new()).expect("compile");
-        let mut jit = JitProgram::with_options(&insns, &Helpers::new(), options).expect("compile");
+        let mut jit = first.unwrap_or_else(compile_facts).expect("compile");
         for engine in [&mut jit, &mut checked] {
             assert_eq!(
                 engine.run_mem(&mut buffer),

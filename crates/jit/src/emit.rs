@@ -164,8 +164,17 @@ impl Emitter {
     /// The core encoder: optional operand-size prefix, REX, opcode bytes, ModRM (+SIB,
     /// + displacement) for `reg` (a register or a `/digit`) and `rm`.
     fn op_rm(&mut self, sz: Sz, opcode: &[u8], reg: R, rm: Rm) {
+        // Assembled in place (at most 1 + 1 + 3 + 1 + 1 + 4 bytes), then appended as a
+        // whole buffer and cut back: a copy of a constant size is a few moves, where a copy
+        // of `n` bytes calls `memcpy`.
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        let mut put = |b: u8| {
+            buf[n] = b;
+            n += 1;
+        };
         if sz == Sz::H {
-            self.byte(0x66);
+            put(0x66);
         }
         let rm_base = match rm {
             Rm::Reg(r) | Rm::Mem { base: r, .. } => r,
@@ -179,11 +188,13 @@ impl Emitter {
         let byte_needs_rex = sz == Sz::B
             && ((4..8).contains(&reg.0) || matches!(rm, Rm::Reg(r) if (4..8).contains(&r.0)));
         if rex != 0x40 || byte_needs_rex {
-            self.byte(rex);
+            put(rex);
         }
-        self.bytes(opcode);
+        for &b in opcode {
+            put(b);
+        }
         match rm {
-            Rm::Reg(r) => self.byte(0xc0 | (reg.low() << 3) | r.low()),
+            Rm::Reg(r) => put(0xc0 | (reg.low() << 3) | r.low()),
             Rm::Mem { base, disp } => {
                 // rbp/r13 with mod 00 would mean rip-relative/no base: always give them a
                 // displacement.
@@ -194,18 +205,23 @@ impl Emitter {
                 } else {
                     0x80
                 };
-                self.byte(md | (reg.low() << 3) | base.low());
+                put(md | (reg.low() << 3) | base.low());
                 // rsp/r12 as a base need a SIB byte (no index).
                 if base.low() == 4 {
-                    self.byte(0x24);
+                    put(0x24);
                 }
                 if md == 0x40 {
-                    self.byte(disp as i8 as u8);
+                    put(disp as i8 as u8);
                 } else if md == 0x80 {
-                    self.imm32(disp);
+                    for b in disp.to_le_bytes() {
+                        put(b);
+                    }
                 }
             }
         }
+        let at = self.code.len();
+        self.bytes(&buf);
+        self.code.truncate(at + n);
     }
 
     fn digit(d: u8) -> R {

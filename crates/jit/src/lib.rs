@@ -35,10 +35,10 @@ use bpfkit_isa::Insn;
 use bpfkit_vm::interp::{DEFAULT_BUDGET, MAX_FRAMES, STACK_FRAME_SIZE};
 use bpfkit_vm::maps::ProgramFd;
 use bpfkit_vm::{
-    Helpers, Interpreter, Invocation, Outcome, PrepareError, PrepareErrorKind, Region, Run, VmError,
+    Helpers, Invocation, Outcome, PrepareError, PrepareErrorKind, Region, Run, VmError,
 };
 use execmem::ExecMemory;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Compilation options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,8 +60,8 @@ pub struct JitProgram {
     code: Arc<JitCode>,
     /// The state generated code runs with.
     ctx: Box<runtime::Ctx>,
-    /// Never read: the stack's memory, which `ctx` refers to by address.
-    _stack: Box<[u64]>,
+    /// The stack's memory, which `ctx` refers to by address.
+    stack: Box<[u64]>,
 }
 
 /// The compiled code of a program and what it refers to; shared by the clones of a
@@ -84,6 +84,36 @@ impl Clone for JitProgram {
     }
 }
 
+/// Stacks of dropped programs, kept for the next ones: at 4 KiB, a stack is the largest
+/// allocation of a compilation, and the allocator's work for one (it merges its free lists
+/// first) cost more than the rest of compiling a small program.
+static STACKS: Mutex<Vec<Box<[u64]>>> = Mutex::new(Vec::new());
+/// Most stacks kept.
+const STACKS_MAX: usize = 64;
+
+/// A zeroed stack for every frame.
+fn new_stack() -> Box<[u64]> {
+    let reused = STACKS.lock().ok().and_then(|mut kept| kept.pop());
+    match reused {
+        Some(mut stack) => {
+            stack.fill(0);
+            stack
+        }
+        None => vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice(),
+    }
+}
+
+impl Drop for JitProgram {
+    fn drop(&mut self) {
+        let stack = std::mem::take(&mut self.stack);
+        if let Ok(mut kept) = STACKS.lock() {
+            if kept.len() < STACKS_MAX {
+                kept.push(stack);
+            }
+        }
+    }
+}
+
 impl JitProgram {
     /// Compiles `insns`, resolving helper calls against `helpers`, without blinding.
     pub fn new(insns: &[Insn], helpers: &Helpers) -> Result<JitProgram, PrepareError> {
@@ -97,22 +127,22 @@ impl JitProgram {
         helpers: &Helpers,
         options: JitOptions<'_>,
     ) -> Result<JitProgram, PrepareError> {
-        if !cfg!(all(target_arch = "x86_64", unix)) {
+        if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
             return Err(PrepareError {
                 pc: 0,
-                kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 only)"),
+                kind: PrepareErrorKind::Unsupported("the JIT on this host (x86-64 Linux only)"),
             });
         }
-        // The interpreter's preparation decides what is a valid program (empty programs,
+        // The interpreter's checks decide what is a valid program (empty programs,
         // branches, writes to r10, unknown helpers, unsupported forms).
-        Interpreter::new(insns, helpers)?;
+        let resolved = bpfkit_vm::interp::validate(insns, helpers)?;
         // The code refers to the tables by address: boxed first, filled in place once the
         // code is mapped.
-        let mut tables = Box::new(codegen::tables(insns, helpers)?);
-        let compiled = codegen::compile(insns, &tables, options)?;
-        let exec = ExecMemory::new(&compiled.code).map_err(|_| PrepareError {
+        let mut tables = Box::new(codegen::tables(insns, resolved, helpers));
+        let mut compiled = codegen::compile(insns, &tables, options)?;
+        let exec = ExecMemory::new(&mut compiled.code).map_err(|_| PrepareError {
             pc: 0,
-            kind: PrepareErrorKind::Unsupported("executable memory (mmap failed)"),
+            kind: PrepareErrorKind::Unsupported("executable memory (memfd_create or mmap failed)"),
         })?;
         let base = exec.addr();
         for (entry, body) in tables.functions.iter_mut().zip(&compiled.bodies) {
@@ -132,7 +162,7 @@ impl JitProgram {
 
     /// A program running `code`, with a zeroed stack for every frame.
     fn with_code(code: Arc<JitCode>, budget: u64) -> JitProgram {
-        let mut stack = vec![0u64; STACK_FRAME_SIZE * MAX_FRAMES / 8].into_boxed_slice();
+        let mut stack = new_stack();
         let stack_region = Region {
             start: stack.as_mut_ptr() as u64,
             len: (stack.len() * 8) as u64,
@@ -141,11 +171,7 @@ impl JitProgram {
         // SAFETY: the code starts with the prologue, of signature `Entry`.
         let entry: runtime::Entry = unsafe { std::mem::transmute(code.exec.addr() as usize) };
         let ctx = Box::new(runtime::Ctx::new(entry, &code.tables, stack_region, budget));
-        JitProgram {
-            code,
-            ctx,
-            _stack: stack,
-        }
+        JitProgram { code, ctx, stack }
     }
 
     /// Loads the program for program arrays: the descriptor is what user space stores in a

@@ -42,9 +42,9 @@ fn checked(c: &mut Compiler<'_>, pc: usize, base: Reg, off: i16, size: Size, acc
     }
     let bytes = size.bytes();
     let bit = 1 << base.index();
-    let (first, other) = if c.stack_pointers[pc] & bit != 0 {
+    let (first, other) = if c.pointers[pc] & bit != 0 {
         (FAST_STACK, FAST_USER)
-    } else if c.ctx_pointers[pc] & bit != 0 {
+    } else if c.pointers[pc] >> super::CTX_LANE & bit != 0 {
         (FAST_CTX, FAST_USER)
     } else {
         (FAST_USER, FAST_STACK)

@@ -90,10 +90,9 @@ pub(crate) struct Compiler<'a> {
     nslots: usize,
     blinding: Option<u64>,
     /// Per slot, the BPF registers (bit per register) that probably point into the stack
-    /// there (see [`pointer_guess`]).
-    stack_pointers: Vec<u16>,
-    /// Per slot, the BPF registers that probably hold the context pointer (r1 at entry).
-    ctx_pointers: Vec<u16>,
+    /// there, and (shifted by [`CTX_LANE`]) those that probably hold the context pointer
+    /// (r1 at entry); see [`pointer_guess`].
+    pointers: Vec<u32>,
     /// Per slot, the region verification proved the access in bounds of, if any.
     proven: Option<&'a [Option<ProvenRegion>]>,
     /// Accesses emitted without a bounds check so far.
@@ -101,7 +100,7 @@ pub(crate) struct Compiler<'a> {
 }
 
 /// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
-/// are `tables` (made by [`tables`]).
+/// are `tables`.
 pub(crate) fn compile<'a>(
     insns: &'a [Insn],
     tables: &'a Tables,
@@ -121,8 +120,7 @@ pub(crate) fn compile<'a>(
             check_common: 0,
         },
         nslots,
-        stack_pointers: pointer_guess(insns, nslots, FP_ONLY, FP_ONLY),
-        ctx_pointers: pointer_guess(insns, nslots, 1 << Reg::R1.index(), 0),
+        pointers: pointer_guess(insns, nslots),
         proven: opts.proven.and_then(|p| p.for_program(insns)),
         unchecked: 0,
         blinding: opts.blinding.then(|| {
@@ -180,85 +178,79 @@ pub(crate) fn compile<'a>(
     })
 }
 
-/// The tables of `insns`: the helpers it calls, in order of first call, resolved against
-/// `registry`, a function table of one empty entry per slot, and the map lookups compiled
-/// without the helper.
-pub(crate) fn tables(insns: &[Insn], registry: &Helpers) -> Result<Tables, PrepareError> {
-    let mut helpers: Vec<(i32, Helper)> = Vec::new();
-    for (pc, insn) in with_pcs(insns) {
-        let Insn::Call { imm } = *insn else {
-            continue;
-        };
-        if helpers.iter().all(|(id, _)| *id != imm) {
-            let helper = registry.get(imm).ok_or(PrepareError {
-                pc,
-                kind: PrepareErrorKind::UnknownHelper(imm),
-            })?;
-            helpers.push((imm, helper.clone()));
-        }
-    }
+/// The tables of `insns`: the helpers it calls (`helpers`, as validation resolved them
+/// against `registry`), a function table of one empty entry per slot, and the map lookups
+/// compiled without the helper.
+pub(crate) fn tables(insns: &[Insn], helpers: Vec<(i32, Helper)>, registry: &Helpers) -> Tables {
     let nslots = insns.iter().map(Insn::slots).sum();
     let (leader, _) = segments(insns, nslots);
     let (lookups, value_regions) = lookup::direct_lookups(insns, registry, &leader);
-    Ok(Tables {
+    Tables {
         helpers,
         functions: vec![[0, 0]; nslots].into_boxed_slice(),
         start: 0,
         lookups,
         value_regions,
-    })
+    }
 }
 
-const FP_ONLY: u16 = 1 << 10;
+/// Where the context guess starts in a set of [`pointer_guess`]: bit `CTX_LANE + r` for
+/// register `r`; bit `r` is the stack guess.
+pub(super) const CTX_LANE: u32 = 16;
+/// A register's bit in both guesses.
+const BOTH: u32 = 1 | 1 << CTX_LANE;
 
-/// The registers that may hold a pointer of a kind (into the stack, or the context) after
-/// `insn`, given those that may before: moves from such a register and additions to one
-/// keep the property, any other write loses it.
-fn track_pointers(set: u16, insn: &Insn) -> u16 {
-    let bit = |r: bpfkit_isa::Reg| 1u16 << r.index();
+fn both(r: Reg) -> u32 {
+    BOTH << r.index()
+}
+
+/// The registers that may hold a pointer into the stack or to the context after `insn`,
+/// given those that may before (both guesses at once, bit by bit as in [`CTX_LANE`]):
+/// moves from such a register and additions to one keep the property, any other write
+/// loses it.
+fn track_pointers(set: u32, insn: &Insn) -> u32 {
+    use bpfkit_isa::{AluOp, Operand, Width};
     match *insn {
         Insn::Alu {
-            width: bpfkit_isa::Width::W64,
+            width: Width::W64,
             op,
             dst,
             src,
-        } => {
-            let from_stack = match (op, src) {
-                (bpfkit_isa::AluOp::Mov, bpfkit_isa::Operand::Reg(s)) => set & bit(s) != 0,
-                (bpfkit_isa::AluOp::Add | bpfkit_isa::AluOp::Sub, _) => set & bit(dst) != 0,
-                _ => false,
-            };
-            if from_stack {
-                set | bit(dst)
-            } else {
-                set & !bit(dst)
+        } => match (op, src) {
+            // Each guess gets dst where it had src.
+            (AluOp::Mov, Operand::Reg(s)) => {
+                set & !both(dst) | (set >> s.index() & BOTH) << dst.index()
             }
-        }
+            (AluOp::Add | AluOp::Sub, _) => set,
+            _ => set & !both(dst),
+        },
         Insn::Alu { dst, .. }
         | Insn::Neg { dst, .. }
         | Insn::End { dst, .. }
         | Insn::Lddw { dst, .. }
-        | Insn::Ldx { dst, .. } => set & !bit(dst),
-        Insn::Atomic { src, .. } => set & !bit(src) & !1,
-        Insn::Call { .. } => set & !1,
+        | Insn::Ldx { dst, .. } => set & !both(dst),
+        Insn::Atomic { src, .. } => set & !both(src) & !both(Reg::R0),
+        Insn::Call { .. } => set & !both(Reg::R0),
         _ => set,
     }
 }
 
-/// Per slot, the registers that may hold a pointer of a kind on entry: those holding one
-/// at the program's entry (`entry`: r10 for the stack, r1 for the context), and registers
-/// computed from such a register on some path to the slot (a forward data flow over the
-/// jumps, iterated until stable). It only chooses which region a bounds check tries
-/// first, so it need not be exact: local calls are assumed to clobber r0..r5 (leaving
-/// `kept`, r10 for the stack), and `callx` targets get nothing.
-fn pointer_guess(insns: &[Insn], nslots: usize, entry: u16, kept: u16) -> Vec<u16> {
-    let mut at = vec![0u16; nslots + 1];
-    at[0] = entry;
-    // Each pass only adds bits (at most 11 per slot), so this ends.
+/// Per slot, the registers that may hold a pointer into the stack, and those that may hold
+/// the context pointer, on entry (as in [`CTX_LANE`]): those holding one at the program's
+/// entry (r10, r1), and registers computed from such a register on some path to the slot
+/// (a forward data flow over the jumps, iterated until stable). It only chooses which
+/// region a bounds check tries first, so it need not be exact: local calls are assumed to
+/// clobber r0..r5 (leaving r10 in the stack guess), and `callx` targets get nothing.
+fn pointer_guess(insns: &[Insn], nslots: usize) -> Vec<u32> {
+    let fp = 1 << Reg::R10.index();
+    let mut at = vec![0u32; nslots + 1];
+    at[0] = fp | 1 << (CTX_LANE + Reg::R1.index() as u32);
+    let clobbered = 0x3f * BOTH;
+    // Each pass only adds bits (at most 22 per slot), so this ends.
     let mut changed = true;
     while changed {
         changed = false;
-        let mut cur = 0u16;
+        let mut cur = 0u32;
         for (pc, insn) in with_pcs(insns) {
             if at[pc] | cur != at[pc] {
                 at[pc] |= cur;
@@ -280,7 +272,7 @@ fn pointer_guess(insns: &[Insn], nslots: usize, entry: u16, kept: u16) -> Vec<u1
             }
             cur = match insn {
                 Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Exit => 0,
-                Insn::CallLocal { .. } | Insn::Callx { .. } => (cur & !0x3f) | kept,
+                Insn::CallLocal { .. } | Insn::Callx { .. } => (cur & !clobbered) | fp,
                 _ => out,
             };
         }

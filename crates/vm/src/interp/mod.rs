@@ -6,6 +6,8 @@ mod exec;
 mod op;
 mod prepare;
 
+pub use prepare::validate;
+
 use crate::error::{PrepareError, VmError};
 use crate::helpers::Helpers;
 use crate::maps::ProgramFd;

@@ -18,6 +18,34 @@ pub(crate) struct Prepared {
 }
 
 pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, PrepareError> {
+    let mut code = Vec::with_capacity(insns.len() + 2);
+    let helpers = lower_all(insns, registry, |insn, op| {
+        code.push(op);
+        if insn.slots() == 2 {
+            code.push(Op::new(Opc::LddwTail));
+        }
+    })?;
+    code.push(Op::new(Opc::FellOff));
+    fuse(&mut code, insns);
+    Ok(Prepared { code, helpers })
+}
+
+/// Checks `insns` as the interpreter's preparation does, with the same errors, without
+/// building the interpreter's form of the program; returns the helpers it calls, in order
+/// of first call, resolved against `registry`. For engines that compile the instructions
+/// themselves.
+pub fn validate(insns: &[Insn], registry: &Helpers) -> Result<Vec<(i32, Helper)>, PrepareError> {
+    lower_all(insns, registry, |_, _| {})
+}
+
+/// The checks of a program, in the order that decides which error is reported, then each
+/// instruction lowered to its op (`each` receives them in program order); returns the
+/// helpers called, in order of first call.
+fn lower_all(
+    insns: &[Insn],
+    registry: &Helpers,
+    mut each: impl FnMut(&Insn, Op),
+) -> Result<Vec<(i32, Helper)>, PrepareError> {
     if insns.is_empty() {
         return Err(PrepareError {
             pc: 0,
@@ -35,26 +63,31 @@ pub(crate) fn prepare(insns: &[Insn], registry: &Helpers) -> Result<Prepared, Pr
         },
     })?;
     check_function_addresses(insns)?;
-    let mut p = Prepared {
-        code: Vec::with_capacity(insns.len() + 2),
-        helpers: Vec::new(),
-    };
+    let mut helpers = Vec::new();
     for (pc, insn) in with_pcs(insns) {
         let op =
-            lower(pc, insn, registry, &mut p.helpers).map_err(|kind| PrepareError { pc, kind })?;
-        p.code.push(op);
-        if insn.slots() == 2 {
-            p.code.push(Op::new(Opc::LddwTail));
-        }
+            lower(pc, insn, registry, &mut helpers).map_err(|kind| PrepareError { pc, kind })?;
+        each(insn, op);
     }
-    p.code.push(Op::new(Opc::FellOff));
-    fuse(&mut p.code, insns);
-    Ok(p)
+    Ok(helpers)
 }
 
 /// A function address (lddw of BPF_PSEUDO_FUNC) must name an instruction of the program,
 /// as a branch target must.
 fn check_function_addresses(insns: &[Insn]) -> Result<(), PrepareError> {
+    let is_func = |insn: &Insn| {
+        matches!(
+            insn,
+            Insn::Lddw {
+                kind: LddwKind::Func,
+                ..
+            }
+        )
+    };
+    // Most programs take no function address: no table of instruction starts for them.
+    if !insns.iter().any(is_func) {
+        return Ok(());
+    }
     let len: usize = insns.iter().map(Insn::slots).sum();
     let mut starts = vec![false; len];
     for (pc, _) in with_pcs(insns) {
