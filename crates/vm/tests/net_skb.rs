@@ -1300,3 +1300,22 @@ fn narrow_loads_of_the_socket_as_the_kernel() {
         );
     }
 }
+
+#[test]
+fn socket_filters_see_the_socket_as_the_kernel() {
+    let cases: Vec<_> = [ipv4_udp(HOST, 20), ipv6_udp(20), arp()]
+        .into_iter()
+        .map(|p| (p, ctx([0; 5])))
+        .collect();
+    let outs = check("skb_sk", "filter", PacketKind::SocketFilter, &cases);
+    // Derived by hand: family << 8 | TCP_CLOSE (7); the addresses' bytes read as
+    // little-endian words (192.168.0.1 is 0x0100a8c0, 192.168.0.199 0xc700a8c0; the last
+    // words of 2001:db8::1 and ::2 are 0x01000000 and 0x02000000); no receive queue, -1.
+    let cbs = |o: &Out| (0..5).map(|i| o.cb(i)).collect::<Vec<_>>();
+    assert_eq!(outs[0].retval, 2 << 8 | 7);
+    assert_eq!(cbs(&outs[0]), [0x0100_a8c0, 0xc700_a8c0, 0, 0, u32::MAX]);
+    assert_eq!(outs[1].retval, 10 << 8 | 7);
+    assert_eq!(cbs(&outs[1]), [0, 0, 0x0100_0000, 0x0200_0000, u32::MAX]);
+    assert_eq!(outs[2].retval, 7);
+    assert_eq!(cbs(&outs[2]), [0, 0, 0, 0, u32::MAX]);
+}

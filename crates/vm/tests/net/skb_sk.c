@@ -86,4 +86,22 @@ int narrow(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+// A socket filter sees the same socket: returns family << 8 | state (0 without a
+// socket); cb[0] = src_ip4, cb[1] = dst_ip4, cb[2] = src_ip6[3], cb[3] = dst_ip6[3],
+// cb[4] = rx_queue_mapping.
+SEC("socket")
+int filter(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return 0;
+	skb->cb[0] = sk->src_ip4;
+	skb->cb[1] = sk->dst_ip4;
+	skb->cb[2] = sk->src_ip6[3];
+	skb->cb[3] = sk->dst_ip6[3];
+	skb->cb[4] = sk->rx_queue_mapping;
+	return sk->family << 8 | sk->state;
+}
+
 char LICENSE[] SEC("license") = "GPL";
