@@ -172,6 +172,67 @@ mod tests {
         assert_eq!(convert_access(&ldx(Size::W, 72)), ldx(Size::W, 72));
     }
 
+    /// The socket is the program's to read only: a program run without verification that
+    /// stores into it faults, and the store changes nothing.
+    #[test]
+    fn the_socket_is_read_only() {
+        use crate::error::{Access, Fault};
+        use crate::helpers::linux::Runtime;
+        use crate::net::{ConvertedProgram, PacketError, PacketInput, PacketKind, PacketProgram};
+        use crate::{Helpers, Interpreter};
+        use bpfkit_isa::Reg;
+        // r2 = skb->sk; r0 = sk->family; sk->family = r0 + 1.
+        let prog = [
+            Insn::Ldx {
+                size: Size::DW,
+                sx: false,
+                dst: Reg::R2,
+                src: Reg::R1,
+                off: 168,
+            },
+            Insn::Ldx {
+                size: Size::W,
+                sx: false,
+                dst: Reg::R0,
+                src: Reg::R2,
+                off: 4,
+            },
+            Insn::St {
+                size: Size::W,
+                dst: Reg::R2,
+                off: 4,
+                imm: 1,
+            },
+            Insn::Exit,
+        ];
+        let converted = ConvertedProgram::new(&prog, PacketKind::SchedCls, |pc| pc == 0).unwrap();
+        let runtime = Runtime::default();
+        let helpers = Helpers::new();
+        let mut tc = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
+            Interpreter::new(insns, &helpers)
+        })
+        .unwrap();
+        let mut packet = [0u8; 34];
+        packet[12] = 0x08;
+        let err = tc.run(&PacketInput::new(&packet)).unwrap_err();
+        let PacketError::Run(e) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.pc, 2);
+        assert!(
+            matches!(
+                e.fault,
+                Fault::OutOfBounds {
+                    size: 4,
+                    access: Access::Write,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(tc.skb().unwrap().sock.family, AF_INET);
+    }
+
     #[test]
     fn addresses_from_the_ip_header() {
         let mut v4 = [0u8; 20];
