@@ -38,13 +38,14 @@ pub fn install(
         let verified = verify(linked, target.prog_type, target.options)
             .map_err(|r| format!("rejected as {}:\n{r}", target.prog_type.name))?;
         // As for the main program: only the accesses the verifier proved to be to the
-        // context are rewritten.
-        let converted = ConvertedProgram::new(relocated, target.kind, |pc| {
-            verified
-                .facts
-                .get(pc)
-                .is_some_and(|f| f.access == Some(Region::Ctx))
-        })
+        // context or the socket are rewritten.
+        let access = |pc: usize| verified.facts.get(pc).and_then(|f| f.access);
+        let converted = ConvertedProgram::with_sock(
+            relocated,
+            target.kind,
+            |pc| access(pc) == Some(Region::Ctx),
+            |pc| access(pc) == Some(Region::Sock),
+        )
         .map_err(|e| format!("cannot be run as {}: {e}", target.kind.name()))?;
         // SAFETY: `verified` accepted the instructions these were relocated and converted
         // from, as the type `kind` runs them as, and a tail call runs them as one: on the

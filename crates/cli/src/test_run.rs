@@ -211,14 +211,16 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         options: &options,
     };
     let _slot_programs = prog_arrays::install(setup.as_ref(), &runtime.maps, &target)?;
-    // The verifier proved which instructions access the context; only those are
-    // rewritten to bpfkit's own context layout, as the kernel's convert_ctx_accesses does.
-    let converted = ConvertedProgram::new(&insns, kind, |pc| {
-        verified
-            .facts
-            .get(pc)
-            .is_some_and(|f| f.access == Some(Region::Ctx))
-    })
+    // The verifier proved which instructions access the context or the socket
+    // `__sk_buff.sk` points to; only those are rewritten to bpfkit's own layouts, as the
+    // kernel's convert_ctx_accesses does.
+    let access = |pc: usize| verified.facts.get(pc).and_then(|f| f.access);
+    let converted = ConvertedProgram::with_sock(
+        &insns,
+        kind,
+        |pc| access(pc) == Some(Region::Ctx),
+        |pc| access(pc) == Some(Region::Sock),
+    )
     .map_err(|e| CliError::failed(format!("{origin} cannot be run as {}: {e}", kind.name())))?;
     let mut vm = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
         // SAFETY: `verified` accepted the instructions these were relocated and converted

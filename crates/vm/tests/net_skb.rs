@@ -56,9 +56,12 @@ fn bpfkit_program<E: Engine>(
     let prog_type = bpfkit_verifier::ProgType::by_name(kind.name()).unwrap();
     let verified = verify(&insns, prog_type, &VerifierOptions::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let converted = ConvertedProgram::new(&insns, kind, |pc| {
-        verified.facts[pc].access == Some(Facts::Ctx)
-    })
+    let converted = ConvertedProgram::with_sock(
+        &insns,
+        kind,
+        |pc| verified.facts[pc].access == Some(Facts::Ctx),
+        |pc| verified.facts[pc].access == Some(Facts::Sock),
+    )
     .unwrap();
     let runtime = Runtime::default();
     let mut helpers = Helpers::new();
@@ -1199,4 +1202,120 @@ fn random_legacy_loads_as_the_kernel() {
     // Both in-range and out-of-range loads occur.
     let ended = outs.iter().filter(|o| o.retval == 0).count();
     assert!(ended > 30 && ended < 270, "{ended} runs ended early");
+}
+
+/// A frame that is neither IPv4 nor IPv6 (ARP's type), long enough for the programs'
+/// results.
+fn not_ip() -> Vec<u8> {
+    frame(BROADCAST, 0x0806, &[0xee; 64])
+}
+
+#[test]
+fn the_socket_of_the_skb_as_the_kernel() {
+    let cases: Vec<_> = [
+        ipv4_udp(HOST, 60),
+        ipv6_udp(40),
+        vlan_tagged(false, 60),
+        not_ip(),
+        arp(),
+    ]
+    .into_iter()
+    .map(|p| (p, ctx([0; 5])))
+    .collect();
+    let outs = check("skb_sk", "fields", PacketKind::SchedCls, &cases);
+    // Derived by hand from bpf_prog_test_run_skb and sock_init_data: every skb has a
+    // socket (OK, not SHOT), AF_INET (2) for IPv4, AF_INET6 (10) for IPv6, AF_UNSPEC (0)
+    // for a VLAN-tagged frame (its protocol is 0x8100) and for ARP; state TCP_CLOSE (7);
+    // no receive queue, read as -1; no bound device, no ports.
+    for (o, family) in outs.iter().zip([2, 10, 0, 0, 0]) {
+        assert_eq!(o.retval, TC_ACT_OK);
+        assert_eq!(
+            (0..5).map(|i| o.cb(i)).collect::<Vec<_>>(),
+            [family, 7, u32::MAX, 0, 0]
+        );
+    }
+    // The addresses, as the packet's IP header has them (network byte order, so loaded
+    // and stored back they are the header's bytes): src_ip4, src_ip6, dst_ip4, dst_ip6,
+    // the 4 bytes of dst_port (0), rx_queue_mapping.
+    let sock_bytes = |src4: &[u8], src6: &[u8], dst4: &[u8], dst6: &[u8]| -> Vec<u8> {
+        [src4, src6, dst4, dst6, &[0; 4], &[0xff; 4]].concat()
+    };
+    let v6 = |last: u8| {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[15] = last;
+        a
+    };
+    assert_eq!(
+        outs[0].data[14..62],
+        sock_bytes(&[192, 168, 0, 1], &[0; 16], &[192, 168, 0, 199], &[0; 16])
+    );
+    assert_eq!(
+        outs[1].data[14..62],
+        sock_bytes(&[0; 4], &v6(1), &[0; 4], &v6(2))
+    );
+    for o in &outs[2..4] {
+        assert_eq!(
+            o.data[14..62],
+            sock_bytes(&[0; 4], &[0; 16], &[0; 4], &[0; 16])
+        );
+    }
+    // ARP's 32 bytes have no room for the results: the packet is as it came.
+    assert_eq!(outs[4].data, arp());
+}
+
+#[test]
+fn narrow_loads_of_the_socket_as_the_kernel() {
+    let cases: Vec<_> = [ipv4_udp(HOST, 60), ipv6_udp(40), not_ip()]
+        .into_iter()
+        .map(|p| (p, ctx([0; 5])))
+        .collect();
+    let outs = check("skb_sk", "narrow", PacketKind::SchedCls, &cases);
+    let word =
+        |o: &Out, i: usize| u32::from_le_bytes(o.data[14 + 4 * i..18 + 4 * i].try_into().unwrap());
+    // Derived by hand: a narrow load reads the low bytes of the field's 4-byte value
+    // (family 2: byte 2, half 2), anywhere in an address (192.168.0.1: byte 1 is 168,
+    // bytes 2-3 read as a little-endian half 0x0100; byte 3 of 192.168.0.199 is 199);
+    // state 7, dst_port 0.
+    let o = &outs[0];
+    assert_eq!(o.retval, TC_ACT_OK);
+    assert_eq!(o.cb(0), 2 | 2 << 8);
+    assert_eq!(o.cb(1), 168 | 0x0100 << 8 | 199 << 24);
+    assert_eq!(o.cb(2), 7);
+    assert_eq!(word(o, 3), 0);
+    // IPv6: family 10, no IPv4 addresses, byte 15 of 2001:db8::2 is 2.
+    assert_eq!(
+        (outs[1].cb(0), outs[1].cb(1), word(&outs[1], 3)),
+        (0x0a0a, 0, 2)
+    );
+    assert_eq!((outs[2].cb(0), outs[2].cb(2)), (0, 7));
+    // No receive queue: a 4- or 2-byte load of rx_queue_mapping leaves -1 in all 64 bits
+    // (the kernel's conversion moves -1 into the register, bpf_sock_convert_ctx_access),
+    // a byte load its low byte, 0xff.
+    for o in &outs {
+        assert_eq!((o.cb(3), o.cb(4)), (u32::MAX, u32::MAX));
+        assert_eq!(
+            (word(o, 0), word(o, 1), word(o, 2)),
+            (u32::MAX, u32::MAX, 0xff)
+        );
+    }
+}
+
+#[test]
+fn socket_filters_see_the_socket_as_the_kernel() {
+    let cases: Vec<_> = [ipv4_udp(HOST, 20), ipv6_udp(20), arp()]
+        .into_iter()
+        .map(|p| (p, ctx([0; 5])))
+        .collect();
+    let outs = check("skb_sk", "filter", PacketKind::SocketFilter, &cases);
+    // Derived by hand: family << 8 | TCP_CLOSE (7); the addresses' bytes read as
+    // little-endian words (192.168.0.1 is 0x0100a8c0, 192.168.0.199 0xc700a8c0; the last
+    // words of 2001:db8::1 and ::2 are 0x01000000 and 0x02000000); no receive queue, -1.
+    let cbs = |o: &Out| (0..5).map(|i| o.cb(i)).collect::<Vec<_>>();
+    assert_eq!(outs[0].retval, 2 << 8 | 7);
+    assert_eq!(cbs(&outs[0]), [0x0100_a8c0, 0xc700_a8c0, 0, 0, u32::MAX]);
+    assert_eq!(outs[1].retval, 10 << 8 | 7);
+    assert_eq!(cbs(&outs[1]), [0, 0, 0x0100_0000, 0x0200_0000, u32::MAX]);
+    assert_eq!(outs[2].retval, 7);
+    assert_eq!(cbs(&outs[2]), [0, 0, 0, 0, u32::MAX]);
 }

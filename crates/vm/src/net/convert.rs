@@ -4,8 +4,9 @@
 //! `#[repr(C)]` struct bpfkit runs the program with.
 //!
 //! Each access becomes exactly one instruction (the program keeps its length, so no jump
-//! needs fixing): a new offset, a 64-bit load for the packet pointer fields (32 bits wide
-//! in the UAPI, host pointers in the real struct), a narrower access for a real field
+//! needs fixing): a new offset, a 64-bit load for the pointer fields (the packet pointers,
+//! 32 bits wide in the UAPI, and `__sk_buff.sk`, 64; host pointers in the real struct),
+//! a narrower access for a real field
 //! smaller than its UAPI field, or `dst = 0` for a read of UAPI bytes the real field does
 //! not have. Which instructions access the context is the verifier's knowledge: the
 //! conversion takes it as a predicate over instruction slots, and the verifier requires
@@ -26,8 +27,8 @@ pub struct FieldMap {
     pub real_off: u16,
     /// Size of the real field.
     pub real_size: u8,
-    /// A packet pointer (`data`, `data_end`, `data_meta`): 32 bits in the UAPI, a 64-bit
-    /// host address in the real struct; read whole, never written.
+    /// A pointer (`data`, `data_end`, `data_meta`: 32 bits in the UAPI; `sk`: 64): a
+    /// 64-bit host address in the real struct, read whole, never written.
     pub pointer: bool,
 }
 
@@ -40,6 +41,15 @@ impl FieldMap {
             real_off: real_off as u16,
             real_size: 8,
             pointer: true,
+        }
+    }
+
+    /// A pointer field that is 64 bits in the UAPI as well (`__bpf_md_ptr`, e.g.
+    /// `__sk_buff.sk`): a `u64` at `uapi_off`, a `u64` at `real_off`.
+    pub const fn pointer64(uapi_off: u16, real_off: usize) -> FieldMap {
+        FieldMap {
+            uapi_size: 8,
+            ..FieldMap::pointer(uapi_off, real_off)
         }
     }
 
@@ -77,11 +87,12 @@ pub enum ConvertError {
         off: i16,
         size: usize,
     },
-    #[error("instruction {pc}: packet pointer at offset {off} of {ctx} can only be read whole as a 32-bit value")]
+    #[error("instruction {pc}: the pointer at offset {off} of {ctx} can only be read whole, {size} bytes at once")]
     PointerAccess {
         pc: usize,
         ctx: &'static str,
         off: i16,
+        size: u8,
     },
     #[error("instruction {pc}: only loads and stores may access {ctx}")]
     NotLoadOrStore { pc: usize, ctx: &'static str },
@@ -111,18 +122,43 @@ impl ConvertedProgram {
     /// Converts `insns` for `kind`. `is_ctx_access(slot)` says whether the instruction at
     /// slot index `slot` accesses the context, as the verifier found (with
     /// `bpfkit_verifier`: `facts[slot].access == Some(Region::Ctx)`).
+    ///
+    /// Loads through `__sk_buff.sk` are left as they are: they read the socket's bytes
+    /// ([`super::sock`]), which is what the kernel reads for all of them but a 2- or
+    /// 4-byte load of `rx_queue_mapping`; [`ConvertedProgram::with_sock`] converts those
+    /// too.
     pub fn new(
         insns: &[Insn],
         kind: PacketKind,
         is_ctx_access: impl Fn(usize) -> bool,
     ) -> Result<ConvertedProgram, ConvertError> {
+        ConvertedProgram::with_sock(insns, kind, is_ctx_access, |_| false)
+    }
+
+    /// Converts `insns` for `kind` as [`ConvertedProgram::new`] does, and the accesses
+    /// through `__sk_buff.sk` as well: `is_sock_access(slot)` says whether the
+    /// instruction at slot index `slot` accesses the socket (with `bpfkit_verifier`:
+    /// `facts[slot].access == Some(Region::Sock)`).
+    pub fn with_sock(
+        insns: &[Insn],
+        kind: PacketKind,
+        is_ctx_access: impl Fn(usize) -> bool,
+        is_sock_access: impl Fn(usize) -> bool,
+    ) -> Result<ConvertedProgram, ConvertError> {
         let ops = kind
             .ops()
             .ok_or(ConvertError::NoContext { kind: kind.name() })?;
+        let insns = convert(insns, &ops.layout, is_ctx_access)?;
         Ok(ConvertedProgram {
             kind,
             ops,
-            insns: convert(insns, &ops.layout, is_ctx_access)?,
+            insns: rewrite(&insns, |pc, insn| {
+                Ok(if is_sock_access(pc) {
+                    super::sock::convert_access(insn)
+                } else {
+                    *insn
+                })
+            })?,
         })
     }
 
@@ -149,17 +185,27 @@ pub fn convert(
     layout: &ContextLayout,
     is_ctx_access: impl Fn(usize) -> bool,
 ) -> Result<Vec<Insn>, ConvertError> {
+    rewrite(insns, |pc, insn| {
+        if is_ctx_access(pc) {
+            convert_one(pc, insn, layout)
+        } else {
+            Ok(*insn)
+        }
+    })
+}
+
+/// Replaces each instruction of `insns` by `one(slot, insn)`.
+fn rewrite(
+    insns: &[Insn],
+    mut one: impl FnMut(usize, &Insn) -> Result<Insn, ConvertError>,
+) -> Result<Vec<Insn>, ConvertError> {
     let mut slot = 0;
     insns
         .iter()
         .map(|insn| {
             let pc = slot;
             slot += insn.slots();
-            if is_ctx_access(pc) {
-                convert_one(pc, insn, layout)
-            } else {
-                Ok(*insn)
-            }
+            one(pc, insn)
         })
         .collect()
 }
@@ -234,8 +280,13 @@ fn convert_one(pc: usize, insn: &Insn, layout: &ContextLayout) -> Result<Insn, C
     let within = (i32::from(off) - i32::from(field.uapi_off)) as usize;
     let (new_size, new_off) = if field.pointer {
         let sx = matches!(insn, Insn::Ldx { sx: true, .. });
-        if !load || sx || within != 0 || bytes != 4 {
-            return Err(ConvertError::PointerAccess { pc, ctx, off });
+        if !load || sx || within != 0 || bytes != usize::from(field.uapi_size) {
+            return Err(ConvertError::PointerAccess {
+                pc,
+                ctx,
+                off,
+                size: field.uapi_size,
+            });
         }
         (Size::DW, field.real_off)
     } else {
@@ -282,6 +333,7 @@ mod tests {
         FieldMap::pointer(0, 8),
         FieldMap::scalar(4, 4, 0, 4),
         FieldMap::scalar(8, 4, 16, 2),
+        FieldMap::pointer64(16, 24),
     ];
     const LAYOUT: ContextLayout = ContextLayout {
         name: "test_md",
@@ -363,6 +415,23 @@ mod tests {
         ));
     }
 
+    /// `__sk_buff.sk` is read 8 bytes at once only (`bpf_skb_is_valid_access`).
+    #[test]
+    fn a_64_bit_pointer_is_read_whole() {
+        let out = convert(&[ldx(Size::DW, 16)], &LAYOUT, |_| true).unwrap();
+        assert_eq!(out[0], ldx(Size::DW, 24));
+        let err = convert(&[ldx(Size::W, 16)], &LAYOUT, |_| true).unwrap_err();
+        assert_eq!(
+            err,
+            ConvertError::PointerAccess {
+                pc: 0,
+                ctx: "test_md",
+                off: 16,
+                size: 8
+            }
+        );
+    }
+
     #[test]
     fn refuses_what_no_field_serves() {
         let err = |insn: Insn| convert(&[insn, Insn::Exit], &LAYOUT, |pc| pc == 0).unwrap_err();
@@ -389,7 +458,8 @@ mod tests {
             ConvertError::PointerAccess {
                 pc: 0,
                 ctx: "test_md",
-                off: 0
+                off: 0,
+                size: 4
             }
         );
         assert_eq!(
@@ -402,7 +472,8 @@ mod tests {
             ConvertError::PointerAccess {
                 pc: 0,
                 ctx: "test_md",
-                off: 0
+                off: 0,
+                size: 4
             }
         );
         assert_eq!(

@@ -35,6 +35,7 @@ pub mod packet;
 pub mod skb;
 mod skb_flow;
 pub mod skb_helpers;
+pub mod sock;
 pub mod xdp;
 
 pub use convert::{ContextLayout, ConvertError, ConvertedProgram, FieldMap};
@@ -213,9 +214,10 @@ pub struct PacketProgram<E> {
     engine: E,
     /// Keeps the maps, and so the array values among `memory`'s regions, alive.
     _maps: Arc<MapTable>,
-    /// The regions of every run: the packet (replaced whenever it moves), the context,
-    /// then the array values relocated `lddw`s may point into. Raw regions: they lie in
-    /// `state` and in `_maps`, which this program owns, and only its runs use them.
+    /// The regions of every run: the packet (replaced whenever it moves), the context
+    /// (and an skb's socket), then the array values relocated `lddw`s may point into.
+    /// Raw regions: they lie in `state` and in `_maps`, which this program owns, and only
+    /// its runs use them.
     memory: Memory<'static>,
     /// The context's address, r1 of every run.
     ctx: u64,

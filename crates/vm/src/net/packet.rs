@@ -34,6 +34,12 @@ pub trait Context: Any + Send {
     fn headers(&self) -> Option<Headers> {
         None
     }
+    /// How many bytes at the end of the struct are not context but an object the context
+    /// points to (the skb's socket): programs get them as a read-only region of their
+    /// own, the context's region ending before them.
+    fn read_only_tail(&self) -> usize {
+        0
+    }
 }
 
 /// Buffer offsets of a packet's headers, as an skb records them.
@@ -368,14 +374,25 @@ impl PacketState {
         self.ctx.as_any_mut().downcast_mut::<T>()
     }
 
-    /// The context's region: what `r1` points to at entry.
-    fn context_region(&mut self) -> Region {
+    /// The context's region (what `r1` points to at entry), then the read-only region
+    /// of the struct's tail ([`Context::read_only_tail`]).
+    fn context_regions(&mut self) -> (Region, Region) {
         let ctx: &mut dyn Context = &mut *self.ctx;
-        Region {
-            start: ctx as *mut dyn Context as *mut u8 as u64,
-            len: std::mem::size_of_val(ctx) as u64,
-            writable: true,
-        }
+        let start = ctx as *mut dyn Context as *mut u8 as u64;
+        let len = std::mem::size_of_val(ctx) as u64;
+        let tail = ctx.read_only_tail() as u64;
+        (
+            Region {
+                start,
+                len: len - tail,
+                writable: true,
+            },
+            Region {
+                start: start + len - tail,
+                len: tail,
+                writable: false,
+            },
+        )
     }
 
     /// The packet's region: `[data_meta, data_end)`.
@@ -428,20 +445,24 @@ impl PacketState {
     }
 
     /// Writes the bounds into the context's pointer fields and gives `memory` the packet
-    /// and the context, in that order: the packet is the region programs touch most, and
-    /// the engines check the first region first. Returns the context's address. Once for
-    /// a memory kept for every run on this state: [`PacketState::resync`] then keeps the
-    /// packet region in it up to date with each packet laid out and each helper's change.
+    /// and the context, in that order (the packet is the region programs touch most, and
+    /// the engines check the first region first), then the context's read-only tail if it
+    /// has one. Returns the context's address. Once for a memory kept for every run on
+    /// this state: [`PacketState::resync`] then keeps the packet region in it up to date
+    /// with each packet laid out and each helper's change.
     pub(crate) fn install(&mut self, memory: &mut Memory<'_>) -> u64 {
         let packet = self.sync_context();
         self.moved = false;
-        let ctx = self.context_region();
-        // SAFETY: both regions lie inside allocations this state owns (the buffer, the
+        let (ctx, tail) = self.context_regions();
+        // SAFETY: the regions lie inside allocations this state owns (the buffer, the
         // boxed context); the caller borrows the state for at least as long as `memory`
         // is used, and nothing else touches them while a program runs.
         unsafe {
             memory.add_raw(packet);
             memory.add_raw(ctx);
+            if tail.len != 0 {
+                memory.add_raw(tail);
+            }
         }
         self.installed = Some(packet);
         ctx.start

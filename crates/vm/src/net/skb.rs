@@ -18,10 +18,12 @@
 //!   is the context in with `mark`, `priority`, `ingress_ifindex`, `ifindex`, `tstamp`,
 //!   `cb`, `wire_len`, `gso_segs` and `hwtstamp` read back (`convert_skb_to___skb`).
 //!   Without a context every field starts at zero but `ifindex` (1), `len`, `protocol`
-//!   and `pkt_type`: even `wire_len`, which the test run only sets from a context.
+//!   and `pkt_type`: even `wire_len`, which the test run only sets from a context;
+//! - the skb has a socket (`sk`), made from the packet's addresses ([`super::sock`]).
 
 use super::convert::{ContextLayout, FieldMap};
 use super::packet::{Bounds, Context, Headers, PacketState};
+use super::sock::BpfSock;
 use super::{KindOps, PacketError, PacketInput};
 use std::any::Any;
 use std::mem::offset_of;
@@ -83,11 +85,12 @@ pub mod tc_act {
 
 /// bpfkit's real socket buffer: the fields `struct __sk_buff` accesses are converted to
 /// (sizes and byte orders as the kernel's `struct sk_buff` keeps them, so converted narrow
-/// loads see the same bytes), then the skb state the helpers keep.
+/// loads see the same bytes), then the skb state the helpers keep, then the socket `sk`
+/// points to.
 ///
-/// The program's memory includes the whole struct, so a program run without verification
-/// could overwrite the helper state; helpers check it before use and fail the run rather
-/// than trust it.
+/// The program's memory includes the whole struct, the socket as a read-only region of
+/// its own, so a program run without verification could overwrite the helper state;
+/// helpers check it before use and fail the run rather than trust it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SkBuff {
@@ -101,6 +104,8 @@ pub struct SkBuff {
     pub tstamp: u64,
     /// `skb_shinfo(skb)->hwtstamps.hwtstamp`.
     pub hwtstamp: u64,
+    /// `skb->sk`: host address of [`SkBuff::sock`].
+    pub sk: u64,
     /// `skb->len`.
     pub len: u32,
     pub mark: u32,
@@ -155,6 +160,8 @@ pub struct SkBuff {
     pub network_header: u32,
     /// Buffer offset of the transport header, [`UNSET`] until set.
     pub transport_header: u32,
+    /// The socket of the skb, which the test run makes from the packet.
+    pub sock: BpfSock,
 }
 
 impl Context for SkBuff {
@@ -163,6 +170,14 @@ impl Context for SkBuff {
         self.data_end = b.data_end;
         self.data_meta = b.meta;
         self.len = (b.data_end - b.data) as u32;
+        // Set with the bounds because a context copied in from another struct (laying a
+        // packet out again) has that struct's address; the packet state sets the bounds
+        // before every run after that.
+        self.sk = &self.sock as *const BpfSock as u64;
+    }
+
+    fn read_only_tail(&self) -> usize {
+        std::mem::size_of::<BpfSock>()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -213,6 +228,7 @@ pub const LAYOUT: ContextLayout = ContextLayout {
         scalar(152, 8, offset_of!(SkBuff, tstamp), 8),
         scalar(160, 4, offset_of!(SkBuff, wire_len), 4),
         scalar(164, 4, offset_of!(SkBuff, gso_segs), 2),
+        FieldMap::pointer64(168, offset_of!(SkBuff, sk)),
         scalar(176, 4, offset_of!(SkBuff, gso_size), 2),
         scalar(180, 1, offset_of!(SkBuff, tstamp_type), 1),
         scalar(184, 8, offset_of!(SkBuff, hwtstamp), 8),
@@ -412,6 +428,7 @@ pub fn prepare(
         mac_header: mac as u32,
         network_header: net as u32,
         transport_header: UNSET,
+        sock: BpfSock::for_packet(protocol, &data[ETH_HLEN..]),
         ..SkBuff::default()
     };
     if let Some(c) = &full {
@@ -506,13 +523,23 @@ pub fn ctx_out(skb: &SkBuff, ctx_in: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Programs may read every byte of the struct, so it has no implicit padding: 5 u64,
-    /// 13 u32, 8 u16, 16 u8, 3 u32.
+    /// Programs may read every byte of the struct, so it has no implicit padding: 6 u64,
+    /// 13 u32, 8 u16, 16 u8, 3 u32, the socket (20 u32 and an i64).
     #[test]
     fn no_implicit_padding() {
         assert_eq!(
             std::mem::size_of::<SkBuff>(),
-            5 * 8 + 13 * 4 + 8 * 2 + 16 + 3 * 4
+            6 * 8 + 13 * 4 + 8 * 2 + 16 + 3 * 4 + 20 * 4 + 8
+        );
+    }
+
+    /// The socket is the struct's read-only tail.
+    #[test]
+    fn the_socket_ends_the_struct() {
+        let skb = SkBuff::default();
+        assert_eq!(
+            offset_of!(SkBuff, sock) + skb.read_only_tail(),
+            std::mem::size_of::<SkBuff>()
         );
     }
 
