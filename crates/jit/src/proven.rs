@@ -9,8 +9,8 @@ use bpfkit_isa::{with_pcs, Insn};
 /// Only the regions whose run-time memory is exactly what the verifier reasons about are
 /// here: the context (rewritten field by field into the real context struct), the values
 /// of maps that maps of maps hold (proven against the outer map's template, which bpfkit's
-/// maps of maps do not check the maps they hold against), map keys and ring buffer
-/// records keep their checks.
+/// maps of maps do not check the maps they hold against: the map a lookup finds may have
+/// smaller values), map keys and ring buffer records keep their checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProvenRegion {
     /// The accessing function's stack frame, or a caller's (512 bytes each): every frame
@@ -31,7 +31,9 @@ pub enum ProvenRegion {
     /// slot, a device map's 8-byte entry. That memory stays allocated while the map
     /// lives (slab slots are reused, never freed), and the map lives as long as the
     /// program: it is in the program's map table, which the program's helpers (and its
-    /// inlined lookups) hold. As for writing, the verifier refuses stores and atomics
+    /// inlined lookups) hold, and which nothing removes maps from. (A map of maps also
+    /// hands out maps of that table only, so user space removing one from its outer map
+    /// during a run frees nothing; their values keep their checks for the reason above.) As for writing, the verifier refuses stores and atomics
     /// into maps programs may only read (`BPF_F_RDONLY_PROG`: `.rodata`, and the device
     /// and XSK maps), so an unchecked write only reaches value memory that programs may
     /// write, as its checked form would.
