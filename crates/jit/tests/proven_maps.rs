@@ -400,8 +400,10 @@ fn no_write_into_a_map_programs_may_only_read_is_proven() {
     })
     .unwrap();
     // Linux creates device maps BPF_F_RDONLY_PROG (devmap.c: "Lookup returns a pointer
-    // straight to dev->ifindex, so make sure the verifier prevents writes"); an XSK map's
-    // lookup gives a socket whose one field programs may read.
+    // straight to dev->ifindex, so make sure the verifier prevents writes"; Linux 6.18
+    // refuses an XDP program storing through a device map lookup's value with "write into
+    // map forbidden, value_size=4 off=0 size=4"); an XSK map's lookup gives a socket whose
+    // one field programs may read.
     let devmap = create(MapType::DevMap, 4, 4, 1);
     let xskmap = create(MapType::XskMap, 4, 4, 1);
     for map in [&rodata, &devmap, &xskmap] {
