@@ -50,16 +50,19 @@ impl EngineKind {
 }
 
 /// The accesses of `insns` that `verified` proved in bounds of a region the JIT trusts
-/// (see `ProvenRegion`): the stack and the packet.
+/// (see `ProvenRegion`): the stack, the packet and the values of the program's own maps.
 ///
 /// # Safety
 /// As for [`ProvenAccesses::new`]: `verified` accepted `insns`, or the instructions they
-/// were made from by relocating map references and converting context accesses, and the
-/// program runs as the type it was verified for.
+/// were made from by relocating map references and converting context accesses, with the
+/// maps `insns` run with (their specs, in the order of the run's map table, as
+/// `verify::verifier_options` gives them), and the program runs as the type it was
+/// verified for, with Linux's map helpers.
 pub unsafe fn proven_accesses(insns: &[Insn], verified: &Verified) -> ProvenAccesses {
     let region_of = |pc: usize| match verified.facts.get(pc)?.access? {
         Region::Stack => Some(ProvenRegion::Stack),
         Region::Packet => Some(ProvenRegion::Packet),
+        Region::MapValue => Some(ProvenRegion::MapValue),
         // Every other region keeps its checks.
         _ => None,
     };

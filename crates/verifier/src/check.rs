@@ -170,6 +170,19 @@ impl<'a> Checker<'a> {
                 inner.push(None);
             }
         }
+        // A device map's lookup points at the map's own entry (Linux's `dev_map_init_map`
+        // creates the map `BPF_F_RDONLY_PROG` for that), an XSK map's at a socket whose
+        // fields programs may only read: no program writes through either.
+        for map in &mut maps {
+            if matches!(
+                map.map_type,
+                crate::helpers::map_types::DEVMAP
+                    | crate::helpers::map_types::DEVMAP_HASH
+                    | crate::helpers::map_types::XSKMAP
+            ) {
+                map.flags |= crate::helpers::map_flags::BPF_F_RDONLY_PROG;
+            }
+        }
         Checker {
             insns,
             cfg,

@@ -12,7 +12,12 @@ pub enum Region {
     Ctx,
     /// The packet, or the 'memory' program type's buffer.
     Packet,
+    /// A value of one of the maps the verifier was told of ([`crate::VerifierOptions::maps`]).
     MapValue,
+    /// A value of a map that a map of maps holds: proven against the outer map's template
+    /// ([`crate::MapSpec::inner`]), which the map a lookup finds at run time may not
+    /// match where inner maps are not checked against it.
+    InnerMapValue,
     /// A map key (a `bpf_for_each_map_elem` callback's argument).
     MapKey,
     /// A ring buffer record.

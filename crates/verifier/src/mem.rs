@@ -242,7 +242,13 @@ impl Checker<'_> {
                         return fail(ErrorKind::SpinLockAccess, &[base]);
                     }
                 }
-                (Region::MapValue, loaded(size))
+                // Maps past the options' are the templates of inner maps.
+                let region = if (ptr.map as usize) < self.opts.maps.len() {
+                    Region::MapValue
+                } else {
+                    Region::InnerMapValue
+                };
+                (region, loaded(size))
             }
             RegType::MapKey | RegType::RingbufMem => {
                 let (what, limit, region) = if ptr.ty == RegType::MapKey {

@@ -13,7 +13,10 @@
 //! cost, to subtract. `lookup16` does 16 lookups and adds per run, on 16 fixed keys, so
 //! that the run's own cost is shared by 16 lookups. The same programs run in the
 //! interpreter (`maps/interp`) and JIT-compiled (`maps/jit`), where a lookup on a map
-//! known when compiling calls the map's lookup directly (arrays: inline), as in Linux.
+//! known when compiling calls the map's lookup directly (arrays: inline), as in Linux;
+//! and JIT-compiled with the verifier's facts (`maps/jit_verified`), where the accesses
+//! to the value it proved have no bounds check, as in Linux (the program first checks
+//! that its memory holds the keys it reads, which the verifier asks for).
 //!
 //! Times are CPU times of the measuring thread (see `cpu_time`), per operation.
 //!
@@ -32,8 +35,9 @@
 //! Run with `cargo bench -p bpfkit-vm --bench maps`.
 
 use bpfkit_isa::{assemble, encode_program};
-use bpfkit_jit::JitProgram;
+use bpfkit_jit::{JitOptions, JitProgram, ProvenAccesses, ProvenRegion};
 use bpfkit_kernel::{KernelMap, ProgType, Program, TestRun};
+use bpfkit_verifier::{verify, Region, VerifierOptions};
 use bpfkit_vm::helpers::linux::{self, Runtime};
 use bpfkit_vm::maps::{self, Map, MapSpec, MapTable, MapType, BPF_ANY};
 use bpfkit_vm::{Engine, Helpers, Interpreter, Invocation};
@@ -183,20 +187,60 @@ fn lookup_batch(map: &str) -> String {
 enum Kind {
     Interp,
     Jit,
+    /// The JIT given what the verifier proved, as `bpfkit` compiles verified programs:
+    /// proven accesses to the stack and to map values have no bounds check. The program
+    /// is verified as bpfkit's 'memory' type over the map, after a check of the memory's
+    /// length (r2) against the bytes the program reads from it.
+    JitVerified,
 }
 
 /// `text` relocated against a table holding `map`, prepared for `kind` with Linux's
-/// helpers.
-fn program(kind: Kind, map: &Arc<dyn Map>, text: &str) -> Box<dyn Engine + Send> {
+/// helpers; the program reads `len` bytes of its memory.
+fn program(kind: Kind, map: &Arc<dyn Map>, text: &str, len: u32) -> Box<dyn Engine + Send> {
     let mut table = MapTable::new();
     table.push(map.clone());
     let runtime = Runtime::new(table);
     let mut helpers = Helpers::new();
     linux::register(&mut helpers, &runtime);
-    let code = runtime.maps.relocate(&assemble(text).unwrap()).unwrap();
+    let text = match kind {
+        Kind::JitVerified if len > 0 => format!("if r2 >= {len} goto +2\nr0 = 0\nexit\n{text}"),
+        _ => text.to_string(),
+    };
+    let insns = assemble(&text).unwrap();
+    let code = runtime.maps.relocate(&insns).unwrap();
     match kind {
         Kind::Interp => Box::new(Interpreter::new(&code, &helpers).unwrap()),
         Kind::Jit => Box::new(JitProgram::new(&code, &helpers).unwrap()),
+        Kind::JitVerified => {
+            let spec = map.spec();
+            let options = VerifierOptions {
+                maps: vec![bpfkit_verifier::MapSpec {
+                    map_type: spec.map_type as u32,
+                    key_size: spec.key_size,
+                    value_size: spec.value_size,
+                    max_entries: spec.max_entries,
+                    flags: spec.flags,
+                    ..bpfkit_verifier::MapSpec::default()
+                }],
+                ..VerifierOptions::default()
+            };
+            let verified = verify(&insns, &bpfkit_verifier::ProgType::MEMORY, &options).unwrap();
+            let region_of = |pc: usize| match verified.facts[pc].access? {
+                Region::Stack => Some(ProvenRegion::Stack),
+                Region::Packet => Some(ProvenRegion::Packet),
+                Region::MapValue => Some(ProvenRegion::MapValue),
+                _ => None,
+            };
+            // SAFETY: `verified` accepted the instructions `code` was relocated from, over
+            // the map `code` runs with (the only one of its table, whose lookup helper is
+            // Linux's), as the 'memory' type, which `run` runs it as.
+            let proven = unsafe { ProvenAccesses::new(&code, region_of) };
+            let options = JitOptions {
+                proven: Some(&proven),
+                ..JitOptions::default()
+            };
+            Box::new(JitProgram::with_options(&code, &helpers, options).unwrap())
+        }
     }
 }
 
@@ -206,12 +250,16 @@ fn run(engine: &mut (dyn Engine + Send), mem: &mut [u8]) -> u64 {
 }
 
 fn from_program(c: &mut Criterion) {
-    for (group, kind) in [("maps/interp", Kind::Interp), ("maps/jit", Kind::Jit)] {
+    for (group, kind) in [
+        ("maps/interp", Kind::Interp),
+        ("maps/jit", Kind::Jit),
+        ("maps/jit_verified", Kind::JitVerified),
+    ] {
         let mut g = c.benchmark_group(group);
         for (name, map_type) in TYPES {
             let map = filled(map_type);
             for (op, text) in [("lookup", LOOKUP), ("update", UPDATE)] {
-                let mut engine = program(kind, &map, text);
+                let mut engine = program(kind, &map, text, 4);
                 g.bench_function(BenchmarkId::new(op, name), |b| {
                     b.iter_custom(|iters| {
                         timed(iters, |i| run(&mut *engine, &mut key(i).to_ne_bytes()))
@@ -219,13 +267,13 @@ fn from_program(c: &mut Criterion) {
                 });
             }
             let text = format!("r6 = r1\n{}r0 = 0\nexit", lookup_batch("map[idx:0]"));
-            let mut engine = program(kind, &map, &text);
+            let mut engine = program(kind, &map, &text, 4 * BATCH as u32);
             let mut keys = batch_keys();
             g.bench_function(BenchmarkId::new("lookup16", name), |b| {
                 b.iter_custom(|iters| timed(iters, |_| run(&mut *engine, &mut keys)))
             });
         }
-        let mut engine = program(kind, &filled(MapType::Array), EMPTY);
+        let mut engine = program(kind, &filled(MapType::Array), EMPTY, 0);
         g.bench_function("empty", |b| {
             b.iter_custom(|iters| timed(iters, |_| run(&mut *engine, &mut [0u8; 4])))
         });
@@ -282,7 +330,10 @@ fn throughput(c: &mut Criterion) {
             });
             for (engine, kind) in [("interp", Kind::Interp), ("jit", Kind::Jit)] {
                 // One program per thread: a run borrows its engine.
-                let [mut a, mut b] = [program(kind, &map, LOOKUP), program(kind, &map, LOOKUP)];
+                let [mut a, mut b] = [
+                    program(kind, &map, LOOKUP, 4),
+                    program(kind, &map, LOOKUP, 4),
+                ];
                 let id = BenchmarkId::new(format!("{clock_name}/{engine}_lookup_add"), name);
                 g.bench_function(id, |bench| {
                     bench.iter_custom(|iters| {

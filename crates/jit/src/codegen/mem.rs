@@ -2,8 +2,9 @@
 //!
 //! An access at `r10 + off` with the whole range inside the current frame needs no check
 //! (r10 is read-only and always the top of a frame in the stack), exactly as in the
-//! interpreter; neither does one that verification proved in bounds of the stack or the
-//! packet (`JitOptions::proven`), both readable and writable memory for the whole run.
+//! interpreter; neither does one that verification proved in bounds of the stack, the
+//! packet or a map value (`JitOptions::proven`), memory that stays allocated for the whole
+//! run and that the program may write where the verifier let it (see `ProvenRegion`).
 //! Any other access is checked inline against one of the context's fast
 //! regions (`runtime::FastRegion`: one subtraction and one unsigned comparison, no
 //! `addr + size` that could overflow): the stack for a register that may hold a value

@@ -9,6 +9,7 @@ pub fn proven_region(region: Option<Region>) -> Option<ProvenRegion> {
     match region? {
         Region::Stack => Some(ProvenRegion::Stack),
         Region::Packet => Some(ProvenRegion::Packet),
+        Region::MapValue => Some(ProvenRegion::MapValue),
         // Every other region keeps its checks, whatever regions the verifier adds.
         _ => None,
     }
