@@ -174,6 +174,31 @@ struct SavedLayout {
     buffer: (usize, usize),
 }
 
+/// Copies a packet's bytes `from` into `to` in 16-byte moves rather
+/// than through the C library's `memcpy`: the program reads these bytes right after, and
+/// a narrow load from part of one of the wider (32-byte) stores that `memcpy` uses may
+/// wait for the store to complete instead of being forwarded from it, which costs more
+/// than the copy itself (measured on the x86-64 machines bpfkit is benched on:
+/// `xdp_count`, which parses the headers it is given, runs about a third faster on the
+/// JIT so, `xdp_drop`, which reads none, a few percent slower). `to` and `from` have the
+/// same length (the callers slice `to` to the length of `from`).
+#[inline(always)]
+fn copy_packet(to: &mut [u8], from: &[u8]) {
+    let n = from.len();
+    if n < 16 || to.len() != n {
+        to.copy_from_slice(from);
+        return;
+    }
+    let mut at = 0;
+    while at < n - 16 {
+        to[at..at + 16].copy_from_slice(&from[at..at + 16]);
+        at += 16;
+    }
+    // The last 16 bytes, overlapping the moves before when the length is not a multiple
+    // of 16: the same bytes again.
+    to[n - 16..].copy_from_slice(&from[n - 16..]);
+}
+
 /// Copies a context of type `C` into another: how [`PacketState::relay`] restores the
 /// context a packet was laid out with.
 ///
@@ -224,7 +249,7 @@ impl PacketState {
             // wrote inside them).
             self.clear_around(new.clone());
         }
-        self.buf[new.clone()].copy_from_slice(data);
+        copy_packet(&mut self.buf[new.clone()], data);
         self.loaded = (headroom, buffer_len);
         self.dirty = new;
         self.as_saved = false;
@@ -285,7 +310,7 @@ impl PacketState {
     pub(crate) fn relay(&mut self, data: &[u8]) {
         let (at, buffer_len) = self.saved.loaded;
         if self.as_saved && self.dirty == (at..at + data.len()) {
-            self.buf[self.dirty.clone()].copy_from_slice(data);
+            copy_packet(&mut self.buf[self.dirty.clone()], data);
             self.redirect = RedirectInfo::default();
         } else {
             self.load(at, data, buffer_len);
@@ -650,6 +675,16 @@ mod tests {
         state.packet_mut().fill(0xfd);
         state.relay(&data);
         check(&mut state, &mut memory, "written after a grown run");
+    }
+
+    #[test]
+    fn copy_packet_copies_every_length() {
+        for n in [0, 5, 15, 16, 17, 31, 32, 64, 100] {
+            let from: Vec<u8> = (1..=n as u8).collect();
+            let mut to = vec![0u8; n];
+            copy_packet(&mut to, &from);
+            assert_eq!(to, from, "{n} bytes");
+        }
     }
 
     #[test]
