@@ -299,6 +299,9 @@ impl<E: Engine> PacketProgram<E> {
     ) -> Result<PacketOutcome<&[u8]>, PacketError> {
         (self.ops.prepare)(&mut self.state, input)?;
         if repeat > 1 {
+            // Saved with the context's pointers set, so that a further run on a buffer
+            // that did not move need not set them again.
+            self.state.resync(&mut self.memory);
             self.state.save_layout();
         }
         let mut out = self.run_laid_out()?;
