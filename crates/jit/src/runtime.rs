@@ -95,6 +95,9 @@ pub(crate) struct Ctx {
     /// The caller's second region, for accesses through the context pointer (farther
     /// from the context register: these are fewer than packet and stack accesses).
     pub fast_ctx: FastRegion,
+    /// The running thread's index in per-CPU maps ([`cpu::current`]), for inlined per-CPU
+    /// array lookups; set when a run enters a program that has one.
+    pub cpu: u64,
     // Only Rust reads what follows.
     memory: *mut Memory<'static>,
     /// The packet state of a packet program's run, or null.
@@ -139,6 +142,8 @@ pub(crate) struct Tables {
     /// The value memory of the arrays whose lookups are inlined, which no helper call adds
     /// to a run: every run gets it. The tables hold those maps, so it stays allocated.
     pub value_regions: Vec<Region>,
+    /// Whether some inlined lookup is of a per-CPU array, whose code reads [`Ctx::cpu`].
+    pub inlines_percpu: bool,
 }
 
 /// A `bpf_map_lookup_elem` call at `pc` on a map known when compiling.
@@ -221,6 +226,7 @@ impl Ctx {
             fault_arg: 0,
             fast: [FastRegion::default(), FastRegion::of(&stack)],
             fast_ctx: FastRegion::default(),
+            cpu: 0,
             memory: std::ptr::null_mut(),
             packet_state: std::ptr::null_mut(),
             fault: None,
@@ -332,9 +338,13 @@ fn run_helper(ctx: &mut Ctx, args: [u64; 5]) -> u64 {
     0
 }
 
-/// Lets a run reach the value memory of the arrays whose lookups `tables`' program
-/// inlines (once each), before it runs that program: its start, or a tail call into it.
-fn add_value_regions(memory: &mut Memory<'_>, tables: &Tables) {
+/// Prepares a run for the array lookups `tables`' program inlines, before it runs that
+/// program (its start, or a tail call into it): the run may reach the arrays' value
+/// memory (added once each), and per-CPU ones find the thread's index in `cpu`.
+fn enter_inlined(memory: &mut Memory<'_>, cpu: &mut u64, tables: &Tables) {
+    if tables.inlines_percpu {
+        *cpu = bpfkit_vm::maps::cpu::current() as u64;
+    }
     for region in &tables.value_regions {
         if !memory.regions().any(|r| r == region) {
             // SAFETY: value memory of maps the tables hold, allocated while the program
@@ -375,7 +385,7 @@ pub(crate) extern "C" fn tail_call(
     if !ctx.targets.iter().any(|t| Arc::ptr_eq(t, &target)) {
         // SAFETY: as in `run_helper`: the run's memory, not otherwise borrowed here.
         let memory = unsafe { &mut *ctx.memory };
-        add_value_regions(memory, &code.tables);
+        enter_inlined(memory, &mut ctx.cpu, &code.tables);
         ctx.targets.push(target);
     }
     code.tables.start
@@ -546,7 +556,7 @@ pub(crate) fn run(ctx: &mut Ctx, tables: &Tables, run: Run<'_, '_>) -> Result<Ou
     // SAFETY: the stack is owned by the program running, which `ctx` belongs to, and
     // taken out of `memory` again before this function returns.
     unsafe { memory.set_stack(ctx.stack) };
-    add_value_regions(memory, tables);
+    enter_inlined(memory, &mut ctx.cpu, tables);
     ctx.args = args;
     ctx.stack_top = ctx.stack.start + ctx.stack.len;
     ctx.insns = 0;

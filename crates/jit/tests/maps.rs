@@ -296,3 +296,27 @@ fn a_tail_call_target_reaches_its_inlined_arrays_values() {
     let mut jit = JitProgram::new(&caller, &helpers).unwrap();
     assert_eq!(jit.run_mem(&mut []).unwrap().r0, 103);
 }
+
+#[test]
+fn per_cpu_lookups_find_the_running_threads_value() {
+    // Element k holds 1000 * c + k in CPU slot c, so each slot of an element differs, and
+    // a lookup must land in the slot of the thread running it (`cpu::current()`), for the
+    // inline per-CPU array and the hash alike; on a thread of its own as well.
+    for map_type in [MapType::PercpuArray, MapType::PercpuHash] {
+        let map = maps::create(&MapSpec::new(map_type, 4, 8, 8)).unwrap();
+        let cpus = maps::cpu::possible();
+        for k in 0..8u32 {
+            let value: Vec<u8> = (0..cpus)
+                .flat_map(|c| (1000 * c as u64 + k as u64).to_ne_bytes())
+                .collect();
+            map.update(&k.to_ne_bytes(), &value, BPF_ANY).unwrap();
+        }
+        let read = move |map: &Arc<dyn Map>| {
+            let cpu = maps::cpu::current() as u64;
+            assert_eq!(run_read(map, READ, 5), Ok(1000 * cpu + 5), "{map_type:?}");
+        };
+        read(&map);
+        let other = map.clone();
+        std::thread::spawn(move || read(&other)).join().unwrap();
+    }
+}

@@ -1,6 +1,7 @@
 //! `bpf_map_lookup_elem` on a map known when compiling, as Linux's verifier and JIT treat
 //! it: the helper is replaced by the map's own lookup (`map->ops->map_lookup_elem`), and
-//! an array's lookup is inlined (`array_map_gen_lookup`).
+//! an array's lookup is inlined (`array_map_gen_lookup`, and for per-CPU arrays
+//! `percpu_array_map_gen_lookup`).
 //!
 //! The map is known when r1 was set by an `lddw` of a map handle (what relocating a map
 //! reference leaves) earlier in the same counting segment, straight-line code that
@@ -19,7 +20,7 @@ use crate::regs::{CTX, T0, T1};
 use crate::runtime::{self, ctx_off, DirectLookup};
 use bpfkit_isa::{with_pcs, Insn, LddwKind, Reg, Size};
 use bpfkit_vm::helpers::linux::id;
-use bpfkit_vm::maps::{Map, MapType};
+use bpfkit_vm::maps::{cpu, Map, MapType};
 use bpfkit_vm::{Helpers, Region};
 
 /// Whether `insn` may write r1 (conservatively: anything but stores and writes to other
@@ -39,19 +40,19 @@ fn may_write_r1(insn: &Insn) -> bool {
 }
 
 /// The `bpf_map_lookup_elem` calls of `insns` whose map is known (see the module's docs),
-/// and the value regions of the arrays among them, whose lookups are inlined. `leader`
-/// says where counting segments start.
+/// the value regions of the arrays among them, whose lookups are inlined, and whether one
+/// of those is a per-CPU array. `leader` says where counting segments start.
 pub(super) fn direct_lookups(
     insns: &[Insn],
     helpers: &Helpers,
     leader: &[bool],
-) -> (Vec<DirectLookup>, Vec<Region>) {
-    let (mut lookups, mut regions) = (Vec::new(), Vec::<Region>::new());
+) -> (Vec<DirectLookup>, Vec<Region>, bool) {
+    let (mut lookups, mut regions, mut percpu) = (Vec::new(), Vec::<Region>::new(), false);
     let Some(maps) = helpers.lookup_maps() else {
-        return (lookups, regions);
+        return (lookups, regions, percpu);
     };
     if insns.iter().any(|i| matches!(i, Insn::Callx { .. })) {
-        return (lookups, regions);
+        return (lookups, regions, percpu);
     }
     let at: Vec<(usize, &Insn)> = with_pcs(insns).collect();
     for (k, &(pc, insn)) in at.iter().enumerate() {
@@ -83,10 +84,11 @@ pub(super) fn direct_lookups(
         let Some(map) = handle.and_then(|h| maps.by_handle(h)) else {
             continue;
         };
-        if let Some(region) = inlined_array(&**map).map(|a| a.region) {
-            if !regions.contains(&region) {
-                regions.push(region);
+        if let Some(array) = inlined_array(&**map) {
+            if !regions.contains(&array.region) {
+                regions.push(array.region);
             }
+            percpu |= array.cpu_stride.is_some();
         }
         lookups.push(DirectLookup {
             pc,
@@ -94,30 +96,41 @@ pub(super) fn direct_lookups(
             maps: maps.clone(),
         });
     }
-    (lookups, regions)
+    (lookups, regions, percpu)
 }
 
 /// An array whose lookups are inlined: where its values are, and their stride.
 struct InlineArray {
     region: Region,
     base: u64,
+    /// Distance between two elements.
     stride: u64,
+    /// For a per-CPU array, the distance between two CPUs' values of one element.
+    cpu_stride: Option<u64>,
     max_entries: u32,
 }
 
-/// `map` as an inlined array: plain arrays only (a per-CPU array's slot depends on the
-/// thread, which the direct call finds).
+/// `map` as an inlined array: plain and per-CPU arrays.
 fn inlined_array(map: &dyn Map) -> Option<InlineArray> {
     let spec = map.spec();
-    if spec.map_type != MapType::Array {
+    let first = map.lookup_ptr(&0u32.to_ne_bytes(), 0)?;
+    // As Linux lays them out: values `round_up(value_size, 8)` apart, and each element of
+    // a per-CPU array one such value per CPU.
+    let value = (spec.value_size as u64).next_multiple_of(8);
+    let (stride, cpu_stride) = match spec.map_type {
+        MapType::Array => (value, None),
+        MapType::PercpuArray => (value * cpu::possible() as u64, Some(value)),
+        _ => return None,
+    };
+    // The code multiplies by 32-bit immediates.
+    if i32::try_from(stride).is_err() {
         return None;
     }
-    let first = map.lookup_ptr(&0u32.to_ne_bytes(), 0)?;
     Some(InlineArray {
         region: first.region,
         base: first.addr,
-        // As `array_map_gen_lookup`: values are `round_up(value_size, 8)` apart.
-        stride: (spec.value_size as u64).next_multiple_of(8),
+        stride,
+        cpu_stride,
         max_entries: spec.max_entries,
     })
 }
@@ -145,6 +158,12 @@ fn inline_array(c: &mut Compiler<'_>, pc: usize, array: &InlineArray) {
     // Value sizes are at most 4 MiB (checked at creation): the stride fits an i32, and the
     // 64-bit product of an index below max_entries does not overflow.
     c.e.imul_ri(Sz::Q, R::RAX, array.stride as i32);
+    if let Some(cpu_stride) = array.cpu_stride {
+        // The thread's value of the element: `Ctx::cpu` is below `cpu::possible()`.
+        c.e.load(Sz::Q, T1, m(CTX, ctx_off!(cpu)));
+        c.e.imul_ri(Sz::Q, T1, cpu_stride as i32);
+        c.e.arith_rr(Sz::Q, Arith::Add, Rm::Reg(R::RAX), T1);
+    }
     c.load_const(T1, array.base);
     c.e.arith_rr(Sz::Q, Arith::Add, Rm::Reg(R::RAX), T1);
     let done = c.e.jmp8();

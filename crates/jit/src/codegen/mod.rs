@@ -184,13 +184,14 @@ pub(crate) fn compile<'a>(
 pub(crate) fn tables(insns: &[Insn], helpers: Vec<(i32, Helper)>, registry: &Helpers) -> Tables {
     let nslots = insns.iter().map(Insn::slots).sum();
     let (leader, _) = segments(insns, nslots);
-    let (lookups, value_regions) = lookup::direct_lookups(insns, registry, &leader);
+    let (lookups, value_regions, inlines_percpu) = lookup::direct_lookups(insns, registry, &leader);
     Tables {
         helpers,
         functions: vec![[0, 0]; nslots].into_boxed_slice(),
         start: 0,
         lookups,
         value_regions,
+        inlines_percpu,
     }
 }
 
