@@ -19,12 +19,13 @@ pub fn possible() -> usize {
 /// Indexes in use by live threads.
 static TAKEN: Mutex<Vec<bool>> = Mutex::new(Vec::new());
 
-/// The thread's index, given back to [`TAKEN`] when the thread ends.
-struct Slot(Cell<Option<usize>>);
+/// The thread's index, given back to [`TAKEN`] when the thread ends, and its CPU index
+/// (the index modulo [`possible`], kept so that a lookup divides only once per thread).
+struct Slot(Cell<Option<(usize, usize)>>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(i) = self.0.get() {
+        if let Some((i, _)) = self.0.get() {
             let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
             taken[i] = false;
         }
@@ -37,8 +38,8 @@ thread_local! {
 
 /// The calling thread's CPU index, in `0..possible()`.
 pub fn current() -> usize {
-    let index = SLOT.with(|slot| match slot.0.get() {
-        Some(i) => i,
+    SLOT.with(|slot| match slot.0.get() {
+        Some((_, cpu)) => cpu,
         None => {
             let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
             let i = match taken.iter().position(|t| !t) {
@@ -49,9 +50,9 @@ pub fn current() -> usize {
                 }
             };
             taken[i] = true;
-            slot.0.set(Some(i));
-            i
+            let cpu = i % possible();
+            slot.0.set(Some((i, cpu)));
+            cpu
         }
-    });
-    index % possible()
+    })
 }
