@@ -138,8 +138,9 @@ impl JitProgram {
         let resolved = bpfkit_vm::interp::validate(insns, helpers)?;
         // The code refers to the tables by address: boxed first, filled in place once the
         // code is mapped.
-        let mut tables = Box::new(codegen::tables(insns, resolved, helpers));
-        let mut compiled = codegen::compile(insns, &tables, options)?;
+        let segments = codegen::Segments::of(insns);
+        let mut tables = Box::new(codegen::tables(insns, &segments, resolved, helpers));
+        let mut compiled = codegen::compile(insns, &segments, &tables, options)?;
         let exec = ExecMemory::new(&mut compiled.code).map_err(|_| PrepareError {
             pc: 0,
             kind: PrepareErrorKind::Unsupported("executable memory (memfd_create or mmap failed)"),

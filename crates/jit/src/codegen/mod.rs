@@ -99,15 +99,19 @@ pub(crate) struct Compiler<'a> {
     unchecked: usize,
 }
 
-/// Compiles a program that `Interpreter::new` accepted, whose helpers and function table
-/// are `tables`.
+/// Compiles a program that `interp::validate` accepted, cut into `segments`, whose
+/// helpers, function table and direct map lookups are `tables`.
 pub(crate) fn compile<'a>(
     insns: &'a [Insn],
+    segments: &Segments,
     tables: &'a Tables,
     opts: JitOptions<'a>,
 ) -> Result<Compiled, PrepareError> {
-    let nslots: usize = insns.iter().map(Insn::slots).sum();
-    let (leader, rem) = segments(insns, nslots);
+    let Segments {
+        nslots,
+        ref leader,
+        ref rem,
+    } = *segments;
     let mut c = Compiler {
         e: Emitter::with_capacity(64 + insns.len() * 24),
         tables,
@@ -144,7 +148,7 @@ pub(crate) fn compile<'a>(
         if covered > 0 {
             covered -= 1;
         } else if let Some((n, d, s)) = (!has_callx)
-            .then(|| alu::zero_extension(&insns[k..], pc, &leader))
+            .then(|| alu::zero_extension(&insns[k..], pc, leader))
             .flatten()
         {
             // A callx could enter the middle of the sequence: only without callx.
@@ -178,16 +182,20 @@ pub(crate) fn compile<'a>(
     })
 }
 
-/// The tables of `insns`: the helpers it calls (`helpers`, as validation resolved them
-/// against `registry`), a function table of one empty entry per slot, and the map lookups
-/// compiled without the helper.
-pub(crate) fn tables(insns: &[Insn], helpers: Vec<(i32, Helper)>, registry: &Helpers) -> Tables {
-    let nslots = insns.iter().map(Insn::slots).sum();
-    let (leader, _) = segments(insns, nslots);
-    let (lookups, value_regions, inlines_percpu) = lookup::direct_lookups(insns, registry, &leader);
+/// The tables of `insns`, cut into `segments`: the helpers it calls (`helpers`, as
+/// validation resolved them against `registry`), a function table of one empty entry per
+/// slot, and the map lookups compiled without the helper.
+pub(crate) fn tables(
+    insns: &[Insn],
+    segments: &Segments,
+    helpers: Vec<(i32, Helper)>,
+    registry: &Helpers,
+) -> Tables {
+    let (lookups, value_regions, inlines_percpu) =
+        lookup::direct_lookups(insns, registry, &segments.leader);
     Tables {
         helpers,
-        functions: vec![[0, 0]; nslots].into_boxed_slice(),
+        functions: vec![[0, 0]; segments.nslots].into_boxed_slice(),
         start: 0,
         lookups,
         value_regions,
@@ -297,6 +305,29 @@ fn ends_segment(insn: &Insn) -> bool {
             // from there, and a tail call leaves.
             | Insn::Call { .. }
     )
+}
+
+/// A program cut into its counting segments (see the module's docs), once for both the
+/// tables and the code.
+pub(crate) struct Segments {
+    /// Slots of the program.
+    nslots: usize,
+    /// Per slot (and one past the end): whether a segment starts there.
+    leader: Vec<bool>,
+    /// Per slot: the number of instructions from there to the end of its segment.
+    rem: Vec<u64>,
+}
+
+impl Segments {
+    pub(crate) fn of(insns: &[Insn]) -> Segments {
+        let nslots = insns.iter().map(Insn::slots).sum();
+        let (leader, rem) = segments(insns, nslots);
+        Segments {
+            nslots,
+            leader,
+            rem,
+        }
+    }
 }
 
 /// Per slot: whether a segment starts there, and the number of instructions from there
