@@ -68,6 +68,28 @@ fn frame() -> Vec<u8> {
     f
 }
 
+/// Runs `text` (as `both` does) on `packet` `n` times for each `n` of `repeats`: the last
+/// run's verdict, output bytes and skb mark (`None` for XDP) are `want` whatever `n`.
+fn every_repeat_gives(
+    kind: PacketKind,
+    text: &str,
+    ctx_slots: &[usize],
+    packet: &[u8],
+    repeats: &[u64],
+    want: (u64, &[u8], Option<u32>),
+) {
+    both(kind, text, ctx_slots, |engine, run| {
+        for &n in repeats {
+            let (out, mark) = run(&PacketInput::new(packet), n);
+            assert_eq!(
+                (out.retval, &out.data_out[..], mark),
+                want,
+                "{engine}, {n} runs"
+            );
+        }
+    });
+}
+
 /// XDP: returns the packet's first byte and adds 0x10 to it.
 const STORE: &str = "
     r2 = *(u32 *)(r1 + 0)
@@ -92,16 +114,14 @@ fn a_packet_store_is_undone_for_the_next_run() {
     // read 0x12 and leave 0x22.
     let mut expected = packet.clone();
     expected[0] = 0x12;
-    both(PacketKind::Xdp, STORE, &[0, 1], |engine, run| {
-        for n in [1, 2, 5] {
-            let (out, _) = run(&PacketInput::new(&packet), n);
-            assert_eq!(
-                (out.retval, &out.data_out),
-                (2, &expected),
-                "{engine}, {n} runs"
-            );
-        }
-    });
+    every_repeat_gives(
+        PacketKind::Xdp,
+        STORE,
+        &[0, 1],
+        &packet,
+        &[1, 2, 5],
+        (2, &expected, None),
+    );
 }
 
 #[test]
@@ -130,16 +150,14 @@ fn a_moved_head_finds_zeroed_headroom_on_every_run() {
     let packet = frame();
     let mut expected = vec![0x77, 0, 0, 0];
     expected.extend_from_slice(&packet);
-    both(PacketKind::Xdp, text, &[3, 4], |engine, run| {
-        for n in [1, 2, 4] {
-            let (out, _) = run(&PacketInput::new(&packet), n);
-            assert_eq!(
-                (out.retval, &out.data_out),
-                (2, &expected),
-                "{engine}, {n} runs"
-            );
-        }
-    });
+    every_repeat_gives(
+        PacketKind::Xdp,
+        text,
+        &[3, 4],
+        &packet,
+        &[1, 2, 4],
+        (2, &expected, None),
+    );
 }
 
 #[test]
@@ -164,16 +182,14 @@ fn a_shrunk_tail_is_whole_again_on_the_next_run() {
     let packet = frame();
     let mut expected = packet[..54].to_vec();
     expected[53] = 0xee;
-    both(PacketKind::Xdp, text, &[3, 4], |engine, run| {
-        for n in [1, 3] {
-            let (out, _) = run(&PacketInput::new(&packet), n);
-            assert_eq!(
-                (out.retval, &out.data_out),
-                (54, &expected),
-                "{engine}, {n} runs"
-            );
-        }
-    });
+    every_repeat_gives(
+        PacketKind::Xdp,
+        text,
+        &[3, 4],
+        &packet,
+        &[1, 3],
+        (54, &expected, None),
+    );
 }
 
 #[test]
@@ -199,16 +215,14 @@ fn a_context_write_is_undone_for_the_next_run() {
     let packet = frame();
     let mut expected = packet.clone();
     expected[0] = 3;
-    both(PacketKind::SchedCls, text, &[0, 2, 3, 4], |engine, run| {
-        for n in [1, 2, 3] {
-            let (out, mark) = run(&PacketInput::new(&packet), n);
-            assert_eq!(
-                (out.retval, &out.data_out, mark),
-                (1, &expected, Some(1)),
-                "{engine}, {n} runs"
-            );
-        }
-    });
+    every_repeat_gives(
+        PacketKind::SchedCls,
+        text,
+        &[0, 2, 3, 4],
+        &packet,
+        &[1, 2, 3],
+        (1, &expected, Some(1)),
+    );
 }
 
 #[test]
