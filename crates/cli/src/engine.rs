@@ -3,6 +3,7 @@
 use bpfkit_isa::Insn;
 use bpfkit_jit::{JitOptions, JitProgram, ProvenAccesses, ProvenRegion};
 use bpfkit_verifier::{Region, Verified};
+use bpfkit_vm::net::{ConvertError, ConvertedProgram, PacketKind};
 use bpfkit_vm::{Engine, Helpers, Interpreter};
 use clap::ValueEnum;
 
@@ -68,4 +69,22 @@ pub unsafe fn proven_accesses(insns: &[Insn], verified: &Verified) -> ProvenAcce
     };
     // SAFETY: the caller's promise.
     unsafe { ProvenAccesses::new(insns, region_of) }
+}
+
+/// `insns`, which `verified` accepted, as a `kind` program: only the accesses the verifier
+/// proved to be to the context, or to the socket `__sk_buff.sk` points to, are rewritten
+/// to bpfkit's layouts, as the kernel's `convert_ctx_accesses` rewrites those its verifier
+/// found.
+pub fn convert_verified(
+    insns: &[Insn],
+    kind: PacketKind,
+    verified: &Verified,
+) -> Result<ConvertedProgram, ConvertError> {
+    let access = |pc: usize| verified.facts.get(pc).and_then(|f| f.access);
+    ConvertedProgram::with_sock(
+        insns,
+        kind,
+        |pc| access(pc) == Some(Region::Ctx),
+        |pc| access(pc) == Some(Region::Sock),
+    )
 }

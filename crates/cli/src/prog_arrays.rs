@@ -5,12 +5,12 @@
 //! same engine, before its descriptor goes into its slots (as libbpf stores the programs
 //! it loaded).
 
-use crate::engine::{proven_accesses, EngineKind};
+use crate::engine::{convert_verified, proven_accesses, EngineKind};
 use crate::error::CliResult;
 use crate::input::ObjectSetup;
-use bpfkit_verifier::{verify, ProgType, Region, VerifierOptions};
+use bpfkit_verifier::{verify, ProgType, VerifierOptions};
 use bpfkit_vm::maps::{MapTable, ProgramFd};
-use bpfkit_vm::net::{ConvertedProgram, PacketKind};
+use bpfkit_vm::net::PacketKind;
 use bpfkit_vm::Helpers;
 
 /// How the main program runs, which its tail call targets must match.
@@ -37,16 +37,8 @@ pub fn install(
     setup.fill_program_arrays_checked(maps, |linked, relocated| {
         let verified = verify(linked, target.prog_type, target.options)
             .map_err(|r| format!("rejected as {}:\n{r}", target.prog_type.name))?;
-        // As for the main program: only the accesses the verifier proved to be to the
-        // context or the socket are rewritten.
-        let access = |pc: usize| verified.facts.get(pc).and_then(|f| f.access);
-        let converted = ConvertedProgram::with_sock(
-            relocated,
-            target.kind,
-            |pc| access(pc) == Some(Region::Ctx),
-            |pc| access(pc) == Some(Region::Sock),
-        )
-        .map_err(|e| format!("cannot be run as {}: {e}", target.kind.name()))?;
+        let converted = convert_verified(relocated, target.kind, &verified)
+            .map_err(|e| format!("cannot be run as {}: {e}", target.kind.name()))?;
         // SAFETY: `verified` accepted the instructions these were relocated and converted
         // from, as the type `kind` runs them as, and a tail call runs them as one: on the
         // context and packet of a run of a program of that type.

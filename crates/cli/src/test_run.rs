@@ -12,12 +12,11 @@ use crate::prog_arrays::{self, PacketTarget};
 use crate::verdict;
 use crate::verify::{program_type, verifier_options};
 use bpfkit_pcap::Packet;
-use bpfkit_verifier::{verify, Region};
+use bpfkit_verifier::verify;
 use bpfkit_vm::maps::MapTable;
 use bpfkit_vm::net::skb::{self, SkBuff};
 use bpfkit_vm::net::{
-    self, ConvertedProgram, PacketError, PacketInput, PacketKind, PacketOutcome, PacketProgram,
-    Redirect,
+    self, PacketError, PacketInput, PacketKind, PacketOutcome, PacketProgram, Redirect,
 };
 use bpfkit_vm::Engine;
 use clap::Args;
@@ -211,17 +210,8 @@ pub fn run(args: &TestRunArgs) -> CliResult {
         options: &options,
     };
     let _slot_programs = prog_arrays::install(setup.as_ref(), &runtime.maps, &target)?;
-    // The verifier proved which instructions access the context or the socket
-    // `__sk_buff.sk` points to; only those are rewritten to bpfkit's own layouts, as the
-    // kernel's convert_ctx_accesses does.
-    let access = |pc: usize| verified.facts.get(pc).and_then(|f| f.access);
-    let converted = ConvertedProgram::with_sock(
-        &insns,
-        kind,
-        |pc| access(pc) == Some(Region::Ctx),
-        |pc| access(pc) == Some(Region::Sock),
-    )
-    .map_err(|e| CliError::failed(format!("{origin} cannot be run as {}: {e}", kind.name())))?;
+    let converted = crate::engine::convert_verified(&insns, kind, &verified)
+        .map_err(|e| CliError::failed(format!("{origin} cannot be run as {}: {e}", kind.name())))?;
     let mut vm = PacketProgram::new(&converted, runtime.maps.clone(), |insns| {
         // SAFETY: `verified` accepted the instructions these were relocated and converted
         // from, as the type `kind` runs them as, and `PacketProgram` runs them as one.
